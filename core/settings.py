@@ -49,6 +49,7 @@ class Settings(BaseSettings):
         description="sqlite:///path/to.db (embedded) or postgresql+psycopg://user:pass@host:port/db",
     )
     redis_url: str = Field(default="memory://", description="memory:// (in-process) or redis://host:port/db")
+    redis_prefix: str = Field(default="", description="prepended to every Redis key and channel (isolates test runs)")
     stream_url: str = Field(default="memory://", description="memory:// (in-process queue) or kafka://host:port[,host:port]")
     lakehouse_url: str = Field(default="", description="file:///path/to/lakehouse or s3://bucket/prefix")
     s3_endpoint_url: str | None = Field(default=None, description="S3 endpoint for MinIO, e.g. http://127.0.0.1:9000")

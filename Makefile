@@ -1,0 +1,37 @@
+# The README's commands. Each target is a thin wrapper; see scripts/ and the README.
+# uv comes from PyPI when it is not on the machine yet.
+UV = $(shell command -v uv 2>/dev/null || echo python3 -m uv)
+SERVICES_ENV ?= $(HOME)/.cache/asset-tag/services.env
+
+.PHONY: install services services-down demo test test-unit lint dagster api consume simulate
+
+install:
+	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
+	$(UV) sync --frozen
+
+## Run the whole platform in one process on embedded backends (no services needed).
+demo: install
+	$(UV) run assettag demo
+
+## Start PostgreSQL, Redis, Kafka and MinIO natively (installs them on first run).
+services:
+	scripts/services.sh up
+
+services-down:
+	scripts/services.sh down
+
+## Everything CI runs: install, start the services, run unit, integration and e2e tests.
+test: install services
+	$(UV) run pytest
+
+test-unit: install
+	$(UV) run pytest -m unit
+
+lint: install
+	$(UV) run ruff check .
+	$(UV) run ruff format --check .
+	$(UV) run mypy
+
+## Dagster UI against the running services.
+dagster: install services
+	. $(SERVICES_ENV) && DAGSTER_HOME=$${DAGSTER_HOME:-$$HOME/.cache/asset-tag/dagster} $(UV) run dagster dev -m orchestration.definitions -h 127.0.0.1 -p 3000
