@@ -1,0 +1,133 @@
+"""Location fixes as the realtime path carries them: a columnar `FixBatch` per processed batch, and the
+`LocationFix` record of the data contract (DESIGN.md) that goes to Redis, pub/sub and `ble.locations`.
+
+Columns, not objects, because a batch holds tens of thousands of fixes and every consumer of them (writers,
+geofence stage) works best on whole columns; `FixBatch.rows()` gives contract records when a loop is simpler.
+"""
+
+from __future__ import annotations
+
+import datetime
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import msgspec
+import numpy as np
+
+UTC = datetime.UTC
+
+
+class LocationFix(msgspec.Struct, kw_only=True, omit_defaults=False):
+    """The location-fix contract: one JSON object per fix (Redis current location, `locations.<site>`, Kafka)."""
+
+    tag_id: str
+    asset_id: str | None
+    site_id: str | None
+    ts: str  # RFC 3339 UTC with milliseconds
+    x: float
+    y: float
+    lat: float | None
+    lon: float | None
+    floor: int
+    accuracy_m: float
+    confidence: float
+    method: str
+    gateway_count: int
+    zone_ids: list[str] = msgspec.field(default_factory=list)
+
+
+def rfc3339(ts_s: float) -> str:
+    """Epoch seconds -> '2026-01-01T12:00:00.500Z' (millisecond precision, what the contract promises)."""
+    millis = int(round(ts_s * 1000.0))
+    moment = datetime.datetime.fromtimestamp(millis // 1000, UTC)
+    return f"{moment:%Y-%m-%dT%H:%M:%S}.{millis % 1000:03d}Z"
+
+
+def to_datetime(ts_s: float) -> datetime.datetime:
+    """Epoch seconds -> aware UTC datetime, rounded to the millisecond like the contract (stable natural keys)."""
+    millis = int(round(ts_s * 1000.0))
+    return datetime.datetime.fromtimestamp(millis // 1000, UTC).replace(microsecond=(millis % 1000) * 1000)
+
+
+@dataclass(slots=True, eq=False)
+class FixBatch:
+    """The fixes of one processed batch, row i of every column belonging to fix i.
+
+    `ts` is epoch seconds (event time of the fix, on the `fix_interval_s` grid). `asset_id`/`site_id` hold
+    `uuid.UUID` (or None). `zone_ids` starts as empty lists; the geofence stage fills it before anything is
+    written, so Postgres, Redis and `ble.locations` all carry the zones of the fix.
+    """
+
+    tag_id: np.ndarray  # (N,) object str
+    asset_id: np.ndarray  # (N,) object uuid.UUID | None
+    site_id: np.ndarray  # (N,) object uuid.UUID | None
+    ts: np.ndarray  # (N,) float epoch seconds
+    x: np.ndarray
+    y: np.ndarray
+    lat: np.ndarray  # NaN when the site has no origin
+    lon: np.ndarray
+    floor: np.ndarray  # (N,) int
+    accuracy_m: np.ndarray
+    confidence: np.ndarray
+    method: np.ndarray  # (N,) object str: proximity|midpoint|centroid|trilateration|fingerprint
+    gateway_count: np.ndarray  # (N,) int
+    zone_ids: list[list[str]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if not self.zone_ids:
+            self.zone_ids = [[] for _ in range(len(self.ts))]
+
+    def __len__(self) -> int:
+        return len(self.ts)
+
+    @classmethod
+    def empty(cls) -> FixBatch:
+        obj = np.array([], dtype=object)
+        flt = np.array([], dtype=float)
+        return cls(obj, obj, obj, flt, flt, flt, flt, flt, np.array([], np.int64), flt, flt, obj,
+                   np.array([], np.int64))
+
+    def select(self, rows: np.ndarray) -> FixBatch:
+        """A new batch with only `rows` (bool mask or indices); zone lists are shared, not copied."""
+        index = np.flatnonzero(rows) if np.asarray(rows).dtype == bool else np.asarray(rows, dtype=np.int64)
+        return FixBatch(
+            self.tag_id[index], self.asset_id[index], self.site_id[index], self.ts[index], self.x[index],
+            self.y[index], self.lat[index], self.lon[index], self.floor[index], self.accuracy_m[index],
+            self.confidence[index], self.method[index], self.gateway_count[index],
+            [self.zone_ids[i] for i in index] or [[] for _ in index],
+        )
+
+    def datetimes(self) -> list[datetime.datetime]:
+        return [to_datetime(t) for t in self.ts.tolist()]
+
+    def rows(self) -> Iterator[LocationFix]:
+        """Contract records, one per fix."""
+        for i, (tag, asset, site, ts, x, y, lat, lon, floor, acc, conf, method, count) in enumerate(zip(
+            self.tag_id.tolist(), self.asset_id.tolist(), self.site_id.tolist(), self.ts.tolist(),
+            self.x.tolist(), self.y.tolist(), self.lat.tolist(), self.lon.tolist(), self.floor.tolist(),
+            self.accuracy_m.tolist(), self.confidence.tolist(), self.method.tolist(),
+            self.gateway_count.tolist(), strict=True,
+        )):
+            yield LocationFix(
+                tag_id=tag,
+                asset_id=None if asset is None else str(asset),
+                site_id=None if site is None else str(site),
+                ts=rfc3339(ts),
+                x=round(x, 3),
+                y=round(y, 3),
+                lat=None if lat != lat else round(lat, 8),  # NaN check without numpy per row
+                lon=None if lon != lon else round(lon, 8),
+                floor=floor,
+                accuracy_m=round(acc, 3),
+                confidence=round(conf, 4),
+                method=method,
+                gateway_count=count,
+                zone_ids=self.zone_ids[i],
+            )
+
+
+def parse_uuid(value: object) -> uuid.UUID | None:
+    if value is None or isinstance(value, uuid.UUID):
+        return value
+    return uuid.UUID(str(value))
