@@ -1,0 +1,79 @@
+"""The long-lived things one API process holds: settings, the database engine, live state, the lakehouse.
+
+Built once per app (in `create_app`) and kept on `app.state.resources`, so handlers on the hot path (current
+location) read Redis or the in-process hub directly without opening a database session.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from core.db.engine import async_session_factory, make_async_engine
+from core.live import LiveKeys, MemoryHub
+from core.settings import Settings
+
+if TYPE_CHECKING:
+    from lakehouse.store import Lakehouse
+
+
+class LiveReader:
+    """Reads the live keys the realtime consumer writes: Redis for `redis://`, `MemoryHub.shared()` for `memory://`."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.keys = LiveKeys(settings.redis_prefix)
+        self.hub: MemoryHub | None = None
+        self.redis: Any = None
+        if urlsplit(settings.redis_url).scheme.lower() == "memory":
+            self.hub = MemoryHub.shared()
+        else:
+            import redis.asyncio as aioredis
+
+            self.redis = aioredis.Redis.from_url(
+                settings.redis_url, socket_connect_timeout=2.0, socket_timeout=2.0, max_connections=64
+            )
+
+    async def get(self, key: str) -> bytes | None:
+        if self.hub is not None:
+            return self.hub.get(key)
+        value: bytes | None = await self.redis.get(key)
+        return value
+
+    async def get_many(self, keys: list[str]) -> list[bytes | None]:
+        if not keys:
+            return []
+        if self.hub is not None:
+            return self.hub.get_many(keys)
+        return list(await self.redis.mget(keys))
+
+    async def ping(self) -> None:
+        """Raises if Redis cannot be reached (the in-process hub always can)."""
+        if self.redis is not None:
+            await asyncio.wait_for(self.redis.ping(), timeout=2.0)
+
+    async def aclose(self) -> None:
+        if self.redis is not None:
+            await self.redis.aclose()
+
+
+class ApiResources:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.engine: AsyncEngine = make_async_engine(settings.database_url)
+        self.sessions: async_sessionmaker[AsyncSession] = async_session_factory(self.engine)
+        self.live = LiveReader(settings)
+
+    @functools.cached_property
+    def lakehouse(self) -> Lakehouse:
+        # Imported lazily: pyarrow/duckdb/polars are only needed by the analytics routes.
+        from lakehouse.store import Lakehouse
+
+        return Lakehouse.from_settings(self.settings)
+
+    async def aclose(self) -> None:
+        await self.live.aclose()
+        await self.engine.dispose()

@@ -1,0 +1,57 @@
+"""Unit fixtures for the API: a migrated SQLite database, the app on the embedded backends, keys per role."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+
+from api.app import create_app
+from api.keys.services import issue_key
+from core.db.engine import async_session_factory, make_async_engine, upgrade_database
+from core.db.enums import ApiKeyRole
+from core.settings import Settings
+
+
+async def _issue(url: str) -> dict[str, str]:
+    engine = make_async_engine(url)
+    try:
+        async with async_session_factory(engine)() as session:
+            keys = {
+                role.value: (await issue_key(session, f"test-{role.value}", role))[1] for role in ApiKeyRole
+            }
+            await session.commit()
+        return keys
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture
+def migrated(embedded_settings: Settings) -> Settings:
+    upgrade_database(embedded_settings.database_url)
+    return embedded_settings
+
+
+@pytest.fixture
+def api_keys(migrated: Settings) -> dict[str, str]:
+    return asyncio.run(_issue(migrated.database_url))
+
+
+@pytest.fixture
+def app(migrated: Settings, api_keys: dict[str, str]) -> Litestar:
+    return create_app(migrated)
+
+
+@pytest.fixture
+async def client(app: Litestar, api_keys: dict[str, str]) -> AsyncIterator[AsyncTestClient[Litestar]]:
+    """A client authenticated as admin; pass `headers=` to act as another role."""
+    async with AsyncTestClient(app=app) as test_client:
+        test_client.headers["X-API-Key"] = api_keys["admin"]
+        yield test_client
+
+
+def as_role(keys: dict[str, str], role: str) -> dict[str, str]:
+    return {"X-API-Key": keys[role]}
