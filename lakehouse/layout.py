@@ -59,6 +59,12 @@ class Partition:
         return self.start + (dt.timedelta(days=1) if self.hour is None else dt.timedelta(hours=1))
 
     @property
+    def dagster_key(self) -> str:
+        """The matching Dagster partition key: '2024-05-01' or '2024-05-01-13:00'."""
+        day = self.date.isoformat()
+        return day if self.hour is None else f"{day}-{self.hour:02d}:00"
+
+    @property
     def key(self) -> str:
         """Hive-style key of the partition, relative to its dataset."""
         day = f"date={self.date.isoformat()}"

@@ -59,6 +59,7 @@ def test_partition_keys_follow_the_documented_layout() -> None:
 def test_partition_keys_from_dagster_round_trip() -> None:
     assert Partition.parse("2024-05-01-13:00") == Partition(DAY, 13)
     assert Partition.parse("2024-05-01") == Partition(DAY)
+    assert Partition.parse(Partition(DAY, 7).dagster_key) == Partition(DAY, 7)
     assert Partition(DAY, 23).end == dt.datetime(2024, 5, 2, tzinfo=dt.UTC)
 
 

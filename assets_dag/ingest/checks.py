@@ -1,0 +1,106 @@
+"""Checks on a landed partition, as pure functions of the stored table (so they can be tested on bad data).
+
+The landing assets run them on what they read back from the lakehouse after writing, and report them as
+Dagster asset checks: schema, no duplicate natural keys, timestamps inside the partition, rows vs topic.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import dagster as dg
+import polars as pl
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from assets_dag.ingest.records import RecordSpec
+
+SCHEMA = "schema_matches_contract"
+NO_DUPLICATES = "no_duplicate_keys"
+IN_PARTITION = "timestamps_in_partition"
+ROWS_MATCH_TOPIC = "row_count_matches_topic"
+CHECK_NAMES = (SCHEMA, NO_DUPLICATES, IN_PARTITION, ROWS_MATCH_TOPIC)
+
+
+def check_specs(asset: str) -> list[dg.AssetCheckSpec]:
+    descriptions = {
+        SCHEMA: "The stored file has exactly the columns and types of the data contract.",
+        NO_DUPLICATES: "No natural key (e.g. tag, gateway, ts) appears twice.",
+        IN_PARTITION: "Kafka timestamps lie in the partition; event timestamps at most the tolerance outside it.",
+        ROWS_MATCH_TOPIC: "Stored rows + rejected + duplicates = records the topic holds for the hour.",
+    }
+    return [dg.AssetCheckSpec(name, asset=asset, description=text) for name, text in descriptions.items()]
+
+
+def schema_check(table: pa.Table, spec: RecordSpec) -> dg.AssetCheckResult:
+    expected = {f.name: str(f.type) for f in spec.schema}
+    actual = {f.name: str(f.type) for f in table.schema}
+    missing = sorted(set(expected) - set(actual))
+    extra = sorted(set(actual) - set(expected))
+    wrong = sorted(name for name in set(expected) & set(actual) if expected[name] != actual[name])
+    return dg.AssetCheckResult(
+        check_name=SCHEMA,
+        passed=not (missing or extra or wrong),
+        metadata={
+            "missing": ", ".join(missing) or "-",
+            "unexpected": ", ".join(extra) or "-",
+            "wrong_type": ", ".join(f"{n}: {actual[n]} (expected {expected[n]})" for n in wrong) or "-",
+        },
+    )
+
+
+def duplicates_check(table: pa.Table, spec: RecordSpec) -> dg.AssetCheckResult:
+    frame = pl.from_arrow(table.select(list(spec.key)))
+    assert isinstance(frame, pl.DataFrame)
+    duplicates = frame.height - frame.unique().height
+    return dg.AssetCheckResult(
+        check_name=NO_DUPLICATES,
+        passed=duplicates == 0,
+        metadata={"duplicate_rows": duplicates, "key": ", ".join(spec.key)},
+    )
+
+
+def timestamps_check(
+    table: pa.Table, start: dt.datetime, end: dt.datetime, tolerance_s: float
+) -> dg.AssetCheckResult:
+    """Kafka timestamps must be in [start, end); event `ts` may differ from them by clock skew and lateness,
+    so it must be within `tolerance_s` of the partition."""
+    if table.num_rows == 0:
+        return dg.AssetCheckResult(check_name=IN_PARTITION, passed=True, metadata={"rows": 0})
+    tolerance = dt.timedelta(seconds=tolerance_s)
+    kafka_outside = _count_outside(table["kafka_ts"], start, end)
+    event_outside = _count_outside(table["ts"], start - tolerance, end + tolerance)
+    return dg.AssetCheckResult(
+        check_name=IN_PARTITION,
+        passed=kafka_outside == 0 and event_outside == 0,
+        metadata={
+            "kafka_ts_outside": kafka_outside,
+            "event_ts_outside_tolerance": event_outside,
+            "tolerance_s": tolerance_s,
+            "min_ts": str(pc.min(table["ts"]).as_py()),
+            "max_ts": str(pc.max(table["ts"]).as_py()),
+        },
+    )
+
+
+def _count_outside(column: pa.ChunkedArray, start: dt.datetime, end: dt.datetime) -> int:
+    low = pa.scalar(start, column.type)
+    high = pa.scalar(end, column.type)
+    inside = pc.and_(pc.greater_equal(column, low), pc.less(column, high))
+    return len(column) - (pc.sum(inside).as_py() or 0)
+
+
+def row_count_check(
+    stored_rows: int, topic_records: int, rejected: int, duplicates: int
+) -> dg.AssetCheckResult:
+    accounted = stored_rows + rejected + duplicates
+    return dg.AssetCheckResult(
+        check_name=ROWS_MATCH_TOPIC,
+        passed=accounted == topic_records,
+        metadata={
+            "topic_records": topic_records,
+            "stored_rows": stored_rows,
+            "rejected": rejected,
+            "duplicates_dropped": duplicates,
+        },
+    )

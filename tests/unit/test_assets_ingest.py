@@ -1,0 +1,145 @@
+"""Decoding a topic window into landed rows, and the landing checks failing on bad data."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pyarrow as pa
+import pytest
+
+from assets_dag.ingest import checks
+from assets_dag.ingest.records import OBSERVATIONS, ZONE_EVENTS, decode
+from assets_dag.ingest.topic_window import TopicWindow
+from lakehouse import schemas
+
+pytestmark = pytest.mark.unit
+
+START = dt.datetime(2024, 5, 1, 10, tzinfo=dt.UTC)
+END = START + dt.timedelta(hours=1)
+
+
+def _window(records: list[object], offset0: int = 0) -> TopicWindow:
+    window = TopicWindow("ble.observations", START, END)
+    for i, record in enumerate(records):
+        value = record if isinstance(record, bytes) else json.dumps(record).encode()
+        window.values.append(value)
+        window.partitions.append(i % 2)
+        window.offsets.append(offset0 + i)
+        window.timestamps_ms.append(int((START + dt.timedelta(seconds=i)).timestamp() * 1000))
+    return window
+
+
+def _obs(tag: str, gateway: str, ts: object, rssi: int = -70, **extra: object) -> dict[str, object]:
+    return {"tag_id": tag, "gateway_id": gateway, "ts": ts, "rssi": rssi, **extra}
+
+
+def test_clean_window_takes_the_fast_path_and_keeps_every_field() -> None:
+    window = _window(
+        [
+            _obs("AA01", "G1", "2024-05-01T10:00:01Z", battery=87.5, seq=4),
+            _obs("AA01", "G2", "2024-05-01T12:00:02+02:00", tx_power=-59),
+            _obs("AA00", "G1", "2024-05-01T10:00:03.250Z", temperature=21.5),
+        ]
+    )
+    decoded = decode(window, OBSERVATIONS)
+    assert decoded.rejected == 0 and decoded.duplicates == 0
+    table = decoded.table
+    assert table.schema == schemas.OBSERVATIONS
+    # Sorted by tag then time; the +02:00 time is converted to UTC.
+    assert table["tag_id"].to_pylist() == ["AA00", "AA01", "AA01"]
+    assert table["ts"].to_pylist()[2] == dt.datetime(2024, 5, 1, 10, 0, 2, tzinfo=dt.UTC)
+    assert table["battery"].to_pylist() == [None, 87.5, None]
+    assert table["kafka_offset"].to_pylist() == [2, 0, 1]
+
+
+def test_bad_records_are_rejected_one_by_one_and_the_rest_land() -> None:
+    epoch_ms = int(dt.datetime(2024, 5, 1, 10, 5, tzinfo=dt.UTC).timestamp() * 1000)
+    window = _window(
+        [
+            _obs("AA01", "G1", "2024-05-01T10:00:01Z"),
+            _obs("AA02", "G1", epoch_ms),  # epoch ms mixed with RFC 3339
+            b"not json",
+            {"tag_id": "AA03", "gateway_id": "G1", "ts": "2024-05-01T10:00:00Z"},  # no rssi
+            _obs("AA04", "G1", "yesterday"),
+            _obs("AA05", "G1", "2024-05-01T10:00:00"),  # no time zone
+        ]
+    )
+    decoded = decode(window, OBSERVATIONS)
+    assert decoded.table["tag_id"].to_pylist() == ["AA01", "AA02"]
+    assert decoded.table["ts"].to_pylist()[1] == dt.datetime(2024, 5, 1, 10, 5, tzinfo=dt.UTC)
+    assert decoded.rejected == 4
+    joined = "\n".join(decoded.reasons)
+    assert "offset 3: rssi: missing" in joined and "ts: needs a time zone" in joined
+
+
+def test_repeated_records_land_once_keeping_the_first_copy() -> None:
+    record = _obs("AA01", "G1", "2024-05-01T10:00:01Z")
+    decoded = decode(_window([record, _obs("AA01", "G2", "2024-05-01T10:00:01Z"), record]), OBSERVATIONS)
+    assert decoded.table.num_rows == 2 and decoded.duplicates == 1
+    assert sorted(decoded.table["kafka_offset"].to_pylist()) == [0, 1]
+
+
+def test_zone_events_accept_the_database_column_names() -> None:
+    events = [
+        {"tag_id": "AA01", "geofence_id": "Z1", "kind": "enter", "ts": "2024-05-01T10:00:00Z"},
+        {"tag_id": "AA01", "zone_id": "Z1", "event": "exit", "ts": "2024-05-01T10:10:00Z", "dwell_s": 600},
+    ]
+    decoded = decode(_window(events), ZONE_EVENTS)
+    assert decoded.table.select(["zone_id", "kind", "dwell_s"]).to_pylist() == [
+        {"zone_id": "Z1", "kind": "enter", "dwell_s": None},
+        {"zone_id": "Z1", "kind": "exit", "dwell_s": 600.0},
+    ]
+
+
+def test_empty_window_lands_an_empty_partition_with_the_contract_schema() -> None:
+    decoded = decode(_window([]), OBSERVATIONS)
+    assert decoded.table.num_rows == 0 and decoded.table.schema == schemas.OBSERVATIONS
+
+
+# --- checks on bad data -------------------------------------------------------------------------
+
+
+def _landed(records: list[dict[str, object]]) -> pa.Table:
+    return decode(_window(records), OBSERVATIONS).table
+
+
+def test_checks_pass_on_a_clean_partition() -> None:
+    table = _landed([_obs("AA01", "G1", "2024-05-01T10:00:01Z"), _obs("AA02", "G1", "2024-05-01T10:30:00Z")])
+    results = [
+        checks.schema_check(table, OBSERVATIONS),
+        checks.duplicates_check(table, OBSERVATIONS),
+        checks.timestamps_check(table, START, END, tolerance_s=0),
+        checks.row_count_check(table.num_rows, topic_records=3, rejected=1, duplicates=0),
+    ]
+    assert [r.passed for r in results] == [True, True, True, True]
+
+
+def test_schema_check_fails_on_a_missing_column_and_a_wrong_type() -> None:
+    table = _landed([_obs("AA01", "G1", "2024-05-01T10:00:01Z")])
+    bad = table.drop_columns(["seq"]).set_column(3, "rssi", table["rssi"].cast(pa.float64()))
+    result = checks.schema_check(bad, OBSERVATIONS)
+    assert not result.passed
+    assert result.metadata["missing"].value == "seq"
+    assert "rssi: double (expected int16)" in result.metadata["wrong_type"].value
+
+
+def test_duplicates_check_fails_when_a_key_repeats() -> None:
+    table = _landed([_obs("AA01", "G1", "2024-05-01T10:00:01Z")])
+    result = checks.duplicates_check(pa.concat_tables([table, table]), OBSERVATIONS)
+    assert not result.passed and result.metadata["duplicate_rows"].value == 1
+
+
+def test_timestamps_check_fails_on_rows_of_another_hour() -> None:
+    table = _landed([_obs("AA01", "G1", "2024-05-01T10:00:01Z"), _obs("AA02", "G1", "2024-05-01T11:20:00Z")])
+    assert checks.timestamps_check(table, START, END, tolerance_s=3600).passed
+    strict = checks.timestamps_check(table, START, END, tolerance_s=600)
+    assert not strict.passed and strict.metadata["event_ts_outside_tolerance"].value == 1
+    # Kafka timestamps of another hour mean the offsets were wrong: no tolerance for those.
+    shifted = checks.timestamps_check(table, START + dt.timedelta(minutes=30), END, tolerance_s=7200)
+    assert not shifted.passed and shifted.metadata["kafka_ts_outside"].value == 2
+
+
+def test_row_count_check_fails_when_records_went_missing() -> None:
+    result = checks.row_count_check(stored_rows=8, topic_records=10, rejected=1, duplicates=0)
+    assert not result.passed and result.metadata["topic_records"].value == 10
