@@ -1,0 +1,102 @@
+"""What the realtime loop needs to know about the registered world: sites, gateways, tagged assets.
+
+Loaded from the database at start and refreshed periodically (and sooner when an unknown gateway or tag shows
+up, rate-limited), so gateways and assets registered through the API are picked up without a restart.
+All gateways of all sites form one `GatewayTable` (positions in their own site's frame); a fix is estimated on
+the site of the gateway that hears the tag loudest, with other sites' gateways masked out.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import uuid
+from dataclasses import dataclass, field
+
+import numpy as np
+from sqlalchemy import Engine, select
+
+from core.db.models import Asset, Gateway, Site
+from core.positioning.gateways import GatewayTable
+from core.settings import Settings
+
+EARTH_RADIUS_M = 6_371_008.8
+
+
+def to_site_xy(lat: float, lon: float, origin_lat: float, origin_lon: float) -> tuple[float, float]:
+    """Local equirectangular projection: metres east/north of the site origin (exact enough within a campus)."""
+    x = math.radians(lon - origin_lon) * EARTH_RADIUS_M * math.cos(math.radians(origin_lat))
+    y = math.radians(lat - origin_lat) * EARTH_RADIUS_M
+    return x, y
+
+
+def to_lat_lon(x: np.ndarray, y: np.ndarray, origin_lat: np.ndarray, origin_lon: np.ndarray
+               ) -> tuple[np.ndarray, np.ndarray]:
+    lat = origin_lat + np.degrees(y / EARTH_RADIUS_M)
+    lon = origin_lon + np.degrees(x / (EARTH_RADIUS_M * np.cos(np.radians(origin_lat))))
+    return lat, lon
+
+
+@dataclass(slots=True)
+class SiteInfo:
+    id: uuid.UUID
+    origin_lat: float
+    origin_lon: float
+    bounds: tuple[float, float, float, float]
+
+
+@dataclass(slots=True)
+class Catalog:
+    sites: list[SiteInfo]
+    gateways: GatewayTable | None
+    gateway_site: np.ndarray  # (G,) int index into `sites`
+    gateway_index: dict[str, int]
+    assets: dict[str, tuple[uuid.UUID, uuid.UUID | None]]  # tag_id -> (asset id, site id)
+    loaded_at: float = field(default_factory=time.monotonic)
+
+    @classmethod
+    def empty(cls) -> Catalog:
+        return cls([], None, np.array([], np.int64), {}, {})
+
+
+def load_catalog(engine: Engine, settings: Settings, margin_m: float = 1.0) -> Catalog:
+    with engine.connect() as conn:
+        site_rows = conn.execute(select(Site.id, Site.origin_lat, Site.origin_lon, Site.width_m, Site.height_m)).all()
+        gateway_rows = conn.execute(select(
+            Gateway.gateway_id, Gateway.site_id, Gateway.x, Gateway.y, Gateway.z, Gateway.lat, Gateway.lon,
+            Gateway.floor, Gateway.ref_rssi_1m_dbm, Gateway.path_loss_exponent,
+        ).order_by(Gateway.gateway_id)).all()
+        asset_rows = conn.execute(select(Asset.tag_id, Asset.id, Asset.site_id).where(Asset.tag_id.is_not(None))).all()
+    site_pos = {row.id: i for i, row in enumerate(site_rows)}
+    origin = {row.id: (row.origin_lat, row.origin_lon) for row in site_rows}
+    rows, gateway_site = [], []
+    for gw in gateway_rows:
+        if gw.site_id not in site_pos:
+            continue
+        x, y = gw.x, gw.y
+        if x is None or y is None:
+            x, y = to_site_xy(gw.lat, gw.lon, *origin[gw.site_id])
+        rows.append({"gateway_id": gw.gateway_id, "x": x, "y": y, "z": gw.z, "floor": gw.floor,
+                     "ref_rssi_1m_dbm": gw.ref_rssi_1m_dbm, "path_loss_exponent": gw.path_loss_exponent})
+        gateway_site.append(site_pos[gw.site_id])
+    table = GatewayTable.from_rows(rows, default_ref_rssi_1m_dbm=settings.ref_rssi_1m_dbm,
+                                   default_path_loss_exponent=settings.path_loss_exponent) if rows else None
+    site_of = np.array(gateway_site, dtype=np.int64)
+    sites = []
+    for i, row in enumerate(site_rows):
+        if row.width_m and row.height_m:
+            bounds = (0.0, 0.0, float(row.width_m), float(row.height_m))
+        elif table is not None and (site_of == i).any():
+            mine = site_of == i
+            bounds = (float(table.x[mine].min() - margin_m), float(table.y[mine].min() - margin_m),
+                      float(table.x[mine].max() + margin_m), float(table.y[mine].max() + margin_m))
+        else:
+            bounds = (-1e6, -1e6, 1e6, 1e6)
+        sites.append(SiteInfo(row.id, row.origin_lat, row.origin_lon, bounds))
+    return Catalog(
+        sites=sites,
+        gateways=table,
+        gateway_site=site_of,
+        gateway_index={gid: i for i, gid in enumerate(table.ids.tolist())} if table is not None else {},
+        assets={row.tag_id: (row.id, row.site_id) for row in asset_rows},
+    )

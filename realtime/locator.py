@@ -1,0 +1,296 @@
+"""From observations to fixes, for a whole batch at once: event-time windows, estimation, tracking, significance.
+
+Per tag the loop keeps (in memory, mirrored to the live store so another process can take the tag over):
+the time of its last fix, its Kalman track, the last position written to the history table and when the
+current-location row was last written. Raw observations from the last `window_s` are carried between batches
+(`Carry`), so a fix's window sees every observation of its time span whatever the batch boundaries were.
+
+A fix is made at every `fix_interval_s` grid time t that the tag's observations have reached (t ≤ newest ts)
+and that has at least one observation in (t − window_s, t]. Nothing here touches a database: `locate()`
+returns the fixes plus the *pending* state, which the pipeline applies only after the batch is written.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from core.positioning.estimator import METHOD_NAMES, estimate_batch
+from core.positioning.windows import aggregate_windows
+from core.tracking import TrackBatch, track_update
+from realtime.catalog import Catalog, to_lat_lon
+from realtime.fixes import FixBatch
+
+_TRIU = np.triu_indices(4)
+STATE_WIDTH = 24  # floats per serialised tag state (see TagStates.pack)
+STATE_MAGIC = b"RT1"
+_PER_OBS_CANDIDATES_OVER = 64  # a tag needing more grid points than this gets them from its observations
+
+
+@dataclass(slots=True)
+class Columns:
+    """Observations as columns; `code` is the interned tag, `gw` the catalog's gateway row."""
+
+    ts: np.ndarray
+    code: np.ndarray
+    gw: np.ndarray
+    rssi: np.ndarray
+    partition: np.ndarray
+    offset: np.ndarray
+
+    @classmethod
+    def empty(cls) -> Columns:
+        f, i = np.array([], float), np.array([], np.int64)
+        return cls(f, i, i, f, i, i)
+
+    def __len__(self) -> int:
+        return len(self.ts)
+
+    def take(self, rows: np.ndarray) -> Columns:
+        return Columns(self.ts[rows], self.code[rows], self.gw[rows], self.rssi[rows], self.partition[rows],
+                       self.offset[rows])
+
+    @staticmethod
+    def concat(a: Columns, b: Columns) -> Columns:
+        return Columns(*(np.concatenate([getattr(a, f), getattr(b, f)]) for f in
+                         ("ts", "code", "gw", "rssi", "partition", "offset")))
+
+
+class TagStates:
+    """Per-tag state as columns indexed by an interned tag code."""
+
+    def __init__(self, capacity: int = 1024) -> None:
+        self.codes: dict[str, int] = {}
+        self.tags: list[str] = []
+        self._alloc(capacity)
+
+    def _alloc(self, n: int) -> None:
+        self.vec = np.zeros((n, STATE_WIDTH))  # see pack() for the layout
+        self.vec[:, 0] = -np.inf  # last_fix_ts
+        self.loaded = np.zeros(n, bool)
+        self.partition = np.full(n, -1, np.int64)
+
+    def _grow(self, needed: int) -> None:
+        n = len(self.loaded)
+        if needed <= n:
+            return
+        size = max(needed, 2 * n)
+        vec, loaded, partition = self.vec, self.loaded, self.partition
+        self._alloc(size)
+        self.vec[:n], self.loaded[:n], self.partition[:n] = vec, loaded, partition
+
+    def intern(self, tag_ids: list[str]) -> np.ndarray:
+        codes = self.codes
+        out = np.empty(len(tag_ids), np.int64)
+        for i, tag in enumerate(tag_ids):
+            code = codes.get(tag)
+            if code is None:
+                code = codes[tag] = len(self.tags)
+                self.tags.append(tag)
+            out[i] = code
+        self._grow(len(self.tags))
+        return out
+
+    # layout: 0 last_fix_ts, 1 active, 2 track_ts, 3-6 x y vx vy, 7-16 cov (upper triangle), 17 floor,
+    # 18 still_s, 19 rejected, 20 hist_ts, 21 hist_x, 22 hist_y, 23 db_ts (last current_locations write)
+    def pack(self, vec: np.ndarray) -> list[bytes]:
+        blob = np.ascontiguousarray(vec, dtype="<f8").tobytes()
+        width = STATE_WIDTH * 8
+        return [STATE_MAGIC + blob[i * width:(i + 1) * width] for i in range(len(vec))]
+
+    def load(self, codes: np.ndarray, blobs: list[bytes | None], partitions: np.ndarray) -> None:
+        """Install states read from the live store (None = a tag never seen: fresh state)."""
+        fresh = np.zeros(STATE_WIDTH)
+        fresh[0] = -np.inf
+        rows = np.tile(fresh, (len(codes), 1))
+        width = STATE_WIDTH * 8 + len(STATE_MAGIC)
+        for i, blob in enumerate(blobs):
+            if blob is not None and len(blob) == width and blob.startswith(STATE_MAGIC):
+                rows[i] = np.frombuffer(blob, dtype="<f8", offset=len(STATE_MAGIC))
+        self.vec[codes] = rows
+        self.loaded[codes] = True
+        self.partition[codes] = partitions
+
+    def forget_partitions(self, partitions: set[int]) -> None:
+        drop = np.isin(self.partition, list(partitions))
+        self.loaded[drop] = False
+        self.partition[drop] = -1
+
+
+@dataclass(slots=True)
+class Located:
+    """The outcome of one batch: fixes and what to write, plus the pending state to apply once written."""
+
+    fixes: FixBatch
+    history: np.ndarray  # bool per fix: store in location_history
+    latest: np.ndarray  # indices of the newest fix per tag (Redis current location)
+    current_db: np.ndarray  # indices of fixes to upsert into current_locations
+    state_codes: np.ndarray  # tags whose state changed
+    state_vec: np.ndarray  # their new state rows
+    carry: Columns
+
+
+def _grid_candidates(ts: np.ndarray, code: np.ndarray, last_fix: dict[int, float] | np.ndarray,
+                     interval: float, window: float) -> tuple[np.ndarray, np.ndarray]:
+    """Grid times per tag in (last fix, newest ts] that may have observations in their window."""
+    order = np.lexsort((ts, code))
+    ts_s, code_s = ts[order], code[order]
+    starts = np.flatnonzero(np.r_[True, code_s[1:] != code_s[:-1]])
+    tags = code_s[starts]
+    tmin = ts_s[starts]
+    tmax = np.maximum.reduceat(ts_s, starts)
+    lf = np.asarray(last_fix)
+    k_first = np.maximum(np.floor(lf / interval + 1e-9) + 1, np.ceil(tmin / interval - 1e-9))
+    k_last = np.floor(tmax / interval + 1e-9)
+    count = np.maximum(k_last - k_first + 1, 0).astype(np.int64)
+    dense = count <= _PER_OBS_CANDIDATES_OVER
+    d_tags, d_first, d_count = tags[dense], k_first[dense], count[dense]
+    eval_tag = np.repeat(d_tags, d_count)
+    offsets = np.arange(d_count.sum()) - np.repeat(np.cumsum(d_count) - d_count, d_count)
+    eval_k = np.repeat(d_first, d_count) + offsets
+    if (~dense).any():  # long gaps: only grid points within window_s after some observation
+        sparse = np.isin(code_s, tags[~dense])
+        steps = int(np.ceil(window / interval))
+        obs_k = np.ceil(ts_s[sparse] / interval - 1e-9)
+        cand_k = (obs_k[:, None] + np.arange(steps)).ravel()
+        cand_tag = np.repeat(code_s[sparse], steps)
+        lo = dict(zip(tags.tolist(), k_first.tolist(), strict=True))
+        hi = dict(zip(tags.tolist(), k_last.tolist(), strict=True))
+        lo_a = np.array([lo[t] for t in cand_tag.tolist()])
+        hi_a = np.array([hi[t] for t in cand_tag.tolist()])
+        ok = (cand_k >= lo_a) & (cand_k <= hi_a)
+        pairs = np.unique(np.stack([cand_tag[ok], cand_k[ok].astype(np.int64)], axis=1), axis=0)
+        eval_tag = np.concatenate([eval_tag, pairs[:, 0]])
+        eval_k = np.concatenate([eval_k, pairs[:, 1].astype(float)])
+    return eval_tag, np.round(eval_k * interval, 6)
+
+
+def locate(states: TagStates, carry: Columns, new: Columns, catalog: Catalog, *, window_s: float,
+           fix_interval_s: float, heartbeat_s: float, current_write_s: float, asset_lookup: list) -> Located:
+    """Fixes for every tag in `new` (state for those tags must be loaded). `asset_lookup[code]` gives
+    (asset_id, site_id) for the tag of each code."""
+    combined = Columns.concat(carry, new)
+    interval, window = fix_interval_s, window_s
+    touched = np.unique(new.code)
+    empty = Located(FixBatch.empty(), np.array([], bool), np.array([], np.int64), np.array([], np.int64),
+                    np.array([], np.int64), np.zeros((0, STATE_WIDTH)), combined)
+    if touched.size == 0 or catalog.gateways is None:
+        return empty
+    mine = np.isin(combined.code, touched)
+    obs = combined.take(mine)
+    vec = states.vec[touched].copy()  # pending state: applied by the pipeline after the writes
+
+    eval_tag, eval_ts = _grid_candidates(obs.ts, obs.code, vec[:, 0], interval, window)
+    fixes_out = empty.fixes
+    if eval_tag.size:
+        win = aggregate_windows(obs.ts, obs.code, obs.gw, obs.rssi, window_s=window, eval_ts=eval_ts,
+                                eval_tag=eval_tag)
+        n = len(win)
+    else:
+        n = 0
+    if n == 0:
+        return Located(empty.fixes, empty.history, empty.latest, empty.current_db, touched, vec,
+                       _next_carry(combined, states, touched, vec, interval, window))
+    fix_code = win.tag_ids[win.fix_tag]
+    gw, rssi = win.gateway.copy(), win.rssi_dbm.copy()
+    site = catalog.gateway_site[np.maximum(gw[:, 0], 0)]
+    other_site = (gw >= 0) & (catalog.gateway_site[np.maximum(gw, 0)] != site[:, None])
+    gw[other_site], rssi[other_site] = -1, np.nan
+
+    x, y, acc, conf = (np.full(n, np.nan) for _ in range(4))
+    floor, method, count = np.zeros(n, np.int64), np.zeros(n, np.int8), np.zeros(n, np.int64)
+    for s in np.unique(site).tolist():
+        rows = np.flatnonzero(site == s)
+        est = estimate_batch(catalog.gateways, gw[rows], rssi[rows], sample_count=win.sample_count[rows],
+                             bounds=catalog.sites[s].bounds)
+        x[rows], y[rows], acc[rows], conf[rows] = est.x, est.y, est.accuracy_m, est.confidence
+        floor[rows], method[rows], count[rows] = est.floor, est.method, est.gateway_count
+    ok = np.isfinite(x)
+
+    order = np.lexsort((win.fix_ts, fix_code))
+    order = order[ok[order]]
+    fix_code, fix_ts, site = fix_code[order], win.fix_ts[order], site[order]
+    x, y, acc, conf, floor, method, count = (a[order] for a in (x, y, acc, conf, floor, method, count))
+    n = len(order)
+    pos = np.searchsorted(touched, fix_code)
+    first = np.r_[True, fix_code[1:] != fix_code[:-1]] if n else np.array([], bool)
+    group_start = np.maximum.accumulate(np.where(first, np.arange(n), 0)) if n else np.array([], np.int64)
+    rank = np.arange(n) - group_start
+    history = np.zeros(n, bool)
+    db_due = np.zeros(n, bool)
+    sx, sy, sacc = x.copy(), y.copy(), acc.copy()
+    for r in range(int(rank.max()) + 1 if n else 0):
+        rows = np.flatnonzero(rank == r)
+        p = pos[rows]
+        batch = _track_batch(vec[p])
+        batch, out = track_update(batch, x[rows], y[rows], acc[rows], fix_ts[rows], fix_floor=floor[rows])
+        sx[rows], sy[rows], sacc[rows] = out.x, out.y, out.accuracy_m
+        _store_track(vec, p, batch)
+        vec[p, 0] = fix_ts[rows]
+        moved = np.hypot(out.x - vec[p, 21], out.y - vec[p, 22]) > np.maximum(out.accuracy_m, 0.5)
+        beat = fix_ts[rows] - vec[p, 20] >= heartbeat_s - 1e-6
+        significant = moved | beat | ~np.isfinite(vec[p, 20]) | (vec[p, 20] == 0)
+        history[rows] = significant
+        vec[p[significant], 20] = fix_ts[rows][significant]
+        vec[p[significant], 21] = out.x[significant]
+        vec[p[significant], 22] = out.y[significant]
+        due = significant | (fix_ts[rows] - vec[p, 23] >= current_write_s - 1e-6)
+        db_due[rows] = due
+        vec[p[due], 23] = fix_ts[rows][due]
+
+    last = np.r_[fix_code[1:] != fix_code[:-1], True] if n else np.array([], bool)
+    latest = np.flatnonzero(last)
+    # A tag's current_locations row is rewritten with its newest fix whenever any of its fixes is due.
+    due_tags = np.unique(fix_code[db_due])
+    current_db = latest[np.isin(fix_code[latest], due_tags)]
+
+    origin_lat = np.array([s.origin_lat for s in catalog.sites])[site]
+    origin_lon = np.array([s.origin_lon for s in catalog.sites])[site]
+    lat, lon = to_lat_lon(sx, sy, origin_lat, origin_lon)
+    site_ids = np.array([s.id for s in catalog.sites] + [None], dtype=object)[site]
+    asset_ids = np.empty(n, dtype=object)
+    for i, c in enumerate(fix_code.tolist()):
+        asset_ids[i] = asset_lookup[c]
+    fixes_out = FixBatch(
+        tag_id=np.array(states.tags, dtype=object)[fix_code] if n else np.array([], dtype=object),
+        asset_id=asset_ids, site_id=site_ids, ts=fix_ts, x=sx, y=sy, lat=lat, lon=lon, floor=floor,
+        accuracy_m=sacc, confidence=conf, method=np.asarray(METHOD_NAMES, dtype=object)[method],
+        gateway_count=count,
+    )
+    return Located(fixes_out, history, latest, current_db, touched, vec,
+                   _next_carry(combined, states, touched, vec, interval, window))
+
+
+def _next_carry(combined: Columns, states: TagStates, touched: np.ndarray, vec: np.ndarray, interval: float,
+                window: float) -> Columns:
+    """Observations that can still fall into a future fix's window (and not absurdly old ones)."""
+    if len(combined) == 0:
+        return combined
+    last_fix = states.vec[combined.code, 0].copy()
+    mine = np.isin(combined.code, touched)
+    last_fix[mine] = vec[np.searchsorted(touched, combined.code[mine]), 0]
+    newest = combined.ts.max()
+    keep = (combined.ts > last_fix + interval - window) & (combined.ts > newest - window - 60.0)
+    return combined.take(keep)
+
+
+def _track_batch(vec: np.ndarray) -> TrackBatch:
+    n = len(vec)
+    cov = np.zeros((n, 4, 4))
+    cov[:, _TRIU[0], _TRIU[1]] = vec[:, 7:17]
+    cov = cov + np.triu(cov, 1).transpose(0, 2, 1)
+    active = vec[:, 1] > 0
+    cov[~active] = np.eye(4)
+    return TrackBatch(active, vec[:, 2].copy(), vec[:, 3:7].copy(), cov, vec[:, 17].astype(np.int64),
+                      vec[:, 18].copy(), vec[:, 19].astype(np.int64))
+
+
+def _store_track(vec: np.ndarray, rows: np.ndarray, batch: TrackBatch) -> None:
+    vec[rows, 1] = batch.active.astype(float)
+    vec[rows, 2] = batch.ts
+    vec[rows, 3:7] = batch.state
+    vec[rows, 7:17] = batch.cov[:, _TRIU[0], _TRIU[1]]
+    vec[rows, 17] = batch.floor
+    vec[rows, 18] = batch.still_s
+    vec[rows, 19] = batch.rejected

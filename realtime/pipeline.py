@@ -1,0 +1,489 @@
+"""The realtime loop: observations in, fixes out — at-least-once from the stream, exactly-once in effect.
+
+One iteration (`run_once`):
+  1. consume up to `max_batch` messages; decode and validate them (bad ones become DLQ records);
+  2. load per-tag state not yet in memory from the live store; compute the batch's fixes (`realtime.locator`);
+  3. in one database transaction: the `FixStage`s (geofences, alerts), location history (significant fixes),
+     current locations, gateways' and assets' last_seen; commit;
+  4. live store: current location JSON + per-tag state, unknown-tag counters, one pub/sub message per site;
+     Kafka: every fix to `ble.locations`, DLQ records; flush;
+  5. only then commit offsets (with the offset the event-time windows must be re-read from as metadata).
+Steps 3–5 are retried with backoff on transient failures (database, Redis, Kafka down) without committing;
+a crash anywhere replays the batch, and every write is idempotent, so the replay changes nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import msgspec
+import numpy as np
+from sqlalchemy import Engine
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from core.db.engine import make_engine
+from core.live import LiveKeys
+from core.settings import Settings
+from realtime import metrics
+from realtime.catalog import Catalog, load_catalog
+from realtime.fixes import FixBatch, LocationFix, rfc3339, to_datetime
+from realtime.live_store import LiveStore, LiveStoreError, open_live_store, unknown_tags_key
+from realtime.locator import Columns, Located, TagStates, locate
+from realtime.observations import DeadLetter, decode_message
+from realtime.stages import FixStage, StageContext
+from realtime.stream import (
+    LOCATIONS,
+    OBSERVATIONS,
+    OBSERVATIONS_DLQ,
+    StreamConsumer,
+    StreamError,
+    StreamProducer,
+    TopicPartition,
+    ensure_topics,
+    open_consumer,
+    open_producer,
+)
+from realtime.writers import touch_assets, touch_gateways, write_current, write_history
+
+log = logging.getLogger("realtime.pipeline")
+
+TRANSIENT = (OperationalError, DBAPIError, LiveStoreError, StreamError, OSError)
+_encode = msgspec.json.Encoder().encode
+_fix_list = msgspec.json.Encoder()
+
+
+class _Abandoned(Exception):
+    """The batch in flight lost its partitions (rebalance) or the loop is stopping mid-retry: do not commit."""
+
+
+@dataclass(slots=True)
+class BatchReport:
+    messages: int = 0
+    observations: int = 0
+    dlq: int = 0
+    unknown_tags: int = 0
+    fixes: int = 0
+    history_rows: int = 0
+    seconds: float = 0.0
+
+
+@dataclass(slots=True)
+class PipelineOptions:
+    max_batch: int = 20000
+    poll_timeout_s: float = 0.2
+    current_write_s: float = 5.0  # current_locations rewritten at least this often per moving/idle tag
+    asset_touch_s: float = 30.0  # assets.last_seen granularity
+    gateway_touch_s: float = 5.0
+    catalog_refresh_s: float = 30.0
+    catalog_retry_s: float = 5.0  # earliest reload after an unknown gateway
+    max_backoff_s: float = 5.0
+
+
+@dataclass(slots=True)
+class _Decoded:
+    columns: Columns
+    tags: list[str]
+    dlq: list[bytes] = field(default_factory=list)
+    unknown: dict[str, int] = field(default_factory=dict)
+    gateway_seen: dict[str, float] = field(default_factory=dict)
+    asset_seen: dict[str, tuple[float, float | None]] = field(default_factory=dict)
+    next_offsets: dict[TopicPartition, int] = field(default_factory=dict)
+    newest_produce_ms: int = 0
+
+
+class RealtimePipeline:
+    """The consumer loop. `stages` run on every batch's fixes (see `realtime.stages`)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        stages: Sequence[FixStage] = (),
+        *,
+        engine: Engine | None = None,
+        live: LiveStore | None = None,
+        consumer: StreamConsumer | None = None,
+        producer: StreamProducer | None = None,
+        options: PipelineOptions | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.settings = settings
+        self.stages = list(stages)
+        self.options = options or PipelineOptions()
+        self.engine = engine or make_engine(settings.database_url)
+        self.live = live or open_live_store(settings)
+        self.keys = LiveKeys(settings.redis_prefix)
+        self._consumer = consumer
+        self._producer = producer
+        self.clock = clock
+        self.topic = settings.topic(OBSERVATIONS)
+        self.states = TagStates()
+        self.carry = Columns.empty()
+        self.catalog = Catalog.empty()
+        self._catalog_loaded = -1e18
+        self._asset_of: list[uuid.UUID | None] = []
+        self._resume_at: dict[TopicPartition, int] = {}  # below this offset a partition is only warming up
+        self._assigned: set[TopicPartition] = set()
+        self._abandon = False
+        self._stop = threading.Event()
+        self._asset_touched: dict[str, float] = {}
+        self._gateway_touched: dict[str, float] = {}
+        self._started = False
+        self.last_batch_at = time.monotonic()
+        self.retrying_since: float | None = None
+        self.totals = BatchReport()
+
+    # --- lifecycle ----------------------------------------------------------------------------
+    @property
+    def consumer(self) -> StreamConsumer:
+        if self._consumer is None:
+            self._consumer = open_consumer(self.settings)
+        return self._consumer
+
+    @property
+    def producer(self) -> StreamProducer:
+        if self._producer is None:
+            self._producer = open_producer(self.settings)
+        return self._producer
+
+    def start(self) -> None:
+        if self._started:
+            return
+        ensure_topics(self.settings)
+        self._refresh_catalog(force=True)
+        self.consumer.subscribe([self.topic], on_assign=self._on_assign, on_revoke=self._on_revoke)
+        self._started = True
+
+    def run(self, stop: threading.Event | None = None) -> BatchReport:
+        """Process until `stop` is set; the batch in progress is finished, written and committed first."""
+        self._stop = stop or threading.Event()
+        self.start()
+        try:
+            while not self._stop.is_set():
+                self.run_once()
+        finally:
+            self.close()
+        return self.totals
+
+    def run_once(self) -> BatchReport:
+        """Consume, process, write and commit one batch (an empty report when nothing arrived)."""
+        self.start()
+        messages = self.consumer.consume(self.options.max_batch, self.options.poll_timeout_s)
+        self.last_batch_at = time.monotonic()
+        if not messages:
+            return BatchReport()
+        started = time.perf_counter()
+        self._abandon = False
+        try:
+            report = self._process(messages)
+        except _Abandoned:
+            log.warning("batch abandoned (partitions revoked or stopping); it will be replayed")
+            return BatchReport()
+        report.seconds = time.perf_counter() - started
+        metrics.BATCH_SECONDS.observe(report.seconds)
+        for name in ("messages", "observations", "dlq", "unknown_tags", "fixes", "history_rows"):
+            setattr(self.totals, name, getattr(self.totals, name) + getattr(report, name))
+        log.debug("batch %s", report)
+        return report
+
+    def close(self) -> None:
+        if self._consumer is not None:
+            try:
+                self._consumer.close()
+            except Exception:  # noqa: BLE001 - closing is best effort at shutdown
+                log.exception("closing the consumer failed")
+            self._consumer = None
+        if self._producer is not None:
+            self._producer.close()
+            self._producer = None
+        self._started = False
+
+    def health(self) -> dict[str, object]:
+        stalled = self.retrying_since is not None and time.monotonic() - self.retrying_since > 60
+        idle = time.monotonic() - self.last_batch_at
+        return {
+            "status": "degraded" if stalled or idle > 120 else "ok",
+            "assigned_partitions": len(self._assigned),
+            "retrying_for_s": None if self.retrying_since is None else time.monotonic() - self.retrying_since,
+            "tags_tracked": len(self.states.tags),
+            "processed_messages": self.totals.messages,
+        }
+
+    # --- rebalancing ----------------------------------------------------------------------------
+    def _on_assign(self, partitions: list[TopicPartition]) -> dict[TopicPartition, int]:
+        committed = self.consumer.committed(partitions)
+        start: dict[TopicPartition, int] = {}
+        for tp in partitions:
+            offset, meta = committed.get(tp, (-1, ""))
+            self._assigned.add(tp)
+            self._resume_at[tp] = max(offset, 0)
+            replay_from = _replay_from(meta)
+            if offset >= 0 and replay_from is not None and replay_from < offset:
+                start[tp] = replay_from  # re-read the window's worth of observations before the commit
+        log.info("assigned %s (warm-up from %s)", sorted(partitions), start)
+        return start
+
+    def _on_revoke(self, partitions: list[TopicPartition]) -> None:
+        gone = {p for t, p in partitions if t == self.topic}
+        self._assigned.difference_update(partitions)
+        for tp in partitions:
+            self._resume_at.pop(tp, None)
+        if len(self.carry):
+            self.carry = self.carry.take(~np.isin(self.carry.partition, list(gone)))
+        self.states.forget_partitions(gone)
+        for stage in self.stages:
+            stage.reset()
+        self._abandon = True
+        log.info("revoked %s", sorted(partitions))
+
+    # --- one batch ------------------------------------------------------------------------------
+    def _refresh_catalog(self, force: bool = False, after_s: float | None = None) -> bool:
+        age = time.monotonic() - self._catalog_loaded
+        if not force and age < (self.options.catalog_refresh_s if after_s is None else after_s):
+            return False
+        self.catalog = self._retry("database", lambda: load_catalog(self.engine, self.settings))
+        self._catalog_loaded = time.monotonic()
+        self._asset_of = [None] * len(self._asset_of)
+        for tag, code in self.states.codes.items():
+            known = self.catalog.assets.get(tag)
+            self._asset_of[code] = known[0] if known else None
+        return True
+
+    def _decode(self, messages: list) -> _Decoded:
+        now = self.clock()
+        settings = self.settings
+        skew, age = settings.max_clock_skew_s, settings.max_observation_age_s
+        ts, tags, gws, rssi, parts, offs = [], [], [], [], [], []
+        out = _Decoded(Columns.empty(), [])
+        pending_unknown_gw: list[tuple[object, object, float, str, int, int]] = []
+        gateway_index = self.catalog.gateway_index
+        assets = self.catalog.assets
+        resume_at = self._resume_at
+        topic_name = self.topic
+        for message in messages:
+            partition, offset = message.partition(), message.offset()
+            tp = (message.topic(), partition)
+            if tp not in self._assigned:
+                continue
+            warm = offset < resume_at.get(tp, 0)
+            if offset + 1 > out.next_offsets.get(tp, -1):
+                out.next_offsets[tp] = offset + 1
+            if not warm:
+                out.newest_produce_ms = max(out.newest_produce_ms, message.timestamp()[1])
+            good, bad = decode_message(message.value(), now, skew, age)
+            if bad and not warm:
+                for rejected in bad:
+                    out.dlq.append(self._dead_letter(rejected.reason, rejected.raw, topic_name, partition, offset,
+                                                     rejected.index))
+            for obs, ts_s in good:
+                gw = gateway_index.get(obs.gateway_id)
+                if gw is None:
+                    pending_unknown_gw.append((obs, message.value(), ts_s, tp, offset, warm))
+                    continue
+                if obs.tag_id not in assets:
+                    if not warm:
+                        out.unknown[obs.tag_id] = out.unknown.get(obs.tag_id, 0) + 1
+                    continue
+                ts.append(ts_s)
+                tags.append(obs.tag_id)
+                gws.append(gw)
+                rssi.append(obs.rssi)
+                parts.append(partition)
+                offs.append(offset)
+                if ts_s > out.gateway_seen.get(obs.gateway_id, 0.0):
+                    out.gateway_seen[obs.gateway_id] = ts_s
+                seen = out.asset_seen.get(obs.tag_id)
+                if seen is None or ts_s >= seen[0]:
+                    out.asset_seen[obs.tag_id] = (ts_s, obs.battery if obs.battery is not None else
+                                                  (seen[1] if seen else None))
+        if pending_unknown_gw:
+            self._refresh_catalog(after_s=self.options.catalog_retry_s)
+            for obs, raw, ts_s, tp, offset, warm in pending_unknown_gw:
+                gw = self.catalog.gateway_index.get(obs.gateway_id)
+                if gw is None:
+                    if not warm:
+                        out.dlq.append(self._dead_letter(f"gateway_id: unknown gateway {obs.gateway_id!r}", raw,
+                                                         topic_name, tp[1], offset, None))
+                    continue
+                if obs.tag_id not in self.catalog.assets:
+                    if not warm:
+                        out.unknown[obs.tag_id] = out.unknown.get(obs.tag_id, 0) + 1
+                    continue
+                ts.append(ts_s)
+                tags.append(obs.tag_id)
+                gws.append(gw)
+                rssi.append(obs.rssi)
+                parts.append(tp[1])
+                offs.append(offset)
+                out.gateway_seen[obs.gateway_id] = max(out.gateway_seen.get(obs.gateway_id, 0.0), ts_s)
+        if out.unknown and self._refresh_catalog(after_s=self.options.catalog_retry_s):
+            pass  # newly registered assets count from the next batch on
+        codes = self.states.intern(tags)
+        out.columns = Columns(np.array(ts, float), codes, np.array(gws, np.int64), np.array(rssi, float),
+                              np.array(parts, np.int64), np.array(offs, np.int64))
+        out.tags = tags
+        return out
+
+    def _dead_letter(self, reason: str, raw: bytes, topic: str, partition: int, offset: int,
+                     index: int | None) -> bytes:
+        metrics.DLQ.labels(reason=reason.split(":")[0].split("[")[0][:40]).inc()
+        return _encode(DeadLetter(reason=reason, original=raw, source_topic=topic, source_partition=partition,
+                                  source_offset=offset, index=index, rejected_at=rfc3339(self.clock())))
+
+    def _load_states(self, decoded: _Decoded) -> None:
+        codes = decoded.columns.code
+        if codes.size == 0:
+            return
+        while len(self._asset_of) < len(self.states.tags):
+            tag = self.states.tags[len(self._asset_of)]
+            known = self.catalog.assets.get(tag)
+            self._asset_of.append(known[0] if known else None)
+        unique, first = np.unique(codes, return_index=True)
+        missing = ~self.states.loaded[unique]
+        if not missing.any():
+            return
+        need, rows = unique[missing], first[missing]
+        keys = [self.keys.track_state(self.states.tags[c]) for c in need.tolist()]
+        blobs = self._retry("redis", lambda: self.live.get_many(keys))
+        self.states.load(need, blobs, decoded.columns.partition[rows])
+
+    def _process(self, messages: list) -> BatchReport:
+        metrics.CONSUMED.inc(len(messages))
+        decoded = self._decode(messages)
+        self._load_states(decoded)
+        located = locate(
+            self.states, self.carry, decoded.columns, self.catalog,
+            window_s=self.settings.window_s, fix_interval_s=self.settings.fix_interval_s,
+            heartbeat_s=self.settings.history_heartbeat_s, current_write_s=self.options.current_write_s,
+            asset_lookup=self._asset_of,
+        )
+        gateway_rows, asset_rows = self._touches(decoded)
+        history_rows = self._retry("write", lambda: self._write(decoded, located, gateway_rows, asset_rows))
+        # Written: apply the pending state, then commit where the stream may resume.
+        self.states.vec[located.state_codes] = located.state_vec
+        self.carry = located.carry
+        for gid, _ in gateway_rows:
+            self._gateway_touched[gid] = decoded.gateway_seen[gid]
+        for tag, _, _ in asset_rows:
+            self._asset_touched[tag] = decoded.asset_seen[tag][0]
+        self._commit(decoded)
+        if decoded.newest_produce_ms:
+            metrics.END_TO_END_SECONDS.observe(max(self.clock() - decoded.newest_produce_ms / 1000.0, 0.0))
+        n_obs = len(decoded.columns)
+        metrics.OBSERVATIONS.inc(n_obs)
+        metrics.FIXES.inc(len(located.fixes))
+        metrics.HISTORY_ROWS.inc(history_rows)
+        metrics.UNKNOWN_TAGS.inc(sum(decoded.unknown.values()))
+        metrics.TAGS_TRACKED.set(len(self.states.tags))
+        return BatchReport(len(messages), n_obs, len(decoded.dlq), sum(decoded.unknown.values()),
+                           len(located.fixes), history_rows)
+
+    def _touches(self, decoded: _Decoded) -> tuple[list, list]:
+        opts = self.options
+        gateways = [(gid, to_datetime(ts)) for gid, ts in decoded.gateway_seen.items()
+                    if ts - self._gateway_touched.get(gid, -1e18) >= opts.gateway_touch_s]
+        assets = [(tag, to_datetime(ts), battery) for tag, (ts, battery) in decoded.asset_seen.items()
+                  if ts - self._asset_touched.get(tag, -1e18) >= opts.asset_touch_s]
+        return gateways, assets
+
+    def _write(self, decoded: _Decoded, located: Located, gateway_rows: list, asset_rows: list) -> int:
+        fixes = located.fixes
+        for i in range(len(fixes)):
+            fixes.zone_ids[i] = []  # a retried batch starts from what the stages compute this time
+        with self.engine.begin() as conn:
+            ctx = StageContext(self.settings, conn, self.live, self.keys, self.producer, self.clock())
+            for stage in self.stages:
+                stage.process(fixes, ctx)
+            history = write_history(conn, fixes, located.history)
+            write_current(conn, fixes, located.current_db)
+            touch_gateways(conn, gateway_rows)
+            touch_assets(conn, asset_rows)
+        for action in ctx._after_commit:
+            action()
+        self._write_live(decoded, located)
+        producer, locations_topic = self.producer, self.settings.topic(LOCATIONS)
+        if len(fixes):
+            for tag, payload in zip(fixes.tag_id.tolist(), _encode_each(fixes), strict=True):
+                producer.produce(locations_topic, payload, tag.encode())
+        dlq_topic = self.settings.topic(OBSERVATIONS_DLQ)
+        for record in decoded.dlq:
+            producer.produce(dlq_topic, record, None)
+        producer.flush(30.0)
+        return history
+
+    def _write_live(self, decoded: _Decoded, located: Located) -> None:
+        fixes = located.fixes
+        items: list[tuple[str, bytes]] = []
+        publish: dict[object, list[LocationFix]] = defaultdict(list)
+        if len(located.latest):
+            latest = fixes.select(located.latest)
+            for record in latest.rows():
+                items.append((self.keys.current_location(record.tag_id), _encode(record)))
+                publish[record.site_id].append(record)
+        codes = located.state_codes
+        if codes.size:
+            blobs = self.states.pack(located.state_vec)
+            items.extend((self.keys.track_state(self.states.tags[c]), blob)
+                         for c, blob in zip(codes.tolist(), blobs, strict=True))
+        self.live.set_many(items)
+        if decoded.unknown:
+            self.live.incr_fields(unknown_tags_key(self.keys), decoded.unknown)
+        self.live.publish_many((self.keys.locations_channel(site), _fix_list.encode(records))
+                               for site, records in publish.items())
+
+    def _commit(self, decoded: _Decoded) -> None:
+        offsets: dict[TopicPartition, tuple[int, str]] = {}
+        carry = self.carry
+        for tp, next_offset in decoded.next_offsets.items():
+            if tp not in self._assigned:
+                continue
+            held = carry.offset[carry.partition == tp[1]] if len(carry) else carry.offset
+            replay_from = int(held.min()) if held.size else next_offset
+            offsets[tp] = (next_offset, f"replay_from={min(replay_from, next_offset)}")
+            self._resume_at[tp] = max(self._resume_at.get(tp, 0), next_offset)
+        try:
+            self._retry("commit", lambda: self.consumer.commit(offsets))
+        except _Abandoned:
+            log.warning("offsets not committed (partitions revoked); the batch will be replayed idempotently")
+
+    # --- retries --------------------------------------------------------------------------------
+    def _retry(self, backend: str, action: Callable[[], object]):  # type: ignore[no-untyped-def]
+        delay = 0.1
+        while True:
+            try:
+                result = action()
+            except TRANSIENT as exc:
+                if isinstance(exc, StreamError) and exc.fatal:
+                    raise
+                metrics.RETRIES.labels(backend=backend).inc()
+                if self.retrying_since is None:
+                    self.retrying_since = time.monotonic()
+                log.warning("%s failed, retrying in %.1f s: %s", backend, delay, str(exc).splitlines()[0])
+                if self._started:
+                    self.consumer.keepalive()
+                if self._abandon or self._stop.wait(delay):
+                    raise _Abandoned() from exc
+                delay = min(delay * 2, self.options.max_backoff_s)
+                continue
+            if self.retrying_since is not None:
+                self.retrying_since = None
+                if self._started:
+                    self.consumer.resume()
+            return result
+
+
+def _encode_each(fixes: FixBatch) -> list[bytes]:
+    return [_encode(record) for record in fixes.rows()]
+
+
+def _replay_from(metadata: str) -> int | None:
+    for part in metadata.split(";"):
+        key, _, value = part.partition("=")
+        if key.strip() == "replay_from" and value.strip().lstrip("-").isdigit():
+            return int(value)
+    return None
