@@ -1,0 +1,195 @@
+"""Zone membership with hysteresis: when a tag is *in* a zone, decided so that it does not flap.
+
+Per (tag, zone) the only inputs are the signed distance of each fix to the zone boundary (+ inside) and the fix's
+`accuracy_m`. The margin a fix must clear is tied to its accuracy (`margin_per_accuracy · accuracy_m`, kept within
+[`min_margin_m`, `max_margin_m`]):
+
+- **enter** when fixes are inside by more than the margin for `enter_confirm_s` (one outlier fix is not enough),
+  or have been inside (at all) continuously for the zone's enter dwell time — a tag parked just inside a wall is
+  admitted, but only after it stayed there;
+- **exit** only when the fix is outside by more than the margin ("clearly outside"), continuously for the exit
+  dwell time; a fix back inside restarts that clock, a fix in the grey band between neither restarts nor completes it;
+- **unknown** when the fix's accuracy is worse than `max_accuracy_m`: such a fix changes nothing (it neither
+  confirms nor breaks membership) and the tag's membership is reported as unknown until a usable fix arrives.
+
+Fixes older than the last one applied for the tag are ignored, so replaying a batch after a crash cannot emit a
+transition twice once the state was saved. The state per tag is a small msgspec value (`TagZoneState`) stored
+in Redis (or memory) between batches.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+import msgspec
+
+ENTER = "enter"
+EXIT = "exit"
+
+
+@dataclass(frozen=True, slots=True)
+class MembershipConfig:
+    """Tunable numbers of the hysteresis (units in the names). Zones may override the dwell times."""
+
+    enter_dwell_s: float = 5.0
+    enter_confirm_s: float = 1.0
+    exit_dwell_s: float = 2.0
+    margin_per_accuracy: float = 1.0
+    min_margin_m: float = 0.5
+    max_margin_m: float = 3.0
+    max_accuracy_m: float = 10.0
+
+    def __post_init__(self) -> None:
+        for name in (
+            "enter_dwell_s",
+            "enter_confirm_s",
+            "exit_dwell_s",
+            "margin_per_accuracy",
+            "min_margin_m",
+        ):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+        if self.max_margin_m < self.min_margin_m or self.max_margin_m <= 0:
+            raise ValueError("max_margin_m must be > 0 and >= min_margin_m")
+        if self.max_accuracy_m <= 0:
+            raise ValueError(f"max_accuracy_m must be > 0, got {self.max_accuracy_m}")
+
+    def margin_m(self, accuracy_m: float) -> float:
+        return min(max(self.margin_per_accuracy * accuracy_m, self.min_margin_m), self.max_margin_m)
+
+
+class ZoneMembership(msgspec.Struct, array_like=True):
+    """One zone of one tag: whether it is in, since when, and the start of a pending enter/exit (None = none)."""
+
+    inside: bool
+    since: float  # entered at (inside) / first seen inside (pending enter)
+    pending: float | None = (
+        None  # start of a clearly-outside run (inside) / clearly-inside run (not yet inside)
+    )
+
+
+class TagZoneState(msgspec.Struct, array_like=True):
+    """All zones a tag is in or about to enter; zones it is plainly outside of are not stored."""
+
+    ts: float = float("-inf")  # event time (epoch s) of the last fix applied
+    zones: dict[str, ZoneMembership] = {}
+    unknown_since: float | None = None
+
+    def inside_zones(self) -> list[str]:
+        return sorted(zone_id for zone_id, membership in self.zones.items() if membership.inside)
+
+
+_encoder = msgspec.json.Encoder()
+_decoder = msgspec.json.Decoder(TagZoneState)
+
+
+def encode_state(state: TagZoneState) -> bytes:
+    return _encoder.encode(state)
+
+
+def decode_state(data: bytes | None) -> TagZoneState:
+    """A stored state, or a fresh one when there is none or it cannot be read (e.g. an older format)."""
+    if not data:
+        return TagZoneState()
+    try:
+        return _decoder.decode(data)
+    except msgspec.DecodeError:
+        return TagZoneState()
+
+
+@dataclass(frozen=True, slots=True)
+class ZoneTransition:
+    """A tag entered or left a zone at event time `ts`; on exit, `dwell_s` is how long it was inside."""
+
+    tag_id: str
+    zone_id: str
+    kind: str  # ENTER or EXIT
+    ts: float
+    dwell_s: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ZoneDwell:
+    """Per-zone dwell times in seconds (None = the config default)."""
+
+    enter_dwell_s: float | None = None
+    exit_dwell_s: float | None = None
+
+
+def apply_fix(
+    tag_id: str,
+    state: TagZoneState,
+    ts: float,
+    accuracy_m: float,
+    signed_m: Mapping[str, float],
+    config: MembershipConfig,
+    dwell: Mapping[str, ZoneDwell] | None = None,
+) -> tuple[TagZoneState, list[ZoneTransition]]:
+    """Apply one fix to a tag's state. `signed_m` holds the signed distance to every zone the fix is inside of or
+    near (zones not listed are taken as clearly outside). Returns the new state and the transitions it caused."""
+    if ts <= state.ts:
+        return state, []
+    if not accuracy_m <= config.max_accuracy_m:  # also catches NaN
+        unknown_since = state.unknown_since if state.unknown_since is not None else ts
+        return TagZoneState(ts=ts, zones=state.zones, unknown_since=unknown_since), []
+
+    margin = config.margin_m(accuracy_m)
+    dwell = dwell or {}
+    zones: dict[str, ZoneMembership] = {}
+    transitions: list[ZoneTransition] = []
+    for zone_id in set(state.zones) | set(signed_m):
+        d = signed_m.get(zone_id, float("-inf"))
+        current = state.zones.get(zone_id)
+        overrides = dwell.get(zone_id)
+        if current is None or not current.inside:
+            if d < 0:
+                continue  # outside (clearly or not): nothing pending
+            started = current.since if current is not None else ts
+            clear_since = None
+            if d >= margin:
+                clear_since = current.pending if current is not None and current.pending is not None else ts
+            enter_dwell = _pick(overrides.enter_dwell_s if overrides else None, config.enter_dwell_s)
+            clearly_in = clear_since is not None and ts - clear_since >= min(
+                config.enter_confirm_s, enter_dwell
+            )
+            if clearly_in or ts - started >= enter_dwell:
+                zones[zone_id] = ZoneMembership(inside=True, since=ts)
+                transitions.append(ZoneTransition(tag_id, zone_id, ENTER, ts))
+            else:
+                zones[zone_id] = ZoneMembership(inside=False, since=started, pending=clear_since)
+            continue
+        # inside
+        if d >= 0:
+            zones[zone_id] = ZoneMembership(inside=True, since=current.since)
+        elif d <= -margin:
+            pending = current.pending if current.pending is not None else ts
+            exit_dwell = _pick(overrides.exit_dwell_s if overrides else None, config.exit_dwell_s)
+            if ts - pending >= exit_dwell:
+                transitions.append(ZoneTransition(tag_id, zone_id, EXIT, ts, dwell_s=ts - current.since))
+            else:
+                zones[zone_id] = ZoneMembership(inside=True, since=current.since, pending=pending)
+        else:
+            zones[zone_id] = current  # grey band: keep the membership and any pending exit as they are
+    transitions.sort(key=lambda t: (t.kind != EXIT, t.zone_id))  # exits first: leave A, then enter B
+    return TagZoneState(ts=ts, zones=zones, unknown_since=None), transitions
+
+
+def _pick(override: float | None, default: float) -> float:
+    return default if override is None else override
+
+
+def walk(
+    tag_id: str,
+    fixes: Iterable[tuple[float, float, Mapping[str, float]]],
+    config: MembershipConfig,
+    state: TagZoneState | None = None,
+    dwell: Mapping[str, ZoneDwell] | None = None,
+) -> tuple[TagZoneState, list[ZoneTransition]]:
+    """Apply a sequence of (ts, accuracy_m, signed distances) fixes in order; handy for scripted tracks."""
+    state = state or TagZoneState()
+    events: list[ZoneTransition] = []
+    for ts, accuracy_m, signed in fixes:
+        state, new = apply_fix(tag_id, state, ts, accuracy_m, signed, config, dwell)
+        events.extend(new)
+    return state, events
