@@ -20,6 +20,9 @@ from core.settings import SettingsError
 
 # name -> (module, one-line help). Keep sorted by how often people use them.
 COMMANDS: dict[str, tuple[str, str]] = {
+    "consume": ("realtime.consume", "realtime consumer: observations -> fixes in Postgres, Redis and ble.locations"),
+    "ingest": ("realtime.ingest", "gateway HTTP ingest: POST observations -> ble.observations"),
+    "simulate": ("realtime.simulate", "simulated site: seed the database and stream observations"),
     "db": ("core.db.cli", "database schema: `assettag db upgrade|downgrade|current`"),
 }
 
