@@ -14,6 +14,7 @@ from typing import Any
 from litestar import Litestar
 from litestar.config.app import AppConfig
 from litestar.plugins import InitPlugin
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from api.live.channels import DEFAULT_MAX_BACKLOG, create_channels_backend, create_channels_plugin
 from api.live.snapshot import LiveSnapshots
@@ -29,9 +30,19 @@ SNAPSHOT_POOL_SIZE = 4
 
 class LivePlugin(InitPlugin):
     def __init__(
-        self, settings: Settings, authenticate: Authenticator, *, max_backlog: int = DEFAULT_MAX_BACKLOG
+        self,
+        settings: Settings,
+        authenticate: Authenticator,
+        *,
+        sessions: async_sessionmaker[AsyncSession] | None = None,
+        state: LiveState | None = None,
+        max_backlog: int = DEFAULT_MAX_BACKLOG,
     ) -> None:
+        """`sessions`/`state`: the app's own database sessions and live-state reader, shared rather than
+        duplicated (the app closes them); without them the plugin opens and closes its own."""
         self.settings = settings
+        self._shared_sessions = sessions
+        self._shared_state = state
         self.keys = LiveKeys(settings.redis_prefix)
         self._redis: Any = None
         if not is_memory_url(settings.redis_url):
@@ -47,18 +58,25 @@ class LivePlugin(InitPlugin):
 
     @asynccontextmanager
     async def _lifespan(self, _app: Litestar) -> AsyncIterator[None]:
-        engine_options: dict[str, Any] = {}
-        if self.settings.uses_postgres:
-            engine_options = {"pool_size": SNAPSHOT_POOL_SIZE, "max_overflow": SNAPSHOT_POOL_SIZE}
-        engine = make_async_engine(self.settings.database_url, **engine_options)
-        state = self._state()
-        self.services.snapshots = LiveSnapshots(async_session_factory(engine), state, self.keys)
+        engine = None
+        sessions, state = self._shared_sessions, self._shared_state
+        if sessions is None:
+            options: dict[str, Any] = {}
+            if self.settings.uses_postgres:
+                options = {"pool_size": SNAPSHOT_POOL_SIZE, "max_overflow": SNAPSHOT_POOL_SIZE}
+            engine = make_async_engine(self.settings.database_url, **options)
+            sessions = async_session_factory(engine)
+        if state is None:
+            state = MemoryLiveState() if self._redis is None else RedisLiveState(self._redis)
+        self.services.snapshots = LiveSnapshots(sessions, state, self.keys)
         try:
             yield
         finally:
             self.services.snapshots = None
-            await engine.dispose()
-            await state.aclose()
+            if engine is not None:
+                await engine.dispose()
+            if self._redis is not None:
+                await self._redis.aclose()
 
     def on_app_init(self, app_config: AppConfig) -> AppConfig:
         # Registered before the channels plugin so it wraps it: the Redis client outlives the pub/sub connection.

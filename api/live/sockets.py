@@ -37,6 +37,9 @@ Authenticator = Callable[[WebSocket], Awaitable[object | None]]
 EventFilter = Callable[[bytes], str | None]
 
 CLOSE_TIMEOUT_S = 2.0
+# The sockets authenticate themselves (see `_accept`) instead of via the HTTP middleware, whose refusal would be a
+# failed handshake that browsers report without a reason.
+SELF_AUTHENTICATED = {"exclude_from_auth": True}
 
 
 @dataclass
@@ -134,7 +137,7 @@ def _keep_asset(asset_id: uuid.UUID, tag_id: str | None) -> EventFilter:
     return keep
 
 
-@websocket("/ws/sites/{site_id:uuid}/locations", name="live-site-locations")
+@websocket("/ws/sites/{site_id:uuid}/locations", name="live-site-locations", opt=SELF_AUTHENTICATED)
 async def site_locations_socket(socket: WebSocket, site_id: uuid.UUID) -> None:
     """Fixes of every tag on a site: a snapshot of current locations, then each fix as it is published."""
     services = await _accept(socket)
@@ -152,7 +155,7 @@ async def site_locations_socket(socket: WebSocket, site_id: uuid.UUID) -> None:
     await _relay(socket, services, services.keys.locations_channel(site_id), snapshot)
 
 
-@websocket("/ws/assets/{asset_id:uuid}/locations", name="live-asset-locations")
+@websocket("/ws/assets/{asset_id:uuid}/locations", name="live-asset-locations", opt=SELF_AUTHENTICATED)
 async def asset_locations_socket(socket: WebSocket, asset_id: uuid.UUID) -> None:
     """Fixes of one asset: its current location, then each new fix."""
     services = await _accept(socket)
@@ -177,7 +180,7 @@ async def asset_locations_socket(socket: WebSocket, asset_id: uuid.UUID) -> None
     await _relay(socket, services, channel, snapshot, keep=_keep_asset(asset.id, asset.tag_id))
 
 
-@websocket("/ws/alerts", name="live-alerts")
+@websocket("/ws/alerts", name="live-alerts", opt=SELF_AUTHENTICATED)
 async def alerts_socket(socket: WebSocket, site_id: uuid.UUID | None = None) -> None:
     """Alerts as they open, change and resolve — of every site, or of one with `?site_id=`; the snapshot holds
     the alerts still open."""

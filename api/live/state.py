@@ -6,7 +6,6 @@ WebSocket snapshot (and any fast-path REST read) does not care which one the dep
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from typing import Protocol
 from urllib.parse import urlsplit
@@ -45,9 +44,7 @@ class RedisLiveState:
         return list(await self.redis.mget(list(keys)))  # type: ignore[attr-defined]
 
     async def aclose(self) -> None:
-        close = getattr(self.redis, "aclose", None)
-        if close is not None:
-            await asyncio.shield(close())
+        return None  # the client belongs to whoever made it (LivePlugin closes its own)
 
 
 def is_memory_url(url: str) -> bool:
