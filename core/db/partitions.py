@@ -16,7 +16,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Literal
 
-from sqlalchemy import Connection, Engine, text
+from advanced_alchemy.types import DateTimeUTC
+from sqlalchemy import Connection, Engine, bindparam, text
 
 TABLE = "location_history"
 DEFAULT_PARTITION = f"{TABLE}_default"
@@ -54,6 +55,11 @@ def partition_day(name: str) -> datetime.date | None:
     """The UTC day a daily partition covers, or None for any other table (e.g. the default partition)."""
     match = _PARTITION_NAME.match(name)
     return datetime.datetime.strptime(match.group(1), "%Y%m%d").date() if match else None
+
+
+def is_partition(name: str) -> bool:
+    """True for the tables this module manages (daily and default partitions of location_history)."""
+    return name == DEFAULT_PARTITION or partition_day(name) is not None
 
 
 # --- set-up (used by the migration) -----------------------------------------------------------------------------
@@ -192,9 +198,11 @@ def drop_expired(
         )
         return [str(row[0]) for row in rows], 0
     if storage == "plain":
-        deleted = connection.execute(
-            text(f"DELETE FROM {TABLE} WHERE ts < :cutoff"), {"cutoff": _ts_param(connection, cutoff)}
+        # Bound with the column's type: SQLite stores DateTimeUTC as naive UTC text, compared as such.
+        delete = text(f"DELETE FROM {TABLE} WHERE ts < :cutoff").bindparams(
+            bindparam("cutoff", type_=DateTimeUTC())
         )
+        deleted = connection.execute(delete, {"cutoff": cutoff})
         return [], deleted.rowcount or 0
     connection.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _ADVISORY_LOCK_KEY})
     dropped = []
@@ -211,13 +219,6 @@ def drop_expired(
         text(f"DELETE FROM {DEFAULT_PARTITION} WHERE ts < :cutoff"), {"cutoff": cutoff}
     )
     return dropped, deleted.rowcount or 0
-
-
-def _ts_param(connection: Connection, value: datetime.datetime) -> object:
-    """SQLite stores DateTimeUTC as naive UTC text ('YYYY-MM-DD HH:MM:SS.ffffff'): compare in that form."""
-    if connection.dialect.name == "sqlite":
-        return value.replace(tzinfo=None).isoformat(sep=" ")
-    return value
 
 
 def maintain_history(

@@ -11,8 +11,14 @@ from sqlalchemy import Connection
 
 from core.db.engine import make_engine
 from core.db.models import metadata
+from core.db.partitions import is_partition
 
 config = context.config
+
+
+def _include_name(name: str | None, type_: str, _parent_names: object) -> bool:
+    """Leave location_history's partitions out of autogenerate: core.db.partitions manages them, not migrations."""
+    return not (type_ == "table" and name is not None and is_partition(name))
 
 
 def _run(connection: Connection) -> None:
@@ -21,6 +27,7 @@ def _run(connection: Connection) -> None:
         target_metadata=metadata,
         # SQLite cannot ALTER most things in place: batch mode rebuilds the table instead.
         render_as_batch=connection.dialect.name == "sqlite",
+        include_name=_include_name,
         # SQLite reflects advanced-alchemy's GUID (BINARY(16)) as NUMERIC: comparing types there only yields noise.
         compare_type=connection.dialect.name != "sqlite",
     )
@@ -32,6 +39,7 @@ def run_migrations_offline() -> None:
     context.configure(
         url=config.get_main_option("sqlalchemy.url"),
         target_metadata=metadata,
+        include_name=_include_name,
         literal_binds=True,
         dialect_opts={"paramstyle": "named"},
     )
