@@ -28,10 +28,23 @@ API_VERSION = "1.0.0"
 
 def controllers() -> list[Any]:
     """Every REST controller of the API, one per resource."""
+    from api.alerts.controllers import AlertController
+    from api.assets.controllers import AssetController
+    from api.gateways.controllers import GatewayController
+    from api.geofences.controllers import GeofenceController
     from api.health.controllers import HealthController
+    from api.locations.controllers import LocationController
     from api.sites.controllers import SiteController
 
-    return [HealthController, SiteController]
+    return [
+        HealthController,
+        SiteController,
+        GatewayController,
+        AssetController,
+        LocationController,
+        GeofenceController,
+        AlertController,
+    ]
 
 
 def openapi_config() -> OpenAPIConfig:

@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from api.locations.services import TagLookup
 from core.db.engine import async_session_factory, make_async_engine
 from core.live import LiveKeys, MemoryHub
 from core.settings import Settings
@@ -66,6 +67,7 @@ class ApiResources:
         self.engine: AsyncEngine = make_async_engine(settings.database_url)
         self.sessions: async_sessionmaker[AsyncSession] = async_session_factory(self.engine)
         self.live = LiveReader(settings)
+        self.tags = TagLookup(self.sessions)
 
     @functools.cached_property
     def lakehouse(self) -> Lakehouse:

@@ -55,3 +55,14 @@ async def client(app: Litestar, api_keys: dict[str, str]) -> AsyncIterator[Async
 
 def as_role(keys: dict[str, str], role: str) -> dict[str, str]:
     return {"X-API-Key": keys[role]}
+
+
+@pytest.fixture
+def db(migrated: Settings):
+    """A sync session on the test database, for seeding rows the realtime path would write."""
+    from core.db.engine import make_engine, session_factory
+
+    engine = make_engine(migrated.database_url)
+    with session_factory(engine)() as session:
+        yield session
+    engine.dispose()
