@@ -35,6 +35,7 @@ def _sql_string(value: str) -> str:
 def connect(lakehouse: Lakehouse, threads: int | None = None) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB connection that can read the lakehouse (httpfs and an S3 secret for s3:// URLs)."""
     connection = duckdb.connect(":memory:")
+    connection.execute("SET TimeZone = 'UTC'")  # partitions, hours and days are UTC everywhere
     if threads:
         connection.execute(f"SET threads = {int(threads)}")
     if lakehouse.scheme == "s3":

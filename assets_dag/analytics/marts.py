@@ -1,0 +1,273 @@
+"""The daily analytics marts as DuckDB SQL over views named after the curated datasets.
+
+Each function takes a connection on which the views it reads exist (`locations`, `zone_events`,
+`observations`, `alerts`, optionally `assets` and `battery_history`), the day (UTC), and tuning
+parameters, and returns the mart as an Arrow table. Keeping them independent of where the views come from
+lets the tests run them on small hand-made tables and the assets run them on the lakehouse.
+
+Definitions (what a user should know when reading the numbers):
+- utilisation: consecutive fixes of a tag form intervals. An interval longer than `missing_gap_s` is
+  *missing*; otherwise it is *moving* if the speed between the fixes is at least `moving_speed_mps`, else
+  *idle*. Time before the first and after the last fix of the day is missing. *In use* is moving time plus
+  idle time within `in_use_grace_s` after the asset last moved (short stops while working).
+- zone dwell / occupancy: a visit runs from an enter to the next exit of the same tag and zone; visits are
+  clipped to the day (a visit still open at midnight counts up to midnight).
+- gateway health: a silent period is a gap longer than `silent_gap_s` between consecutive observations,
+  including from midnight to the first and from the last to the next midnight.
+- battery: the daily median per tag, and a least-squares line through the last `battery_window_days` daily
+  medians; days left = last reading / daily drain, when the battery is draining.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import duckdb
+import pyarrow as pa
+
+DAY_S = 86_400
+
+
+@dataclass(frozen=True)
+class MartParameters:
+    missing_gap_s: float = 300.0
+    moving_speed_mps: float = 0.3
+    in_use_grace_s: float = 600.0
+    silent_gap_s: float = 300.0
+    battery_window_days: int = 30
+
+
+def _bounds(day: dt.date) -> dict[str, object]:
+    start = dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
+    return {"day": day, "day_start": start, "day_end": start + dt.timedelta(days=1)}
+
+
+def _run(connection: duckdb.DuckDBPyConnection, sql: str, parameters: dict[str, object]) -> pa.Table:
+    return connection.execute(sql, parameters).fetch_arrow_table()
+
+
+def _has_view(connection: duckdb.DuckDBPyConnection, name: str) -> bool:
+    found = connection.execute(
+        "SELECT count(*) FROM duckdb_views() WHERE view_name = $name AND NOT internal", {"name": name}
+    ).fetchone()
+    tables = connection.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE table_name = $name", {"name": name}
+    )
+    return bool(found and found[0]) or bool(tables.fetchone()[0])  # type: ignore[index]
+
+
+def utilisation(connection: duckdb.DuckDBPyConnection, day: dt.date, p: MartParameters) -> pa.Table:
+    """Per tag (asset): seconds moving, idle, missing and in use; utilisation = in use / 24 h; distance."""
+    category = (
+        "(SELECT category FROM assets a WHERE CAST(a.asset_id AS VARCHAR) = s.asset_id LIMIT 1)"
+        if _has_view(connection, "assets")
+        else "CAST(NULL AS VARCHAR)"
+    )
+    sql = f"""
+    WITH fixes AS (
+        SELECT tag_id, asset_id, ts, x, y FROM locations WHERE ts >= $day_start AND ts < $day_end
+    ), intervals AS (
+        SELECT tag_id, asset_id, ts AS t0, lead(ts) OVER w AS t1,
+               sqrt(power(lead(x) OVER w - x, 2) + power(lead(y) OVER w - y, 2)) AS distance_m
+        FROM fixes WINDOW w AS (PARTITION BY tag_id ORDER BY ts)
+    ), classified AS (
+        SELECT *, epoch(t1) - epoch(t0) AS seconds,
+               CASE WHEN epoch(t1) - epoch(t0) > $missing_gap_s THEN 'missing'
+                    WHEN distance_m / nullif(epoch(t1) - epoch(t0), 0) >= $moving_speed_mps THEN 'moving'
+                    ELSE 'idle' END AS state
+        FROM intervals WHERE t1 IS NOT NULL
+    ), with_last_move AS (
+        SELECT *, max(CASE WHEN state = 'moving' THEN epoch(t1) END) OVER (
+                    PARTITION BY tag_id ORDER BY t0 ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
+                  ) AS last_move_end
+        FROM classified
+    ), per_tag AS (
+        SELECT tag_id, max(asset_id) AS asset_id,
+               count(*) + 1 AS fixes,
+               coalesce(sum(seconds) FILTER (state = 'moving'), 0) AS moving_s,
+               coalesce(sum(seconds) FILTER (state = 'idle'), 0) AS idle_s,
+               coalesce(sum(greatest(0, least(epoch(t1), last_move_end + $in_use_grace_s) - epoch(t0)))
+                        FILTER (state = 'idle' AND last_move_end IS NOT NULL), 0) AS idle_in_use_s,
+               coalesce(sum(distance_m) FILTER (state = 'moving'), 0) AS distance_m
+        FROM with_last_move GROUP BY tag_id
+    ), tags AS (  -- tags with a single fix have no interval but were still seen
+        SELECT tag_id, max(asset_id) AS asset_id FROM fixes GROUP BY tag_id
+    ), s AS (
+        SELECT t.tag_id, coalesce(p.asset_id, t.asset_id) AS asset_id, coalesce(p.fixes, 1) AS fixes,
+               coalesce(p.moving_s, 0) AS moving_s, coalesce(p.idle_s, 0) AS idle_s,
+               coalesce(p.idle_in_use_s, 0) AS idle_in_use_s, coalesce(p.distance_m, 0) AS distance_m
+        FROM tags t LEFT JOIN per_tag p USING (tag_id)
+    )
+    SELECT $day AS date, tag_id, asset_id, {category} AS category, fixes,
+           moving_s, idle_s, {DAY_S} - moving_s - idle_s AS missing_s, moving_s + idle_in_use_s AS in_use_s,
+           (moving_s + idle_in_use_s) / {DAY_S} AS utilisation, distance_m
+    FROM s ORDER BY tag_id
+    """
+    return _run(
+        connection,
+        sql,
+        _bounds(day)
+        | {
+            "missing_gap_s": p.missing_gap_s,
+            "moving_speed_mps": p.moving_speed_mps,
+            "in_use_grace_s": p.in_use_grace_s,
+        },
+    )
+
+
+_VISITS = """
+    WITH ordered AS (
+        SELECT tag_id, asset_id, zone_id, kind, ts, dwell_s,
+               lead(kind) OVER w AS next_kind, lead(ts) OVER w AS next_ts, lag(kind) OVER w AS previous_kind
+        FROM zone_events
+        WHERE ts >= $day_start - INTERVAL 1 DAY AND ts < $day_end
+        WINDOW w AS (PARTITION BY tag_id, zone_id ORDER BY ts)
+    ), raw_visits AS (
+        SELECT tag_id, asset_id, zone_id, ts AS entered, CASE WHEN next_kind = 'exit' THEN next_ts END AS exited
+        FROM ordered WHERE kind = 'enter'
+        UNION ALL  -- an exit with no enter before it: the visit began dwell_s earlier (or at midnight)
+        SELECT tag_id, asset_id, zone_id, ts - to_seconds(coalesce(dwell_s, {day_s})), ts
+        FROM ordered WHERE kind = 'exit' AND (previous_kind IS NULL OR previous_kind = 'exit')
+    ), visits AS (
+        SELECT tag_id, asset_id, zone_id,
+               greatest(entered, $day_start) AS v_start, least(coalesce(exited, $day_end), $day_end) AS v_end,
+               exited IS NULL AS still_open
+        FROM raw_visits
+    )
+"""
+
+
+def zone_dwell(connection: duckdb.DuckDBPyConnection, day: dt.date) -> pa.Table:
+    """Per zone and tag, and per zone overall (tag_id NULL): visits, total, median and p90 dwell seconds."""
+    sql = (
+        _VISITS.format(day_s=DAY_S)
+        + """
+    , dwell AS (
+        SELECT *, epoch(v_end) - epoch(v_start) AS dwell_s FROM visits WHERE v_end > v_start
+    )
+    SELECT $day AS date, zone_id, tag_id, max(asset_id) AS asset_id, count(*) AS visits,
+           sum(dwell_s) AS total_dwell_s, median(dwell_s) AS median_dwell_s,
+           quantile_cont(dwell_s, 0.9) AS p90_dwell_s, count(*) FILTER (still_open) AS open_visits
+    FROM dwell GROUP BY GROUPING SETS ((zone_id, tag_id), (zone_id))
+    ORDER BY zone_id, tag_id NULLS FIRST
+    """
+    )
+    return _run(connection, sql, _bounds(day))
+
+
+def zone_occupancy(connection: duckdb.DuckDBPyConnection, day: dt.date) -> pa.Table:
+    """Per zone and hour of the day: distinct tags present, and average occupancy (tag-hours in the hour)."""
+    sql = (
+        _VISITS.format(day_s=DAY_S)
+        + """
+    , hours AS (
+        SELECT h AS hour, $day_start + to_hours(h) AS h_start, $day_start + to_hours(h + 1) AS h_end
+        FROM range(24) t(h)
+    ), overlap AS (
+        SELECT v.zone_id, v.tag_id, hours.hour,
+               epoch(least(v.v_end, hours.h_end)) - epoch(greatest(v.v_start, hours.h_start)) AS seconds
+        FROM visits v JOIN hours ON v.v_start < hours.h_end AND v.v_end > hours.h_start
+    )
+    SELECT $day AS date, zone_id, hour, count(DISTINCT tag_id) AS tags_present,
+           sum(seconds) / 3600.0 AS avg_occupancy
+    FROM overlap WHERE seconds > 0 GROUP BY zone_id, hour ORDER BY zone_id, hour
+    """
+    )
+    return _run(connection, sql, _bounds(day))
+
+
+def gateway_health(connection: duckdb.DuckDBPyConnection, day: dt.date, p: MartParameters) -> pa.Table:
+    """Per gateway: observations, tags heard, RSSI distribution, silent periods (count, total, longest)."""
+    sql = """
+    WITH obs AS (
+        SELECT gateway_id, tag_id, ts, rssi FROM observations WHERE ts >= $day_start AND ts < $day_end
+    ), stats AS (
+        SELECT gateway_id, count(*) AS observations, count(DISTINCT tag_id) AS tags_heard,
+               min(rssi) AS rssi_min, quantile_cont(rssi, 0.1) AS rssi_p10, median(rssi) AS rssi_median,
+               quantile_cont(rssi, 0.9) AS rssi_p90, max(rssi) AS rssi_max,
+               min(ts) AS first_seen, max(ts) AS last_seen
+        FROM obs GROUP BY gateway_id
+    ), stamps AS (
+        SELECT DISTINCT gateway_id, epoch(ts) AS t FROM obs
+        UNION ALL SELECT gateway_id, epoch($day_start) FROM stats  -- midnight to the first observation
+        UNION ALL SELECT gateway_id, epoch($day_end) FROM stats    -- the last observation to midnight
+    ), gaps AS (
+        SELECT gateway_id, lead(t) OVER (PARTITION BY gateway_id ORDER BY t) - t AS gap_s FROM stamps
+    ), silences AS (
+        SELECT gateway_id, count(*) AS silent_periods, sum(gap_s) AS silent_s, max(gap_s) AS longest_silence_s
+        FROM gaps WHERE gap_s > $silent_gap_s GROUP BY gateway_id
+    )
+    SELECT $day AS date, s.*, coalesce(z.silent_periods, 0) AS silent_periods,
+           coalesce(z.silent_s, 0) AS silent_s, coalesce(z.longest_silence_s, 0) AS longest_silence_s
+    FROM stats s LEFT JOIN silences z USING (gateway_id) ORDER BY gateway_id
+    """
+    return _run(connection, sql, _bounds(day) | {"silent_gap_s": p.silent_gap_s})
+
+
+def battery(connection: duckdb.DuckDBPyConnection, day: dt.date, p: MartParameters) -> pa.Table:
+    """Per tag: the day's battery readings and the trend over recent days, with predicted days left.
+
+    Reads `battery_history` (earlier partitions of this mart: date, tag_id, battery_median) when it exists."""
+    history = (
+        """SELECT date, tag_id, battery_median FROM battery_history
+           WHERE date >= $day - INTERVAL ($window - 1) DAY AND date < $day"""
+        if _has_view(connection, "battery_history")
+        else "SELECT NULL::DATE AS date, NULL::VARCHAR AS tag_id, NULL::DOUBLE AS battery_median WHERE false"
+    )
+    sql = f"""
+    WITH today AS (
+        SELECT tag_id, count(*) AS readings, median(battery) AS battery_median, min(battery) AS battery_min,
+               arg_max(battery, ts) AS battery_last
+        FROM observations WHERE ts >= $day_start AND ts < $day_end AND battery IS NOT NULL GROUP BY tag_id
+    ), series AS (
+        SELECT tag_id, CAST($day AS DATE) AS date, battery_median FROM today
+        UNION ALL SELECT h.tag_id, h.date, h.battery_median FROM ({history}) h SEMI JOIN today USING (tag_id)
+    ), trend AS (
+        SELECT tag_id, count(*) AS trend_days,
+               regr_slope(battery_median, epoch(date) / {DAY_S}) AS drain_per_day
+        FROM series GROUP BY tag_id
+    )
+    SELECT $day AS date, t.tag_id, t.readings, t.battery_last, t.battery_min, t.battery_median,
+           r.trend_days, r.drain_per_day,
+           CASE WHEN r.drain_per_day < 0 THEN t.battery_last / -r.drain_per_day END AS predicted_days_left
+    FROM today t JOIN trend r USING (tag_id) ORDER BY t.tag_id
+    """
+    return _run(connection, sql, _bounds(day) | {"window": p.battery_window_days})
+
+
+def alert_stats(connection: duckdb.DuckDBPyConnection, day: dt.date) -> pa.Table:
+    """Per alert kind (and 'all'): alerts opened that day, acknowledged, resolved, open; time to ack/resolve."""
+    sql = """
+    WITH opened AS (
+        SELECT kind, opened_at, acknowledged_at, resolved_at,
+               epoch(acknowledged_at) - epoch(opened_at) AS ack_s,
+               epoch(resolved_at) - epoch(opened_at) AS resolve_s
+        FROM alerts WHERE opened_at >= $day_start AND opened_at < $day_end
+    )
+    SELECT $day AS date, CASE WHEN grouping(kind) = 1 THEN 'all' ELSE kind END AS kind,
+           count(*) AS raised, count(acknowledged_at) AS acknowledged, count(resolved_at) AS resolved,
+           count(*) - count(resolved_at) AS unresolved,
+           median(ack_s) AS median_ack_s, quantile_cont(ack_s, 0.9) AS p90_ack_s,
+           median(resolve_s) AS median_resolve_s, quantile_cont(resolve_s, 0.9) AS p90_resolve_s
+    FROM opened GROUP BY GROUPING SETS ((kind), ())
+    ORDER BY grouping(kind), kind
+    """
+    return _run(connection, sql, _bounds(day))
+
+
+def location_quality(connection: duckdb.DuckDBPyConnection, day: dt.date) -> pa.Table:
+    """Per method (and 'all'): fixes, share of fixes, median/p90 accuracy_m, mean confidence and gateways."""
+    sql = """
+    WITH fixes AS (
+        SELECT method, accuracy_m, confidence, gateway_count FROM locations
+        WHERE ts >= $day_start AND ts < $day_end
+    )
+    SELECT $day AS date, CASE WHEN grouping(method) = 1 THEN 'all' ELSE method END AS method,
+           count(*) AS fixes, count(*) / sum(count(*)) FILTER (grouping(method) = 0) OVER () AS share,
+           median(accuracy_m) AS median_accuracy_m, quantile_cont(accuracy_m, 0.9) AS p90_accuracy_m,
+           avg(confidence) AS mean_confidence, avg(gateway_count) AS mean_gateway_count
+    FROM fixes GROUP BY GROUPING SETS ((method), ())
+    ORDER BY grouping(method), method
+    """
+    return _run(connection, sql, _bounds(day))
