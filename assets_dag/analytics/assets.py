@@ -1,0 +1,126 @@
+"""Daily analytics marts (group `analytics`), one asset per mart, built with DuckDB from the lakehouse.
+
+The SQL and the definition of every number are in `assets_dag.analytics.marts`.
+"""
+
+import datetime as dt
+
+import dagster as dg
+import pyarrow as pa
+import pyarrow.compute as pc
+from sqlalchemy import inspect, text
+
+from assets_dag.analytics import marts
+from assets_dag.analytics.build import MARTS, build_mart
+from assets_dag.ingest.alert_history import alerts_opened_on
+from assets_dag.partitions import DAILY
+from assets_dag.resources import DatabaseResource, LakehouseResource
+from lakehouse import ALERTS, Partition
+
+UTILISATION_ADDS_UP = "day_adds_up_to_24h"
+
+
+class MartConfig(dg.Config):
+    """Thresholds of the mart definitions (see `assets_dag.analytics.marts`)."""
+
+    missing_gap_s: float = 300.0
+    moving_speed_mps: float = 0.3
+    in_use_grace_s: float = 600.0
+    silent_gap_s: float = 300.0
+    battery_window_days: int = 30
+
+    def parameters(self) -> marts.MartParameters:
+        return marts.MartParameters(
+            self.missing_gap_s,
+            self.moving_speed_mps,
+            self.in_use_grace_s,
+            self.silent_gap_s,
+            self.battery_window_days,
+        )
+
+
+@dg.asset(group_name="ingest", partitions_def=DAILY, kinds={"postgres", "parquet"})
+def alert_history(
+    context: dg.AssetExecutionContext, lakehouse: LakehouseResource, database: DatabaseResource
+) -> dg.MaterializeResult:
+    """Alerts opened on the day with their acknowledge and resolve times, from the database (curated/alerts).
+
+    Re-run later to pick up alerts acknowledged or resolved since; the partition is replaced whole."""
+    day = Partition.parse(context.partition_key).date
+    table = alerts_opened_on(database.engine(), day)
+    written = lakehouse.lakehouse().write_partition(ALERTS, Partition(day), table)
+    return dg.MaterializeResult(metadata={"dagster/row_count": table.num_rows, "uri": written.uri})
+
+
+def _asset_categories(database: DatabaseResource) -> pa.Table | None:
+    engine = database.engine()
+    if not inspect(engine).has_table("assets"):
+        return None
+    with engine.connect() as connection:
+        rows = connection.execute(text("SELECT id, category FROM assets")).all()
+    return pa.table({"asset_id": [str(r[0]) for r in rows], "category": [r[1] for r in rows]})
+
+
+def _utilisation_check(table: pa.Table) -> dg.AssetCheckResult:
+    totals = pc.add(pc.add(table["moving_s"], table["idle_s"]), table["missing_s"])
+    wrong = (
+        0 if table.num_rows == 0 else pc.sum(pc.greater(pc.abs(pc.subtract(totals, 86_400)), 1e-6)).as_py()
+    )
+    return dg.AssetCheckResult(
+        check_name=UTILISATION_ADDS_UP, passed=wrong == 0, metadata={"tags_not_adding_up": wrong}
+    )
+
+
+def _mart_asset(name: str, deps: list[str], database: bool = False) -> dg.AssetsDefinition:
+    definition = MARTS[name]
+    doc = (definition.compute.__doc__ or "").strip() or f"The {name} mart."
+    check_specs = (
+        [
+            dg.AssetCheckSpec(
+                UTILISATION_ADDS_UP, asset=name, description="moving + idle + missing = 24 h per tag"
+            )
+        ]
+        if name == "asset_utilisation"
+        else []
+    )
+
+    @dg.asset(
+        name=name,
+        group_name="analytics",
+        partitions_def=DAILY,
+        deps=deps,
+        kinds={"duckdb", "parquet"},
+        description=f"{doc} (marts/{name})",
+        check_specs=check_specs,
+        required_resource_keys={"lakehouse", "database"} if database else {"lakehouse"},
+    )
+    def _build(context: dg.AssetExecutionContext, config: MartConfig) -> dg.MaterializeResult:
+        day = dt.date.fromisoformat(context.partition_key)
+        lakehouse = context.resources.lakehouse.lakehouse()
+        assets = _asset_categories(context.resources.database) if database else None
+        table, written = build_mart(lakehouse, name, day, config.parameters(), assets=assets)
+        return dg.MaterializeResult(
+            metadata={"dagster/row_count": table.num_rows, "uri": dg.MetadataValue.path(written.uri)},
+            check_results=[_utilisation_check(table)] if check_specs else [],
+        )
+
+    return _build
+
+
+asset_utilisation = _mart_asset("asset_utilisation", ["locations"], database=True)
+zone_dwell = _mart_asset("zone_dwell", ["zone_events"])
+zone_occupancy = _mart_asset("zone_occupancy", ["zone_events"])
+gateway_health = _mart_asset("gateway_health", ["raw_observations"])
+battery_trend = _mart_asset("battery_trend", ["raw_observations"])
+alert_stats = _mart_asset("alert_stats", ["alert_history"])
+location_quality = _mart_asset("location_quality", ["locations"])
+
+MART_ASSETS = [
+    asset_utilisation,
+    zone_dwell,
+    zone_occupancy,
+    gateway_health,
+    battery_trend,
+    alert_stats,
+    location_quality,
+]
