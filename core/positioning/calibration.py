@@ -36,11 +36,22 @@ class CalibrationResult:
     @property
     def tx_offset_sigma_db(self) -> float | None:
         """Pass to `estimate_batch`: tight when a fit was kept, None (the zero-config prior) otherwise."""
-        return CALIBRATED_TX_OFFSET_SIGMA_DB if self.heldout_median_after_m < self.heldout_median_before_m else None
+        return (
+            CALIBRATED_TX_OFFSET_SIGMA_DB
+            if self.heldout_median_after_m < self.heldout_median_before_m
+            else None
+        )
 
 
-def fit_path_loss(gateways: GatewayTable, gateway_index: np.ndarray, rssi_dbm: np.ndarray, true_x: np.ndarray,
-                  true_y: np.ndarray, *, tag_height_m: float | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def fit_path_loss(
+    gateways: GatewayTable,
+    gateway_index: np.ndarray,
+    rssi_dbm: np.ndarray,
+    true_x: np.ndarray,
+    true_y: np.ndarray,
+    *,
+    tag_height_m: float | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Least-squares A and n per gateway from samples at known positions. Returns (A, n, samples per gateway)."""
     height = EstimatorConfig().tag_height_m if tag_height_m is None else tag_height_m
     gw = np.asarray(gateway_index, dtype=np.int64)
@@ -59,7 +70,11 @@ def fit_path_loss(gateways: GatewayTable, gateway_index: np.ndarray, rssi_dbm: n
     # Normal equations of the 2-parameter fit per gateway, plus PRIOR_SAMPLES pseudo-samples at the prior values
     # (the pseudo-samples pin A at u = 0 and n at u = −10, i.e. at 1 m and 10 m).
     count = np.bincount(gw, minlength=n_gw).astype(float)
-    s_1, s_u, s_uu = count + 2 * PRIOR_SAMPLES, sums(u) - 10.0 * PRIOR_SAMPLES, sums(u * u) + 100.0 * PRIOR_SAMPLES
+    s_1, s_u, s_uu = (
+        count + 2 * PRIOR_SAMPLES,
+        sums(u) - 10.0 * PRIOR_SAMPLES,
+        sums(u * u) + 100.0 * PRIOR_SAMPLES,
+    )
     s_r = sums(rssi) + PRIOR_SAMPLES * (a0 + (a0 - 10.0 * n0))
     s_ur = sums(u * rssi) - 10.0 * PRIOR_SAMPLES * (a0 - 10.0 * n0)
     det = s_1 * s_uu - s_u * s_u
@@ -69,14 +84,23 @@ def fit_path_loss(gateways: GatewayTable, gateway_index: np.ndarray, rssi_dbm: n
     return a_fit, n_fit, count.astype(np.int64)
 
 
-def _shared_fit(gateways: GatewayTable, gateway_index: np.ndarray, rssi_dbm: np.ndarray, true_x: np.ndarray,
-                true_y: np.ndarray) -> tuple[float, float]:
+def _shared_fit(
+    gateways: GatewayTable,
+    gateway_index: np.ndarray,
+    rssi_dbm: np.ndarray,
+    true_x: np.ndarray,
+    true_y: np.ndarray,
+) -> tuple[float, float]:
     """One A and n for all gateways: the per-gateway fit with every gateway treated as the same one."""
-    shared = gateways.with_path_loss(np.full(len(gateways), np.median(gateways.ref_rssi_1m_dbm)),
-                                     np.full(len(gateways), np.median(gateways.path_loss_exponent)))
+    shared = gateways.with_path_loss(
+        np.full(len(gateways), np.median(gateways.ref_rssi_1m_dbm)),
+        np.full(len(gateways), np.median(gateways.path_loss_exponent)),
+    )
     pooled = GatewayTable.from_rows(
-        [{"gateway_id": "all", "x": 0.0, "y": 0.0}], default_ref_rssi_1m_dbm=float(shared.ref_rssi_1m_dbm[0]),
-        default_path_loss_exponent=float(shared.path_loss_exponent[0]))
+        [{"gateway_id": "all", "x": 0.0, "y": 0.0}],
+        default_ref_rssi_1m_dbm=float(shared.ref_rssi_1m_dbm[0]),
+        default_path_loss_exponent=float(shared.path_loss_exponent[0]),
+    )
     # Move every sample into the frame of one virtual gateway at the origin: only distances matter.
     gw = np.asarray(gateway_index, dtype=np.int64)
     keep = gw >= 0
@@ -84,25 +108,48 @@ def _shared_fit(gateways: GatewayTable, gateway_index: np.ndarray, rssi_dbm: np.
     dx = np.asarray(true_x)[keep] - gateways.x[gw[keep]]
     dy = np.asarray(true_y)[keep] - gateways.y[gw[keep]]
     ground = np.sqrt(dx**2 + dy**2 + dz**2)
-    a, n, _ = fit_path_loss(pooled, np.zeros(int(keep.sum()), dtype=np.int64), np.asarray(rssi_dbm)[keep], ground,
-                            np.zeros_like(ground), tag_height_m=0.0)
+    a, n, _ = fit_path_loss(
+        pooled,
+        np.zeros(int(keep.sum()), dtype=np.int64),
+        np.asarray(rssi_dbm)[keep],
+        ground,
+        np.zeros_like(ground),
+        tag_height_m=0.0,
+    )
     return float(a[0]), float(n[0])
 
 
-def calibrate(gateways: GatewayTable, ts_s: np.ndarray, tag: np.ndarray, gateway_index: np.ndarray,
-              rssi_dbm: np.ndarray, true_x: np.ndarray, true_y: np.ndarray, *, window_s: float = 2.0,
-              fix_interval_s: float = 0.5, blocks: int = 10, config: EstimatorConfig | None = None,
-              ) -> CalibrationResult:
+def calibrate(
+    gateways: GatewayTable,
+    ts_s: np.ndarray,
+    tag: np.ndarray,
+    gateway_index: np.ndarray,
+    rssi_dbm: np.ndarray,
+    true_x: np.ndarray,
+    true_y: np.ndarray,
+    *,
+    window_s: float = 2.0,
+    fix_interval_s: float = 0.5,
+    blocks: int = 10,
+    config: EstimatorConfig | None = None,
+) -> CalibrationResult:
     """Fit A and n per gateway on 2/3 of the time blocks, keep each fit only if held-out error drops, then refit
     the kept gateways on all samples."""
     ts_s = np.asarray(ts_s, dtype=float)
     true_x, true_y = np.asarray(true_x, dtype=float), np.asarray(true_y, dtype=float)
     edges = np.quantile(ts_s, np.linspace(0, 1, blocks + 1)[1:-1])
     heldout = (np.searchsorted(edges, ts_s) % 3) == 2
-    a_fit, n_fit, _ = fit_path_loss(gateways, gateway_index[~heldout], rssi_dbm[~heldout], true_x[~heldout],
-                                    true_y[~heldout])
-    windows = aggregate_windows(ts_s[heldout], np.asarray(tag)[heldout], gateway_index[heldout],
-                                rssi_dbm[heldout], window_s=window_s, fix_interval_s=fix_interval_s)
+    a_fit, n_fit, _ = fit_path_loss(
+        gateways, gateway_index[~heldout], rssi_dbm[~heldout], true_x[~heldout], true_y[~heldout]
+    )
+    windows = aggregate_windows(
+        ts_s[heldout],
+        np.asarray(tag)[heldout],
+        gateway_index[heldout],
+        rssi_dbm[heldout],
+        window_s=window_s,
+        fix_interval_s=fix_interval_s,
+    )
     # Truth at each held-out fix time: the nearest held-out sample of the same tag (calibration rows carry truth).
     sample_ts = ts_s[heldout]
     nearest = np.clip(np.searchsorted(np.sort(sample_ts), windows.fix_ts), 0, len(sample_ts) - 1)
@@ -115,8 +162,9 @@ def calibrate(gateways: GatewayTable, ts_s: np.ndarray, tag: np.ndarray, gateway
 
     before = heldout_error(gateways, None)
     # Base: one shared A and n (robust with little data); then per-gateway values where they help on held-out data.
-    a_shared, n_shared = _shared_fit(gateways, gateway_index[~heldout], rssi_dbm[~heldout], true_x[~heldout],
-                                     true_y[~heldout])
+    a_shared, n_shared = _shared_fit(
+        gateways, gateway_index[~heldout], rssi_dbm[~heldout], true_x[~heldout], true_y[~heldout]
+    )
     base_a = np.full(len(gateways), a_shared)
     base_n = np.full(len(gateways), n_shared)
     best = heldout_error(gateways.with_path_loss(base_a, base_n))
@@ -126,7 +174,9 @@ def calibrate(gateways: GatewayTable, ts_s: np.ndarray, tag: np.ndarray, gateway
     for g in np.argsort(-np.bincount(gateway_index[gateway_index >= 0], minlength=len(gateways))):
         trial = fitted.copy()
         trial[g] = True
-        error = heldout_error(gateways.with_path_loss(np.where(trial, a_fit, base_a), np.where(trial, n_fit, base_n)))
+        error = heldout_error(
+            gateways.with_path_loss(np.where(trial, a_fit, base_a), np.where(trial, n_fit, base_n))
+        )
         if error < best:
             fitted, best = trial, error
     shared_kept = best < before and not np.array_equal(base_a, gateways.ref_rssi_1m_dbm)

@@ -30,7 +30,10 @@ class Samples:
 
     def truth_at(self, ts_s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """True position interpolated linearly at the given times (the robot moves slowly and smoothly)."""
-        return (np.interp(ts_s, self.truth_ts_s, self.truth_x), np.interp(ts_s, self.truth_ts_s, self.truth_y))
+        return (
+            np.interp(ts_s, self.truth_ts_s, self.truth_x),
+            np.interp(ts_s, self.truth_ts_s, self.truth_y),
+        )
 
 
 def load_anchors(path: str | Path) -> list[dict[str, object]]:
@@ -49,7 +52,9 @@ def load_samples(path: str | Path) -> Samples:
         header = next(reader)
         rows = [row for row in reader if row]
     column = {name: index for index, name in enumerate(header)}
-    rssi_columns = [(name.removeprefix("rssi_"), index) for name, index in column.items() if name.startswith("rssi_")]
+    rssi_columns = [
+        (name.removeprefix("rssi_"), index) for name, index in column.items() if name.startswith("rssi_")
+    ]
     ts = np.array([float(row[column["ts"]]) for row in rows]) / 1e9
 
     def numbers(index: int) -> np.ndarray:

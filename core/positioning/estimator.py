@@ -70,8 +70,12 @@ class Fixes:
         return np.asarray(METHOD_NAMES, dtype=object)[self.method]
 
 
-def _select_floor(gateways: GatewayTable, gw: np.ndarray, rssi: np.ndarray, valid: np.ndarray,
-                  ) -> tuple[np.ndarray, np.ndarray]:
+def _select_floor(
+    gateways: GatewayTable,
+    gw: np.ndarray,
+    rssi: np.ndarray,
+    valid: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
     """Pick per fix the floor whose gateways hear the tag loudest (summed linear power); mask the others."""
     floors = np.unique(gateways.floor)
     gw_floor = gateways.floor[np.maximum(gw, 0)]
@@ -91,8 +95,9 @@ def _confidence(accuracy_m: np.ndarray, gateway_count: np.ndarray) -> np.ndarray
 
 def estimate_windows(gateways: GatewayTable, windows: Windows, **kwargs: object) -> Fixes:
     """`estimate_batch` on the output of `aggregate_windows`."""
-    return estimate_batch(gateways, windows.gateway, windows.rssi_dbm, sample_count=windows.sample_count,
-                          **kwargs)  # type: ignore[arg-type]
+    return estimate_batch(
+        gateways, windows.gateway, windows.rssi_dbm, sample_count=windows.sample_count, **kwargs
+    )  # type: ignore[arg-type]
 
 
 def estimate_batch(
@@ -182,8 +187,20 @@ def estimate_batch(
     if many.any():
         rows = np.flatnonzero(many)
         sx, sy, sb, cov_trace, cost, ok = _robust_solve(
-            gx[rows], gy[rows], dz2[rows], a[rows], n[rows], rssi0[rows], sigma2[rows], valid[rows],
-            cx[rows], cy[rows], b0[rows], b_prec[rows], (xmin, ymin, xmax, ymax), config,
+            gx[rows],
+            gy[rows],
+            dz2[rows],
+            a[rows],
+            n[rows],
+            rssi0[rows],
+            sigma2[rows],
+            valid[rows],
+            cx[rows],
+            cy[rows],
+            b0[rows],
+            b_prec[rows],
+            (xmin, ymin, xmax, ymax),
+            config,
         )
         x[rows] = np.where(ok, sx, cx[rows])
         y[rows] = np.where(ok, sy, cy[rows])
@@ -207,8 +224,16 @@ def estimate_batch(
     y = np.clip(y, ymin, ymax)
     none = m == 0
     x[none] = y[none] = accuracy[none] = np.nan
-    return Fixes(x=x, y=y, floor=floor, accuracy_m=accuracy, confidence=_confidence(accuracy, m),
-                 method=method, gateway_count=m, tx_offset_db=b_out)
+    return Fixes(
+        x=x,
+        y=y,
+        floor=floor,
+        accuracy_m=accuracy,
+        confidence=_confidence(accuracy, m),
+        method=method,
+        gateway_count=m,
+        tx_offset_db=b_out,
+    )
 
 
 def _robust_solve(gx, gy, dz2, a, n, rssi, sigma2, valid, x, y, b0, b_prec, bounds, config):  # type: ignore[no-untyped-def]
@@ -226,7 +251,7 @@ def _robust_solve(gx, gy, dz2, a, n, rssi, sigma2, valid, x, y, b0, b_prec, boun
 
     def model(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         dx, dy = x[:, None] - gx, y[:, None] - gy
-        d2 = dx * dx + dy * dy + dz2 + MIN_RANGE_M**2
+        d2 = np.maximum(dx * dx + dy * dy + dz2, MIN_RANGE_M**2)
         return a - 5.0 * n * np.log10(d2), dx, dy, d2
 
     def best_offset(pred: np.ndarray) -> np.ndarray:
@@ -300,5 +325,8 @@ def _solve3(a11, a12, a13, a22, a23, a33, b1, b2, b3):  # type: ignore[no-untype
     c22 = a11 * a33 - a13 * a13
     c23 = a12 * a13 - a11 * a23
     c33 = a11 * a22 - a12 * a12
-    return ((c11 * b1 + c12 * b2 + c13 * b3) / det, (c12 * b1 + c22 * b2 + c23 * b3) / det,
-            (c13 * b1 + c23 * b2 + c33 * b3) / det)
+    return (
+        (c11 * b1 + c12 * b2 + c13 * b3) / det,
+        (c12 * b1 + c22 * b2 + c23 * b3) / det,
+        (c13 * b1 + c23 * b2 + c33 * b3) / det,
+    )

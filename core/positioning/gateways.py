@@ -69,7 +69,9 @@ class GatewayTable:
                 settings.ref_rssi_1m_dbm if default_ref_rssi_1m_dbm is None else default_ref_rssi_1m_dbm
             )
             default_path_loss_exponent = (
-                settings.path_loss_exponent if default_path_loss_exponent is None else default_path_loss_exponent
+                settings.path_loss_exponent
+                if default_path_loss_exponent is None
+                else default_path_loss_exponent
             )
         ids: list[str] = []
         columns: dict[str, list[float]] = {key: [] for key in ("x", "y", "z", "floor", "a", "n")}
@@ -93,7 +95,9 @@ class GatewayTable:
             columns["a"].append(_number(row, ref_key, where, default=default_ref_rssi_1m_dbm))
             exponent = _number(row, "path_loss_exponent", where, default=default_path_loss_exponent)
             if not 0.5 < exponent < 6.0:
-                raise GatewayTableError(f"{where}: path_loss_exponent must be between 0.5 and 6, got {exponent}")
+                raise GatewayTableError(
+                    f"{where}: path_loss_exponent must be between 0.5 and 6, got {exponent}"
+                )
             columns["n"].append(exponent)
         if not ids:
             raise GatewayTableError("no gateways given")

@@ -13,14 +13,22 @@ import numpy as np
 MIN_RANGE_M = 0.1
 
 
-def expected_rssi(distance_m: np.ndarray, ref_rssi_1m_dbm: np.ndarray, exponent: np.ndarray,
-                  tx_offset_db: np.ndarray | float = 0.0) -> np.ndarray:
+def expected_rssi(
+    distance_m: np.ndarray,
+    ref_rssi_1m_dbm: np.ndarray,
+    exponent: np.ndarray,
+    tx_offset_db: np.ndarray | float = 0.0,
+) -> np.ndarray:
     """Mean RSSI (dBm) at the given 3-D distances."""
     return ref_rssi_1m_dbm + tx_offset_db - 10.0 * exponent * np.log10(np.maximum(distance_m, MIN_RANGE_M))
 
 
-def range_from_rssi(rssi_dbm: np.ndarray, ref_rssi_1m_dbm: np.ndarray, exponent: np.ndarray,
-                    tx_offset_db: np.ndarray | float = 0.0) -> np.ndarray:
+def range_from_rssi(
+    rssi_dbm: np.ndarray,
+    ref_rssi_1m_dbm: np.ndarray,
+    exponent: np.ndarray,
+    tx_offset_db: np.ndarray | float = 0.0,
+) -> np.ndarray:
     """Median 3-D distance (m) that explains an RSSI — the inverse of `expected_rssi`."""
     return 10.0 ** ((ref_rssi_1m_dbm + tx_offset_db - rssi_dbm) / (10.0 * exponent))
 

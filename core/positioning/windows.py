@@ -45,8 +45,12 @@ def _encode(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return uniques, codes.reshape(-1)
 
 
-def _grid_times(tag_sorted: np.ndarray, ts_sorted: np.ndarray, n_tags: int, interval_s: float,
-                ) -> tuple[np.ndarray, np.ndarray]:
+def _grid_times(
+    tag_sorted: np.ndarray,
+    ts_sorted: np.ndarray,
+    n_tags: int,
+    interval_s: float,
+) -> tuple[np.ndarray, np.ndarray]:
     """Evaluation times every `interval_s` on a shared clock grid, from each tag's first to last observation."""
     first = np.full(n_tags, np.inf)
     last = np.full(n_tags, -np.inf)
@@ -125,7 +129,9 @@ def aggregate_windows(
     pair_ts = ts_sorted[pair_obs]
     by_group = np.lexsort((pair_rssi, group_key))
     group_key, pair_rssi, pair_ts = group_key[by_group], pair_rssi[by_group], pair_ts[by_group]
-    starts = np.flatnonzero(np.r_[True, group_key[1:] != group_key[:-1]]) if group_key.size else np.array([], int)
+    starts = (
+        np.flatnonzero(np.r_[True, group_key[1:] != group_key[:-1]]) if group_key.size else np.array([], int)
+    )
     sizes = np.diff(np.r_[starts, group_key.size])
     cut = np.floor(trim * sizes).astype(np.int64)
     cumulative = np.r_[0.0, np.cumsum(pair_rssi)]
