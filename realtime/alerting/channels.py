@@ -1,0 +1,224 @@
+"""Sending one notification to one channel: a signed webhook or an email. No retries here — the delivery
+worker owns retries, backoff and the log; these functions only report what happened.
+
+Webhook: POST of the JSON payload with
+  `X-AssetTag-Timestamp: <unix seconds>`,
+  `X-AssetTag-Signature: sha256=<hex HMAC-SHA256(secret, "<timestamp>.<body>")>` (when the channel has a secret),
+  `X-AssetTag-Delivery: <delivery id>` (the same on every retry, so receivers can drop duplicates).
+Signing the timestamp with the body lets a receiver reject replays of an old request (`verify_signature`).
+Config: {"url": "https://…", "headers": {...}, "timeout_s": 10}.
+
+Email: config {"host", "port", "starttls": bool, "ssl": bool, "username", "from", "to": [...]}; the password is
+the channel's `secret`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import smtplib
+import ssl
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from email.message import EmailMessage
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+SIGNATURE_HEADER = "X-AssetTag-Signature"
+TIMESTAMP_HEADER = "X-AssetTag-Timestamp"
+DELIVERY_HEADER = "X-AssetTag-Delivery"
+USER_AGENT = "asset-tag-notifier/1"
+
+
+class ChannelConfigError(ValueError):
+    """A channel's configuration cannot work; the message names the field."""
+
+
+@dataclass(frozen=True, slots=True)
+class SendResult:
+    ok: bool
+    detail: str  # HTTP status / SMTP reply, or the error
+    retryable: bool = True  # False: retrying cannot help (e.g. HTTP 400, bad configuration)
+    status_code: int | None = None
+
+
+def sign(secret: str, timestamp: str, body: bytes) -> str:
+    digest = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+    return f"sha256={digest}"
+
+
+def verify_signature(
+    secret: str,
+    timestamp: str,
+    body: bytes,
+    signature: str,
+    *,
+    tolerance_s: float = 300.0,
+    now: float | None = None,
+) -> bool:
+    """What a receiver does: recompute the signature and refuse stale timestamps."""
+    try:
+        age = abs((time.time() if now is None else now) - float(timestamp))
+    except ValueError:
+        return False
+    return age <= tolerance_s and hmac.compare_digest(sign(secret, timestamp, body), signature)
+
+
+def _config(channel: Any) -> Mapping[str, Any]:
+    config = channel.get("config") if isinstance(channel, Mapping) else getattr(channel, "config", None)
+    return config or {}
+
+
+def _field(channel: Any, name: str) -> Any:
+    return channel.get(name) if isinstance(channel, Mapping) else getattr(channel, name, None)
+
+
+def check_channel(kind: str, config: Mapping[str, Any]) -> None:
+    """Validate a channel definition (the API calls this before storing one)."""
+    if kind == "webhook":
+        url = config.get("url")
+        parts = urlsplit(url) if isinstance(url, str) else None
+        if parts is None or parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ChannelConfigError(f"config.url: expected an http(s) URL, got {url!r}")
+        headers = config.get("headers", {})
+        if not isinstance(headers, Mapping) or not all(isinstance(v, str) for v in headers.values()):
+            raise ChannelConfigError("config.headers: expected an object of header name -> string value")
+    elif kind == "email":
+        if not isinstance(config.get("host"), str) or not config["host"]:
+            raise ChannelConfigError("config.host: the SMTP server host name is required")
+        to = config.get("to")
+        if not isinstance(to, list) or not to or not all(isinstance(a, str) and "@" in a for a in to):
+            raise ChannelConfigError("config.to: expected a non-empty list of email addresses")
+        sender = config.get("from")
+        if not isinstance(sender, str) or "@" not in sender:
+            raise ChannelConfigError("config.from: the sender address is required")
+        port = config.get("port", 25)
+        if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:
+            raise ChannelConfigError(f"config.port: expected a TCP port number, got {port!r}")
+    else:
+        raise ChannelConfigError(f"kind: expected 'webhook' or 'email', got {kind!r}")
+
+
+def send_webhook(channel: Any, payload: Mapping[str, Any], delivery_id: str | None = None) -> SendResult:
+    config = _config(channel)
+    try:
+        check_channel("webhook", config)
+    except ChannelConfigError as exc:
+        return SendResult(False, str(exc), retryable=False)
+    body = json.dumps(payload, separators=(",", ":"), sort_keys=True, default=str).encode()
+    timestamp = str(int(time.time()))
+    headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT, TIMESTAMP_HEADER: timestamp}
+    headers.update(config.get("headers", {}))
+    secret = _field(channel, "secret")
+    if secret:
+        headers[SIGNATURE_HEADER] = sign(secret, timestamp, body)
+    if delivery_id is not None:
+        headers[DELIVERY_HEADER] = delivery_id
+    try:
+        response = httpx.post(
+            config["url"], content=body, headers=headers, timeout=float(config.get("timeout_s", 10))
+        )
+    except httpx.HTTPError as exc:
+        return SendResult(False, f"{type(exc).__name__}: {exc}")
+    code = response.status_code
+    if 200 <= code < 300:
+        return SendResult(True, f"HTTP {code}", status_code=code)
+    retryable = code >= 500 or code in (408, 425, 429)
+    return SendResult(False, f"HTTP {code}: {response.text[:200]}", retryable=retryable, status_code=code)
+
+
+def render_email(payload: Mapping[str, Any]) -> tuple[str, str]:
+    """Subject and plain-text body for an alert notification."""
+    alert = payload.get("alert") or {}
+    action = payload.get("action", "")
+    severity = str(alert.get("severity", "info")).upper()
+    subject = (
+        f"[{severity}] {action}: {alert.get('message', payload.get('message', 'asset-tag notification'))}"
+    )
+    lines = [
+        str(alert.get("message", payload.get("message", ""))),
+        "",
+        f"Action:   {action}",
+        f"Severity: {alert.get('severity', '')}",
+        f"Subject:  {alert.get('subject_key', '')}",
+        f"Opened:   {alert.get('opened_at', '')}",
+        f"Status:   {alert.get('status', '')}",
+        "",
+        json.dumps(payload, indent=2, sort_keys=True, default=str),
+    ]
+    return subject[:250], "\n".join(lines)
+
+
+def send_email(channel: Any, payload: Mapping[str, Any], delivery_id: str | None = None) -> SendResult:
+    config = _config(channel)
+    try:
+        check_channel("email", config)
+    except ChannelConfigError as exc:
+        return SendResult(False, str(exc), retryable=False)
+    subject, text = render_email(payload)
+    message = EmailMessage()
+    message["From"] = config["from"]
+    message["To"] = ", ".join(config["to"])
+    message["Subject"] = subject
+    if delivery_id is not None:
+        message["X-AssetTag-Delivery"] = delivery_id
+    message.set_content(text)
+    use_ssl = bool(config.get("ssl"))
+    port = int(config.get("port", 465 if use_ssl else 25))
+    timeout = float(config.get("timeout_s", 15))
+    context = ssl.create_default_context()
+    if config.get("insecure_skip_verify"):  # self-signed relays on a private network
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    try:
+        smtp_class = smtplib.SMTP_SSL if use_ssl else smtplib.SMTP
+        kwargs: dict[str, Any] = {"context": context} if use_ssl else {}
+        with smtp_class(config["host"], port, timeout=timeout, **kwargs) as smtp:
+            if config.get("starttls") and not use_ssl:
+                smtp.starttls(context=context)
+            password = _field(channel, "secret")
+            if config.get("username"):
+                smtp.login(config["username"], password or "")
+            refused = smtp.send_message(message)
+    except smtplib.SMTPAuthenticationError as exc:
+        return SendResult(
+            False, f"SMTP authentication failed: {exc.smtp_code} {exc.smtp_error!r}", retryable=False
+        )
+    except (smtplib.SMTPException, OSError) as exc:
+        return SendResult(False, f"{type(exc).__name__}: {exc}")
+    if refused:
+        return SendResult(False, f"recipients refused: {sorted(refused)}", retryable=False)
+    return SendResult(True, f"sent to {len(config['to'])} recipient(s)")
+
+
+SENDERS = {"webhook": send_webhook, "email": send_email}
+
+
+def send(channel: Any, payload: Mapping[str, Any], delivery_id: str | None = None) -> SendResult:
+    kind = _field(channel, "kind")
+    sender = SENDERS.get(str(kind))
+    if sender is None:
+        return SendResult(False, f"kind: unknown channel kind {kind!r}", retryable=False)
+    return sender(channel, payload, delivery_id)
+
+
+def send_test(channel: Any) -> SendResult:
+    """Send a clearly-marked test notification now (the API's "send test" button); nothing is queued or stored."""
+    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    payload = {
+        "type": "test",
+        "action": "test",
+        "message": f"Test notification from asset-tag for channel {_field(channel, 'name')!r}",
+        "sent_at": now,
+        "alert": {
+            "severity": "info",
+            "message": f"Test notification for channel {_field(channel, 'name')!r}",
+            "status": "test",
+            "opened_at": now,
+        },
+    }
+    return send(channel, payload, delivery_id=f"test-{int(time.time() * 1000)}")
