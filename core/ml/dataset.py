@@ -102,10 +102,14 @@ class CalibrationData:
             self.true_y[rows],
         )
 
-    def split_time_blocks(self, blocks: int = 9, held_every: int = 3) -> tuple[CalibrationData, CalibrationData]:
+    def split_time_blocks(
+        self, blocks: int = 9, held_every: int = 3
+    ) -> tuple[CalibrationData, CalibrationData]:
         """(train, held-out): the time span cut into `blocks` equal-count blocks, every `held_every`-th held out."""
         if len(self) < 2 * blocks:
-            raise TrainingDataError(f"rows: {len(self)} observations are too few to hold out {blocks} time blocks")
+            raise TrainingDataError(
+                f"rows: {len(self)} observations are too few to hold out {blocks} time blocks"
+            )
         edges = np.quantile(self.ts_s, np.linspace(0, 1, blocks + 1)[1:-1])
         held = (np.searchsorted(edges, self.ts_s) % held_every) == held_every - 1
         return self.take(np.flatnonzero(~held)), self.take(np.flatnonzero(held))

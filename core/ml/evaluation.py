@@ -60,5 +60,7 @@ def score_fixes(fixes: Fixes, true_x: np.ndarray, true_y: np.ndarray) -> Evaluat
 def evaluate(model: LocationModel, data: TruthWindows) -> Evaluation:
     """Score `model` on windows with truth (built over any gateway table: rows are re-mapped by gateway id)."""
     windows = data.windows
-    fixes = model.estimate(data.gateways, windows.gateway, windows.rssi_dbm, sample_count=windows.sample_count)
+    fixes = model.estimate(
+        data.gateways, windows.gateway, windows.rssi_dbm, sample_count=windows.sample_count
+    )
     return score_fixes(fixes, data.true_x, data.true_y)

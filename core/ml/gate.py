@@ -40,8 +40,9 @@ class GateDecision:
 def promotion_gate(candidate: Evaluation, champion: Evaluation | None) -> GateDecision:
     """Decide whether `candidate` should replace `champion` (None = the site has no champion yet)."""
     if candidate.fixes < MIN_HELDOUT_FIXES:
-        return GateDecision(False, f"only {candidate.fixes} held-out fixes (need {MIN_HELDOUT_FIXES})",
-                            candidate, champion)
+        return GateDecision(
+            False, f"only {candidate.fixes} held-out fixes (need {MIN_HELDOUT_FIXES})", candidate, champion
+        )
     if champion is None:
         return GateDecision(True, "no champion yet", candidate, champion)
     gain = champion.median_m - candidate.median_m

@@ -143,9 +143,13 @@ class LocationModel:
         fingerprint = None
         if meta["fingerprint"] is not None:
             kwargs = dict(meta["fingerprint"])
-            kwargs.update({key.removeprefix("fp_"): value for key, value in arrays.items() if key.startswith("fp_")})
+            kwargs.update(
+                {key.removeprefix("fp_"): value for key, value in arrays.items() if key.startswith("fp_")}
+            )
             try:
                 fingerprint = FingerprintModel(**kwargs)
             except TypeError as exc:
-                raise ModelFileError(f"{arrays_path}: fingerprint does not match this code's model ({exc})") from None
+                raise ModelFileError(
+                    f"{arrays_path}: fingerprint does not match this code's model ({exc})"
+                ) from None
         return cls(gateways, fingerprint, meta["tx_offset_sigma_db"], float(meta["window_s"]), version)

@@ -71,11 +71,14 @@ def train_location_model(
     if heldout is None:
         train, heldout = data.split_time_blocks()
     started = time.perf_counter()
-    heldout_windows = windows_with_truth(heldout, gateways, window_s=config.window_s,
-                                         fix_interval_s=config.fix_interval_s)
+    heldout_windows = windows_with_truth(
+        heldout, gateways, window_s=config.window_s, fix_interval_s=config.fix_interval_s
+    )
     if len(heldout_windows) == 0:
         raise TrainingDataError("rows: the held-out time blocks produced no windows")
-    evaluations = {"zero_config": evaluate(LocationModel(gateways, window_s=config.window_s), heldout_windows)}
+    evaluations = {
+        "zero_config": evaluate(LocationModel(gateways, window_s=config.window_s), heldout_windows)
+    }
 
     t0 = time.perf_counter()
     index = gateways.index_of(train.gateway_ids)
@@ -95,8 +98,9 @@ def train_location_model(
     evaluations["path_loss"] = evaluate(path_loss, heldout_windows)
     chosen = path_loss
 
-    train_windows = windows_with_truth(train, gateways, window_s=config.window_s,
-                                       fix_interval_s=config.fix_interval_s)
+    train_windows = windows_with_truth(
+        train, gateways, window_s=config.window_s, fix_interval_s=config.fix_interval_s
+    )
     params: dict[str, object] = {
         "window_s": config.window_s,
         "fix_interval_s": config.fix_interval_s,
