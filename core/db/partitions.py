@@ -194,7 +194,8 @@ def drop_expired(
     storage = history_storage(connection)
     if storage == "timescaledb":
         rows = connection.execute(
-            text(f"SELECT drop_chunks('{TABLE}', older_than => :cutoff)"), {"cutoff": cutoff}
+            text(f"SELECT drop_chunks('{TABLE}', older_than => CAST(:cutoff AS timestamptz))"),
+            {"cutoff": cutoff},
         )
         return [str(row[0]) for row in rows], 0
     if storage == "plain":

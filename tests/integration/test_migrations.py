@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 
 from core.cli import main
 from core.db import partitions
-from core.db.engine import make_engine, upgrade_database
+from core.db.engine import async_session_factory, make_async_engine, make_engine, upgrade_database
 from core.db.migrate import current_revision, downgrade, head_revision
 from core.db.models import Alert, AlertRule, Asset, LocationHistory, Site, metadata
 from core.settings import get_settings
@@ -123,6 +123,10 @@ def test_rows_caught_by_the_default_partition_move_into_a_new_daily_partition(en
         partitions.partition_name(far.date()),
         partitions.DEFAULT_PARTITION,
     ]
+    with engine.begin() as connection:  # the moved rows are still covered by the natural key
+        connection.execute(pg_insert(LocationHistory).values([_fix("BB0002", far)]).on_conflict_do_nothing())
+        count = select(func.count()).select_from(LocationHistory).where(LocationHistory.tag_id == "BB0002")
+        assert connection.scalar(count) == 2
 
 
 def test_retention_drops_whole_expired_days_and_old_default_rows(engine: Engine) -> None:
@@ -197,6 +201,18 @@ def test_cli_reports_and_maintains_the_database(
         storage = partitions.history_storage(connection)
     assert main(["db", "maintain"]) == 0
     assert f"location_history ({storage}):" in capsys.readouterr().out
+
+
+async def test_async_sessions_work_on_postgres_through_psycopg(engine: Engine, postgres_url: str) -> None:
+    async_engine = make_async_engine(postgres_url)
+    try:
+        async with async_session_factory(async_engine)() as session:
+            session.add(Site(name="Async yard", origin_lat=48.1, origin_lon=11.6, timezone="Europe/Berlin"))
+            await session.commit()
+            site = (await session.scalars(select(Site).where(Site.name == "Async yard"))).one()
+            assert site.timezone == "Europe/Berlin" and site.created_at.tzinfo is not None
+    finally:
+        await async_engine.dispose()
 
 
 def test_downgrade_to_base_removes_every_table_and_partition(engine: Engine, postgres_url: str) -> None:

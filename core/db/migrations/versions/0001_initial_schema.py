@@ -12,6 +12,7 @@ Create Date: 2026-11-26
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from advanced_alchemy.types import GUID, BigIntIdentity, DateTimeUTC
@@ -47,6 +48,7 @@ def _create_location_history() -> None:
     postgres = bind.dialect.name == "postgresql"
     timescale = postgres and partitions.enable_timescaledb(bind)
     native_partitions = postgres and not timescale
+    table_options: dict[str, Any] = {"postgresql_partition_by": "RANGE (ts)"} if native_partitions else {}
     op.create_table(
         "location_history",
         sa.Column("tag_id", sa.String(length=64), nullable=False),
@@ -66,7 +68,7 @@ def _create_location_history() -> None:
         # A partitioned table's primary key must contain the partition key: (tag_id, ts) does, and is the
         # natural key that makes replayed inserts no-ops.
         sa.PrimaryKeyConstraint("tag_id", "ts", name=op.f("pk_location_history")),
-        **({"postgresql_partition_by": "RANGE (ts)"} if native_partitions else {}),
+        **table_options,
     )
     op.create_index("ix_location_history_asset_ts", "location_history", ["asset_id", "ts"], unique=False)
     op.create_index("ix_location_history_site_ts", "location_history", ["site_id", "ts"], unique=False)
