@@ -28,12 +28,19 @@ API_VERSION = "1.0.0"
 
 def controllers() -> list[Any]:
     """Every REST controller of the API, one per resource."""
+    from api.alert_rules.controllers import AlertRuleController
     from api.alerts.controllers import AlertController
+    from api.analytics.controllers import AnalyticsController
     from api.assets.controllers import AssetController
+    from api.calibration.controllers import CalibrationController
     from api.gateways.controllers import GatewayController
     from api.geofences.controllers import GeofenceController
     from api.health.controllers import HealthController
+    from api.jobs.controllers import JobController
+    from api.keys.controllers import ApiKeyController, AuditLogController
     from api.locations.controllers import LocationController
+    from api.maintenance.controllers import MaintenanceController
+    from api.notifications.controllers import NotificationChannelController
     from api.sites.controllers import SiteController
 
     return [
@@ -44,6 +51,14 @@ def controllers() -> list[Any]:
         LocationController,
         GeofenceController,
         AlertController,
+        AlertRuleController,
+        NotificationChannelController,
+        JobController,
+        MaintenanceController,
+        AnalyticsController,
+        CalibrationController,
+        ApiKeyController,
+        AuditLogController,
     ]
 
 

@@ -6,6 +6,7 @@ Every number a client sends is bounded, so nothing out of range ever reaches the
 
 from __future__ import annotations
 
+import datetime
 from typing import Annotated, Any, TypeVar
 
 import msgspec
@@ -25,6 +26,7 @@ Floor = Annotated[int, Meta(ge=-100, le=1000)]
 Percent = Annotated[float, Meta(ge=0, le=100)]
 Hours = Annotated[float, Meta(ge=0, le=1e7)]
 Json = dict[str, Any]
+AwareDatetime = Annotated[datetime.datetime, Meta(tz=True, description="RFC 3339 with a UTC offset")]
 
 
 class Base(msgspec.Struct, kw_only=True):
@@ -52,6 +54,7 @@ def apply(obj: Any, changes: dict[str, Any]) -> Any:
 
 __all__ = [
     "UNSET",
+    "AwareDatetime",
     "Base",
     "Floor",
     "Hours",
@@ -71,3 +74,12 @@ __all__ = [
     "to_dto",
     "to_dtos",
 ]
+
+
+def utc(value: datetime.datetime) -> datetime.datetime:
+    """A query-string time as aware UTC (a time without an offset is taken as UTC)."""
+    return value.replace(tzinfo=datetime.UTC) if value.tzinfo is None else value.astimezone(datetime.UTC)
+
+
+def utc_or_none(value: datetime.datetime | None) -> datetime.datetime | None:
+    return None if value is None else utc(value)

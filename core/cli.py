@@ -23,6 +23,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "consume": ("realtime.consume", "realtime consumer: observations -> fixes in Postgres, Redis and ble.locations"),
     "ingest": ("realtime.ingest", "gateway HTTP ingest: POST observations -> ble.observations"),
     "simulate": ("realtime.simulate", "simulated site: seed the database and stream observations"),
+    "api": ("api.cli", "serve the REST API and WebSockets (uvicorn) on ASSET_TAG_API_HOST:ASSET_TAG_API_PORT"),
+    "keys": ("api.keys.cli", "API keys: `assettag keys create --name N --role admin|operator|viewer`, list, revoke"),
     "db": ("core.db.cli", "database schema: `assettag db upgrade|downgrade|current`"),
 }
 

@@ -16,7 +16,7 @@ from api import audit
 from api.alerts.schemas import Alert, AlertAction, AlertComment, CommentCreate
 from api.alerts.services import AlertService, acknowledge, add_comment, resolve
 from api.pagination import OffsetPagination, Order, list_filters, paginated
-from api.schemas import to_dto, to_dtos
+from api.schemas import to_dto, to_dtos, utc_or_none
 from api.security import Principal, requires_operator, requires_viewer
 from core.db.enums import AlertStatus, Severity
 
@@ -38,7 +38,7 @@ def alert_filters(
         CollectionFilter("status", [s.value for s in status]) if status else None,
         CollectionFilter("severity", [s.value for s in severity]) if severity else None,
         CollectionFilter("kind", [kind]) if kind else None,
-        BeforeAfter("opened_at", before=opened_before, after=opened_after)
+        BeforeAfter("opened_at", before=utc_or_none(opened_before), after=utc_or_none(opened_after))
         if opened_after or opened_before
         else None,
     ]

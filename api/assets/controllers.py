@@ -25,7 +25,7 @@ from api.locations.schemas import LocationFix, LocationHistory, ZoneEvent
 from api.locations.services import downsample, parse_every, stored_current_fix, utc
 from api.pagination import OffsetPagination, Order, list_filters, paginated
 from api.resources import ApiResources
-from api.schemas import apply, set_fields, to_dto, to_dtos
+from api.schemas import apply, set_fields, to_dto, to_dtos, utc_or_none
 from api.security import requires_operator, requires_viewer
 from core.db.enums import AlertStatus, AssetStatus
 from core.db.models import LocationHistory as HistoryRow
@@ -239,7 +239,7 @@ class AssetController(Controller):
             order,
             CollectionFilter("asset_id", [id]),
             CollectionFilter("status", [s.value for s in status]) if status else None,
-            BeforeAfter("opened_at", before=None, after=opened_after) if opened_after else None,
+            BeforeAfter("opened_at", before=None, after=utc_or_none(opened_after)) if opened_after else None,
         )
         items, total = await alerts.list_and_count(*filters)
         return paginated(to_dtos(items, Alert), total, page)

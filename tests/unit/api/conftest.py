@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
+from sqlalchemy.engine import make_url
 
 from api.app import create_app
 from api.keys.services import issue_key
@@ -29,9 +32,19 @@ async def _issue(url: str) -> dict[str, str]:
         await engine.dispose()
 
 
+@pytest.fixture(scope="session")
+def migrated_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Migrating takes seconds; do it once and give each test a copy of the file."""
+    path = tmp_path_factory.mktemp("schema") / "template.db"
+    upgrade_database(f"sqlite:///{path}")
+    return path
+
+
 @pytest.fixture
-def migrated(embedded_settings: Settings) -> Settings:
-    upgrade_database(embedded_settings.database_url)
+def migrated(embedded_settings: Settings, migrated_template: Path) -> Settings:
+    target = Path(make_url(embedded_settings.database_url).database or "")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(migrated_template, target)
     return embedded_settings
 
 
