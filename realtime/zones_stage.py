@@ -36,6 +36,7 @@ from core.geofence.zones import zone_from_record
 from core.settings import Settings
 from realtime.alerting.outbox import enqueue
 from realtime.alerting.publish import publish
+from realtime.alerting.service import AlertingService
 from realtime.alerting.store import apply_event_conditions, load_rules
 from realtime.alerting.world import load_site_timezones
 from realtime.fixes import FixBatch, rfc3339, to_datetime
@@ -100,6 +101,8 @@ class ZonesStage:
 
     # ---------------------------------------------------------------- per batch
     def process(self, batch: FixBatch, ctx: StageContext) -> None:
+        if self.background is not None:
+            self.background.start()  # idempotent
         if len(batch) == 0:
             return
         conn = ctx.connection
@@ -220,5 +223,6 @@ def load_assets(conn: Connection, asset_ids: set[str]) -> dict[str, AssetSnapsho
 
 
 def build_stages(settings: Settings) -> list[ZonesStage]:
-    """The stages `assettag consume` runs by default."""
-    return [ZonesStage(settings)]
+    """The stages `assettag consume` runs by default; the alert ticker and the notification delivery worker
+    start with the stage's first batch, in the same process (see `realtime.alerting.service`)."""
+    return [ZonesStage(settings, background=AlertingService(settings))]
