@@ -54,7 +54,7 @@ class KafkaStreamConsumer:
             "enable.auto.commit": False,
             "enable.auto.offset.store": False,
             "auto.offset.reset": "earliest",
-            "session.timeout.ms": 10000,
+            "session.timeout.ms": 6000,  # the broker minimum: a crashed member is replaced quickly
             "heartbeat.interval.ms": 1000,
             "max.poll.interval.ms": 300000,
             "fetch.max.bytes": 64 * 1024 * 1024,

@@ -27,8 +27,10 @@ def prepare(settings: Settings, assets: int = 24) -> tuple[Engine, SimulatedSite
 
 
 def produce(settings: Settings, site: SimulatedSite, start_s: float, seconds: float,
-            extra: list[tuple[bytes | None, bytes]] | None = None, seed: int = 3) -> dict[str, list[float]]:
-    """Beacons every second for `seconds` from `start_s` (event time); returns each tag's observation times."""
+            extra: list[tuple[bytes | None, bytes]] | None = None, seed: int = 3,
+            pace_s: float = 0.0) -> dict[str, list[float]]:
+    """Beacons every second for `seconds` from `start_s` (event time); returns each tag's observation times.
+    `pace_s` > 0 sleeps that long (wall clock) after each beacon round, so consumers see a live stream."""
     sim = SiteSimulator(site, start_s=start_s, seed=seed, beacon_s=1.0)
     producer = open_producer(settings)
     topic = settings.topic(OBSERVATIONS)
@@ -40,6 +42,9 @@ def produce(settings: Settings, site: SimulatedSite, start_s: float, seconds: fl
         if extra and i < len(extra):
             key, value = extra[i]
             producer.produce(topic, value, key)
+        if pace_s:
+            producer.flush(30)
+            time.sleep(pace_s)
     producer.flush(30)
     return times
 
