@@ -20,6 +20,7 @@ from core.settings import SettingsError
 
 # name -> (module, one-line help). Keep sorted by how often people use them.
 COMMANDS: dict[str, tuple[str, str]] = {
+    "demo": ("api.demo", "the whole platform in one process, no services: simulator, realtime loop, API, live map"),
     "consume": ("realtime.consume", "realtime consumer: observations -> fixes in Postgres, Redis and ble.locations"),
     "ingest": ("realtime.ingest", "gateway HTTP ingest: POST observations -> ble.observations"),
     "simulate": ("realtime.simulate", "simulated site: seed the database and stream observations"),
