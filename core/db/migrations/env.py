@@ -10,6 +10,7 @@ from alembic import context
 from sqlalchemy import Connection
 
 from core.db.engine import make_engine
+from core.db.migrate import render_item
 from core.db.models import metadata
 from core.db.partitions import is_partition
 
@@ -28,20 +29,9 @@ def _run(connection: Connection) -> None:
         # SQLite cannot ALTER most things in place: batch mode rebuilds the table instead.
         render_as_batch=connection.dialect.name == "sqlite",
         include_name=_include_name,
+        render_item=render_item,
         # SQLite reflects advanced-alchemy's GUID (BINARY(16)) as NUMERIC: comparing types there only yields noise.
         compare_type=connection.dialect.name != "sqlite",
-    )
-    with context.begin_transaction():
-        context.run_migrations()
-
-
-def run_migrations_offline() -> None:
-    context.configure(
-        url=config.get_main_option("sqlalchemy.url"),
-        target_metadata=metadata,
-        include_name=_include_name,
-        literal_binds=True,
-        dialect_opts={"paramstyle": "named"},
     )
     with context.begin_transaction():
         context.run_migrations()
@@ -61,6 +51,7 @@ def run_migrations_online() -> None:
 
 
 if context.is_offline_mode():
-    run_migrations_offline()
-else:
-    run_migrations_online()
+    # The location_history set-up asks the server whether TimescaleDB is available, so SQL cannot be
+    # generated without a database.
+    raise RuntimeError("offline (--sql) migrations are not supported; run them against the database")
+run_migrations_online()
