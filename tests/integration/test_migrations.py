@@ -215,9 +215,16 @@ async def test_async_sessions_work_on_postgres_through_psycopg(engine: Engine, p
         await async_engine.dispose()
 
 
-def test_downgrade_to_base_removes_every_table_and_partition(engine: Engine, postgres_url: str) -> None:
+def test_downgrade_to_base_removes_every_table_and_partition_and_the_cli_upgrades_again(
+    engine: Engine, postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     downgrade(postgres_url, "base")
     with engine.connect() as connection:
         assert set(inspect(connection).get_table_names()) == {"alembic_version"}
-    upgrade_database(postgres_url)  # and back up: the cycle is repeatable
+
+    monkeypatch.setenv("ASSET_TAG_DATABASE_URL", postgres_url)
+    get_settings.cache_clear()
+    assert main(["db", "upgrade"]) == 0  # the cycle is repeatable, from the command line too
     assert current_revision(postgres_url) == head_revision()
+    with engine.connect() as connection:
+        assert partitions.history_storage(connection) in {"partitioned", "timescaledb"}
