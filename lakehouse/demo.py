@@ -154,7 +154,7 @@ def generate(day: dt.date, observations: int = 200_000, tags: int = 40, gateways
         {
             "alert_id": [f"alert-{i}" for i in range(n_alerts)],
             "kind": rng.choice(["zone_exit", "low_battery", "missing", "restricted_zone"], n_alerts),
-            "severity": rng.choice(["warning", "critical"], n_alerts), "subject_key": [f"asset:{a}" for a in asset_ids[:n_alerts]],
+            "severity": rng.choice(["warning", "critical"], n_alerts), "subject_key": [f"asset:{asset_ids[i % tags]}" for i in range(n_alerts)],
             "asset_id": _labels(rng.integers(0, tags, n_alerts), asset_ids), "site_id": ["site-1"] * n_alerts,
             "status": np.where(~np.isnan(resolved), "resolved", np.where(~np.isnan(acked), "acknowledged", "open")),
             "opened_at": _ts(day, opened),

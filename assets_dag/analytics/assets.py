@@ -8,7 +8,7 @@ import datetime as dt
 import dagster as dg
 import pyarrow as pa
 import pyarrow.compute as pc
-from sqlalchemy import inspect, text
+from sqlalchemy import inspect, select
 
 from assets_dag.analytics import marts
 from assets_dag.analytics.build import MARTS, build_mart
@@ -53,11 +53,14 @@ def alert_history(
 
 
 def _asset_categories(database: DatabaseResource) -> pa.Table | None:
+    """asset_id -> category from the database, to break utilisation down by category (None before migration)."""
+    from core.db.models import Asset
+
     engine = database.engine()
-    if not inspect(engine).has_table("assets"):
+    if not inspect(engine).has_table(Asset.__tablename__):
         return None
     with engine.connect() as connection:
-        rows = connection.execute(text("SELECT id, category FROM assets")).all()
+        rows = connection.execute(select(Asset.id, Asset.category)).all()
     return pa.table({"asset_id": [str(r[0]) for r in rows], "category": [r[1] for r in rows]})
 
 

@@ -209,10 +209,11 @@ def battery(connection: duckdb.DuckDBPyConnection, day: dt.date, p: MartParamete
     """Per tag: the day's battery readings and the trend over recent days, with predicted days left.
 
     Reads `battery_history` (earlier partitions of this mart: date, tag_id, battery_median) when it exists."""
+    has_history = _has_view(connection, "battery_history")
     history = (
         """SELECT date, tag_id, battery_median FROM battery_history
            WHERE date >= $day - INTERVAL ($window - 1) DAY AND date < $day"""
-        if _has_view(connection, "battery_history")
+        if has_history
         else "SELECT NULL::DATE AS date, NULL::VARCHAR AS tag_id, NULL::DOUBLE AS battery_median WHERE false"
     )
     sql = f"""
@@ -225,7 +226,8 @@ def battery(connection: duckdb.DuckDBPyConnection, day: dt.date, p: MartParamete
         UNION ALL SELECT h.tag_id, h.date, h.battery_median FROM ({history}) h SEMI JOIN today USING (tag_id)
     ), trend AS (
         SELECT tag_id, count(*) AS trend_days,
-               regr_slope(battery_median, epoch(date) / {DAY_S}) AS drain_per_day
+               CASE WHEN count(DISTINCT date) >= 2  -- a line needs two days
+                    THEN regr_slope(battery_median, epoch(date) / {DAY_S}) END AS drain_per_day
         FROM series GROUP BY tag_id
     )
     SELECT $day AS date, t.tag_id, t.readings, t.battery_last, t.battery_min, t.battery_median,
@@ -233,7 +235,7 @@ def battery(connection: duckdb.DuckDBPyConnection, day: dt.date, p: MartParamete
            CASE WHEN r.drain_per_day < 0 THEN t.battery_last / -r.drain_per_day END AS predicted_days_left
     FROM today t JOIN trend r USING (tag_id) ORDER BY t.tag_id
     """
-    return _run(connection, sql, _bounds(day) | {"window": p.battery_window_days})
+    return _run(connection, sql, _bounds(day) | ({"window": p.battery_window_days} if has_history else {}))
 
 
 def alert_stats(connection: duckdb.DuckDBPyConnection, day: dt.date) -> pa.Table:

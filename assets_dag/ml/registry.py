@@ -130,7 +130,9 @@ def champion_version(client: Any, name: str) -> str | None:
         return None
 
 
-def promote_if_better(tracking_uri: str, candidate: RegisteredVersion, result: TrainingResult) -> GateDecision:
+def promote_if_better(
+    tracking_uri: str, candidate: RegisteredVersion, result: TrainingResult
+) -> GateDecision:
     """Re-evaluate the champion on the candidate's held-out windows, apply the gate, move the alias if it passes.
     The decision is logged on the candidate's run and as tags on its model version either way."""
     client = client_for(tracking_uri)
@@ -142,7 +144,9 @@ def promote_if_better(tracking_uri: str, candidate: RegisteredVersion, result: T
     decision = promotion_gate(result.evaluation, champion_eval)
     for key, value in decision.as_metrics().items():
         client.log_metric(candidate.run_id, key, value)
-    client.set_model_version_tag(candidate.name, candidate.version, "gate", "promoted" if decision.promote else "refused")
+    client.set_model_version_tag(
+        candidate.name, candidate.version, "gate", "promoted" if decision.promote else "refused"
+    )
     client.set_model_version_tag(candidate.name, candidate.version, "gate_reason", decision.reason)
     if current is not None:
         client.set_model_version_tag(candidate.name, candidate.version, "gate_champion_version", current)
@@ -153,7 +157,9 @@ def promote_if_better(tracking_uri: str, candidate: RegisteredVersion, result: T
 
 def set_champion(tracking_uri: str, site_id: object, version: str) -> None:
     """Point the site's champion alias at `version` (manual promotion or roll back)."""
-    client_for(tracking_uri).set_registered_model_alias(location_model_name(site_id), CHAMPION_ALIAS, str(version))
+    client_for(tracking_uri).set_registered_model_alias(
+        location_model_name(site_id), CHAMPION_ALIAS, str(version)
+    )
 
 
 def champion_evaluation(tracking_uri: str, site_id: object) -> tuple[str, Evaluation] | None:

@@ -72,7 +72,9 @@ def _raw_observations(
         return {}
     connection = connect(lakehouse)
     try:
-        connection.execute("CREATE TEMP TABLE windows (point VARCHAR, tag_id VARCHAR, lo TIMESTAMPTZ, hi TIMESTAMPTZ)")
+        connection.execute(
+            "CREATE TEMP TABLE windows (point VARCHAR, tag_id VARCHAR, lo TIMESTAMPTZ, hi TIMESTAMPTZ)"
+        )
         connection.executemany(
             "INSERT INTO windows VALUES (?, ?, ?, ?)",
             [(str(p.id), p.tag_id, p.window_start, p.window_end) for p in points],

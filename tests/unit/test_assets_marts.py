@@ -197,3 +197,16 @@ def test_location_quality_share_of_fixes_by_method() -> None:
         ("trilateration", 3, 0.75, 2.0, 4.0),
         ("all", 4, 1.0, 2.5, 3.25),
     ]
+
+
+def test_battery_without_any_history_reports_no_trend() -> None:
+    readings = [{"tag_id": "A", "gateway_id": "G1", "ts": at(100), "rssi": -60, "battery": 80.0}]
+    (row,) = marts.battery(
+        _connection(observations=_table(schemas.OBSERVATIONS, readings)), DAY, P
+    ).to_pylist()
+    assert (row["battery_last"], row["trend_days"], row["drain_per_day"], row["predicted_days_left"]) == (
+        80.0,
+        1,
+        None,
+        None,
+    )
