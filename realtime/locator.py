@@ -23,8 +23,8 @@ from realtime.catalog import Catalog, to_lat_lon
 from realtime.fixes import FixBatch
 
 _TRIU = np.triu_indices(4)
-STATE_WIDTH = 24  # floats per serialised tag state (see TagStates.pack)
-STATE_MAGIC = b"RT1"
+STATE_WIDTH = 25  # floats per serialised tag state (see TagStates.pack)
+STATE_MAGIC = b"RT2"
 _PER_OBS_CANDIDATES_OVER = 64  # a tag needing more grid points than this gets them from its observations
 
 
@@ -93,7 +93,8 @@ class TagStates:
         return out
 
     # layout: 0 last_fix_ts, 1 active, 2 track_ts, 3-6 x y vx vy, 7-16 cov (upper triangle), 17 floor,
-    # 18 still_s, 19 rejected, 20 hist_ts, 21 hist_x, 22 hist_y, 23 db_ts (last current_locations write)
+    # 18 still_s, 19 rejected, 20 hist_ts, 21 hist_x, 22 hist_y, 23 db_ts (last current_locations write),
+    # 24 bias_m (the tracker's range-bias estimate)
     def pack(self, vec: np.ndarray) -> list[bytes]:
         blob = np.ascontiguousarray(vec, dtype="<f8").tobytes()
         width = STATE_WIDTH * 8
@@ -282,8 +283,9 @@ def _track_batch(vec: np.ndarray) -> TrackBatch:
     cov = cov + np.triu(cov, 1).transpose(0, 2, 1)
     active = vec[:, 1] > 0
     cov[~active] = np.eye(4)
-    return TrackBatch(active, vec[:, 2].copy(), vec[:, 3:7].copy(), cov, vec[:, 17].astype(np.int64),
-                      vec[:, 18].copy(), vec[:, 19].astype(np.int64))
+    return TrackBatch(active=active, ts=vec[:, 2].copy(), state=vec[:, 3:7].copy(), cov=cov,
+                      floor=vec[:, 17].astype(np.int64), still_s=vec[:, 18].copy(),
+                      rejected=vec[:, 19].astype(np.int64), bias_m=vec[:, 24].copy())
 
 
 def _store_track(vec: np.ndarray, rows: np.ndarray, batch: TrackBatch) -> None:
@@ -294,3 +296,4 @@ def _store_track(vec: np.ndarray, rows: np.ndarray, batch: TrackBatch) -> None:
     vec[rows, 17] = batch.floor
     vec[rows, 18] = batch.still_s
     vec[rows, 19] = batch.rejected
+    vec[rows, 24] = batch.bias_m

@@ -35,7 +35,7 @@ from realtime.catalog import Catalog, load_catalog
 from realtime.fixes import FixBatch, LocationFix, rfc3339, to_datetime
 from realtime.live_store import LiveStore, LiveStoreError, open_live_store, unknown_tags_key
 from realtime.locator import Columns, Located, TagStates, locate
-from realtime.observations import DeadLetter, decode_message
+from realtime.observations import DeadLetter, decode_batch
 from realtime.stages import FixStage, StageContext
 from realtime.stream import (
     LOCATIONS,
@@ -256,76 +256,59 @@ class RealtimePipeline:
 
     def _decode(self, messages: list) -> _Decoded:
         now = self.clock()
-        settings = self.settings
-        skew, age = settings.max_clock_skew_s, settings.max_observation_age_s
-        ts, tags, gws, rssi, parts, offs = [], [], [], [], [], []
         out = _Decoded(Columns.empty(), [])
-        pending_unknown_gw: list[tuple[object, object, float, str, int, int]] = []
-        gateway_index = self.catalog.gateway_index
-        assets = self.catalog.assets
-        resume_at = self._resume_at
-        topic_name = self.topic
+        mine = []
         for message in messages:
-            partition, offset = message.partition(), message.offset()
-            tp = (message.topic(), partition)
-            if tp not in self._assigned:
-                continue
-            warm = offset < resume_at.get(tp, 0)
-            if offset + 1 > out.next_offsets.get(tp, -1):
-                out.next_offsets[tp] = offset + 1
-            if not warm:
-                out.newest_produce_ms = max(out.newest_produce_ms, message.timestamp()[1])
-            good, bad = decode_message(message.value(), now, skew, age)
-            if bad and not warm:
-                for rejected in bad:
-                    out.dlq.append(self._dead_letter(rejected.reason, rejected.raw, topic_name, partition, offset,
-                                                     rejected.index))
-            for obs, ts_s in good:
-                gw = gateway_index.get(obs.gateway_id)
-                if gw is None:
-                    pending_unknown_gw.append((obs, message.value(), ts_s, tp, offset, warm))
-                    continue
-                if obs.tag_id not in assets:
-                    if not warm:
-                        out.unknown[obs.tag_id] = out.unknown.get(obs.tag_id, 0) + 1
-                    continue
-                ts.append(ts_s)
-                tags.append(obs.tag_id)
-                gws.append(gw)
-                rssi.append(obs.rssi)
-                parts.append(partition)
-                offs.append(offset)
-                if ts_s > out.gateway_seen.get(obs.gateway_id, 0.0):
-                    out.gateway_seen[obs.gateway_id] = ts_s
-                seen = out.asset_seen.get(obs.tag_id)
-                if seen is None or ts_s >= seen[0]:
-                    out.asset_seen[obs.tag_id] = (ts_s, obs.battery if obs.battery is not None else
-                                                  (seen[1] if seen else None))
-        if pending_unknown_gw:
+            tp = (message.topic(), message.partition())
+            if tp in self._assigned:
+                mine.append(message)
+                offset = message.offset()
+                if offset + 1 > out.next_offsets.get(tp, -1):
+                    out.next_offsets[tp] = offset + 1
+        partitions = np.array([m.partition() for m in mine], np.int64)
+        offsets = np.array([m.offset() for m in mine], np.int64)
+        resume = np.array([self._resume_at.get((m.topic(), m.partition()), 0) for m in mine], np.int64)
+        warm = offsets < resume  # re-read only to refill windows: no DLQ, no counting
+        produced_ms = [m.timestamp()[1] for i, m in enumerate(mine) if not warm[i]]
+        out.newest_produce_ms = max(produced_ms, default=0)
+        values = [m.value() for m in mine]
+        batch = decode_batch(values, now, self.settings.max_clock_skew_s, self.settings.max_observation_age_s)
+        for i, rejected in batch.rejected:
+            if not warm[i]:
+                out.dlq.append(self._dead_letter(rejected.reason, rejected.raw, self.topic, int(partitions[i]),
+                                                 int(offsets[i]), rejected.index))
+        gateway_index = self.catalog.gateway_index
+        if any(g not in gateway_index for g in set(batch.gateway_id)):
             self._refresh_catalog(after_s=self.options.catalog_retry_s)
-            for obs, raw, ts_s, tp, offset, warm in pending_unknown_gw:
-                gw = self.catalog.gateway_index.get(obs.gateway_id)
-                if gw is None:
-                    if not warm:
-                        out.dlq.append(self._dead_letter(f"gateway_id: unknown gateway {obs.gateway_id!r}", raw,
-                                                         topic_name, tp[1], offset, None))
-                    continue
-                if obs.tag_id not in self.catalog.assets:
-                    if not warm:
-                        out.unknown[obs.tag_id] = out.unknown.get(obs.tag_id, 0) + 1
-                    continue
-                ts.append(ts_s)
-                tags.append(obs.tag_id)
-                gws.append(gw)
-                rssi.append(obs.rssi)
-                parts.append(tp[1])
-                offs.append(offset)
-                out.gateway_seen[obs.gateway_id] = max(out.gateway_seen.get(obs.gateway_id, 0.0), ts_s)
-        if out.unknown and self._refresh_catalog(after_s=self.options.catalog_retry_s):
-            pass  # newly registered assets count from the next batch on
+            gateway_index = self.catalog.gateway_index
+        assets = self.catalog.assets
+        keep, gws = [], []
+        for row, (msg, tag, gid) in enumerate(zip(batch.message, batch.tag_id, batch.gateway_id, strict=True)):
+            gw = gateway_index.get(gid)
+            if gw is None:
+                if not warm[msg]:
+                    out.dlq.append(self._dead_letter(f"gateway_id: unknown gateway {gid!r}", values[msg] or b"",
+                                                     self.topic, int(partitions[msg]), int(offsets[msg]), None))
+                continue
+            if tag not in assets:
+                if not warm[msg]:
+                    out.unknown[tag] = out.unknown.get(tag, 0) + 1
+                continue
+            keep.append(row)
+            gws.append(gw)
+        tags = [batch.tag_id[r] for r in keep]
+        ts = np.array(batch.ts_s, float)[keep] if keep else np.array([], float)
+        msg_of = np.array(batch.message, np.int64)[keep] if keep else np.array([], np.int64)
+        for r, t in zip(keep, ts.tolist(), strict=True):
+            gid, tag, battery = batch.gateway_id[r], batch.tag_id[r], batch.battery[r]
+            if t > out.gateway_seen.get(gid, 0.0):
+                out.gateway_seen[gid] = t
+            seen = out.asset_seen.get(tag)
+            if seen is None or t >= seen[0]:
+                out.asset_seen[tag] = (t, battery if battery is not None else (seen[1] if seen else None))
         codes = self.states.intern(tags)
-        out.columns = Columns(np.array(ts, float), codes, np.array(gws, np.int64), np.array(rssi, float),
-                              np.array(parts, np.int64), np.array(offs, np.int64))
+        out.columns = Columns(ts, codes, np.array(gws, np.int64), np.array(batch.rssi, float)[keep] if keep
+                              else np.array([], float), partitions[msg_of], offsets[msg_of])
         out.tags = tags
         return out
 
