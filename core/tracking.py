@@ -43,6 +43,9 @@ class TrackState(msgspec.Struct, frozen=True, array_like=True):
     floor: int = 0
     still_s: float = 0.0  # how long the tag has looked stationary
     rejected: int = 0  # consecutive fixes rejected as jumps
+    bias_m: float = (
+        0.0  # error that averaging cannot remove (a parked tag's multipath bias), from recent fixes
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +59,11 @@ class TrackingConfig:
     still_speed_mps: float = 0.15
     max_still_speed_mps: float = 0.5  # an insignificant velocity above this still counts as motion
     still_after_s: float = 4.0
+    # Fixes from overlapping windows and slowly varying shadowing are not independent: a fix carries about
+    # dt / fix_correlation_s of a fresh fix's information.
+    fix_correlation_s: float = 2.0
+    # Share of a fix's accuracy that is systematic (location-dependent multipath) and never averages out.
+    systematic_share: float = 0.6
     release_chi2: float = 13.8  # 99.9 %: a parked tag leaves stickiness only on a clearly different fix
     still_velocity_chi2: float = 6.0  # 95 %: a velocity the filter cannot tell from zero
 
@@ -71,6 +79,7 @@ class TrackBatch:
     floor: np.ndarray  # (N,) int
     still_s: np.ndarray
     rejected: np.ndarray  # (N,) int
+    bias_m: np.ndarray  # (N,)
 
     def __len__(self) -> int:
         return len(self.ts)
@@ -85,6 +94,7 @@ class TrackBatch:
             np.zeros(n, np.int64),
             np.zeros(n),
             np.zeros(n, np.int64),
+            np.zeros(n),
         )
 
     @classmethod
@@ -99,6 +109,7 @@ class TrackBatch:
             upper[_TRIU] = s.cov
             batch.cov[i] = upper + np.triu(upper, 1).T
             batch.floor[i], batch.still_s[i], batch.rejected[i] = s.floor, s.still_s, s.rejected
+            batch.bias_m[i] = s.bias_m
         return batch
 
     def to_states(self) -> list[TrackState | None]:
@@ -111,6 +122,7 @@ class TrackBatch:
                 int(self.floor[i]),
                 float(self.still_s[i]),
                 int(self.rejected[i]),
+                float(self.bias_m[i]),
             )
             if self.active[i]
             else None
@@ -119,7 +131,8 @@ class TrackBatch:
 
     @property
     def accuracy_m(self) -> np.ndarray:
-        return R68_PER_SQRT_TRACE * np.sqrt(self.cov[:, 0, 0] + self.cov[:, 1, 1])
+        """68 % radius: the filter's own uncertainty plus the systematic part no amount of averaging removes."""
+        return np.hypot(R68_PER_SQRT_TRACE * np.sqrt(self.cov[:, 0, 0] + self.cov[:, 1, 1]), self.bias_m)
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -162,6 +175,7 @@ def track_predict(
         batch.floor,
         batch.still_s,
         batch.rejected,
+        batch.bias_m,
     )
 
 
@@ -203,8 +217,12 @@ def track_update(
     restart = has_fix & (~batch.active | (floor != batch.floor) | (implausible & ~rejected_now))
     update = has_fix & ~rejected_now & ~restart
 
-    # Kalman update for the rows that take their fix.
-    gain = cov[:, :, :2] @ s_inv  # (N, 4, 2)
+    # Kalman update for the rows that take their fix, with the fix's noise inflated for its correlation with
+    # the previous fixes (the gate above uses the fix's own noise).
+    inflation = np.maximum(1.0, config.fix_correlation_s / np.maximum(dt, 1e-3))
+    s_update = cov[:, :2, :2] + (r_sigma**2 * inflation)[:, None, None] * np.eye(2)
+    s_update = np.where(has_fix[:, None, None], s_update, np.eye(2))
+    gain = cov[:, :, :2] @ np.linalg.inv(s_update)  # (N, 4, 2)
     new_state = state + np.einsum("nij,nj->ni", gain, innovation0)
     new_cov = cov - gain @ cov[:, :2, :]
     state = np.where(update[:, None], new_state, state)
@@ -236,6 +254,10 @@ def track_update(
     cov[parked, 2, 2] = cov[parked, 3, 3] = 1e-4
 
     rejected = np.where(rejected_now, batch.rejected + 1, np.where(has_fix, 0, batch.rejected))
+    systematic = config.systematic_share * np.nan_to_num(np.asarray(fix_accuracy_m, float))
+    bias = np.where(
+        restart, systematic, np.where(update, 0.9 * batch.bias_m + 0.1 * systematic, batch.bias_m)
+    )
     new_batch = TrackBatch(
         batch.active | has_fix,
         np.where(batch.active | has_fix, ts_arr, batch.ts),
@@ -244,6 +266,7 @@ def track_update(
         np.where(restart, floor, batch.floor),
         still_s,
         rejected,
+        bias,
     )
     return new_batch, TrackOutput(
         state[:, 0].copy(), state[:, 1].copy(), new_batch.accuracy_m, update | restart, parked
