@@ -155,13 +155,14 @@ class SiteSimulator:
         self._target = self._pos.copy()
         self._speed = rng.uniform(*self.walk_speed_mps, n)
         self._dwell_until = self._now + rng.uniform(0, self.dwell_s[1], n)
-        self._parked = rng.random(n) < self.parked_share
+        self._parked = np.zeros(n, dtype=bool)  # an exact share, so small sites still have parked assets
+        self._parked[rng.permutation(n)[: int(round(self.parked_share * n))]] = True
         self._on_site = np.ones(n, dtype=bool)
         self._tx_db = rng.normal(0, 2.0, n)
         self._battery = rng.uniform(40, 100, n)
         self._drain_per_s = rng.uniform(0.5, 2.0, n) / 86_400.0  # 0.5–2 % a day
         low = int(rng.integers(n))
-        self._battery[low], self._drain_per_s[low] = 21.0, 2.0 / 3600.0  # crosses 20 % within the first hour
+        self._battery[low], self._drain_per_s[low] = 20.9, 6.0 / 3600.0  # crosses 20 % after ~9 minutes
         self._shadow = rng.normal(0, self.shadowing_sigma_db, (n, n_gw))
         movers = np.flatnonzero(~self._parked)
         carried = int(movers[rng.integers(len(movers))]) if len(movers) else 0
