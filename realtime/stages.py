@@ -68,3 +68,8 @@ class FixStage(Protocol):
 
     def reset(self) -> None:
         """Forget cached per-tag state (partitions were revoked; another process may own those tags now)."""
+
+
+def no_stages(_settings: Settings) -> list[FixStage]:
+    """`assettag consume --stages realtime.stages:no_stages`: locations only, no geofences or alerts."""
+    return []
