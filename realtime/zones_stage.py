@@ -56,9 +56,14 @@ class ZonesStage:
     name = "zones"
 
     def __init__(
-        self, settings: Settings, config: MembershipConfig | None = None, refresh_s: float = 30.0
+        self,
+        settings: Settings,
+        config: MembershipConfig | None = None,
+        refresh_s: float = 30.0,
+        background: AlertingService | None = None,
     ) -> None:
         self.settings = settings
+        self.background = background
         self.config = config or MembershipConfig()
         self.refresh_s = refresh_s
         self.engine = GeofenceEngine([], self.config)

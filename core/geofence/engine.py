@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import shapely
 
 from core.geofence.index import ZoneIndex
 from core.geofence.membership import (
@@ -32,11 +33,35 @@ class GeofenceResult:
     unknown: np.ndarray  # per input fix: accuracy too poor to say (zone_ids are then the last known ones)
 
 
+def _overlaps(by_site: Mapping[str, list[Zone]]) -> dict[str, frozenset[str]]:
+    """zone -> zones on the same site (and a shared floor) whose areas intersect it (itself included)."""
+    out: dict[str, frozenset[str]] = {}
+    for zones in by_site.values():
+        geometries = [zone.geometry for zone in zones]
+        tree = shapely.STRtree(geometries)
+        left, right = tree.query(geometries, predicate="intersects")
+        found: dict[int, set[int]] = {i: {i} for i in range(len(zones))}
+        for a, b in zip(left.tolist(), right.tolist(), strict=True):
+            same_floor = zones[a].floor is None or zones[b].floor is None or zones[a].floor == zones[b].floor
+            if a != b and same_floor and geometries[a].intersection(geometries[b]).area > 1e-6:
+                found[a].add(b)
+        for i, zone in enumerate(zones):
+            out[zone.id] = frozenset(zones[j].id for j in found[i])
+    return out
+
+
 class GeofenceEngine:
-    """Zones of many sites; one compiled `ZoneIndex` per (site, floor), built on first use."""
+    """Zones of many sites; one compiled `ZoneIndex` per (site, floor), built on first use.
+
+    `exclusive_rooms`: zones whose areas do not overlap are mutually exclusive (see `apply_fix`); nested or
+    overlapping zones (a site boundary around rooms, a circle inside a hall) are unaffected."""
 
     def __init__(
-        self, zones: Iterable[Zone], config: MembershipConfig | None = None, cell_m: float = 1.0
+        self,
+        zones: Iterable[Zone],
+        config: MembershipConfig | None = None,
+        cell_m: float = 1.0,
+        exclusive_rooms: bool = True,
     ) -> None:
         self.config = config or MembershipConfig()
         self.cell_m = cell_m
@@ -51,6 +76,7 @@ class GeofenceEngine:
             if zone.enter_dwell_s is not None or zone.exit_dwell_s is not None
         }
         self._indexes: dict[tuple[str, int], ZoneIndex] = {}
+        self.overlaps = _overlaps(self._by_site) if exclusive_rooms else None
 
     def index_for(self, site_id: str, floor: int) -> ZoneIndex:
         key = (site_id, floor)
@@ -114,7 +140,14 @@ class GeofenceEngine:
             tag = tag_ids[i]
             state = new_states.get(tag) or states.get(tag) or TagZoneState()
             state, events = apply_fix(
-                tag, state, float(ts[i]), float(accuracy[i]), signed[i], self.config, self.dwell
+                tag,
+                state,
+                float(ts[i]),
+                float(accuracy[i]),
+                signed[i],
+                self.config,
+                self.dwell,
+                self.overlaps,
             )
             new_states[tag] = state
             transitions.extend(events)

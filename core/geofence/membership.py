@@ -9,6 +9,9 @@ Per (tag, zone) the only inputs are the signed distance of each fix to the zone 
   admitted, but only after it stayed there;
 - **exit** only when the fix is outside by more than the margin ("clearly outside"), continuously for the exit
   dwell time; a fix back inside restarts that clock, a fix in the grey band between neither restarts nor completes it;
+- **rooms are exclusive** (with `overlaps`): a tag in room A switches to an adjacent, non-overlapping room B on
+  clear evidence (inside B beyond the margin) and leaves A at that moment; merely lingering just past the wall
+  switches it only after `switch_dwell_s` — a parked tag never ping-pongs between two rooms;
 - **unknown** when the fix's accuracy is worse than `max_accuracy_m`: such a fix changes nothing (it neither
   confirms nor breaks membership) and the tag's membership is reported as unknown until a usable fix arrives.
 
@@ -33,8 +36,9 @@ class MembershipConfig:
     """Tunable numbers of the hysteresis (units in the names). Zones may override the dwell times."""
 
     enter_dwell_s: float = 5.0
-    enter_confirm_s: float = 1.0
+    enter_confirm_s: float = 0.5
     exit_dwell_s: float = 2.0
+    switch_dwell_s: float = 60.0
     margin_per_accuracy: float = 1.0
     min_margin_m: float = 0.5
     max_margin_m: float = 3.0
@@ -45,6 +49,7 @@ class MembershipConfig:
             "enter_dwell_s",
             "enter_confirm_s",
             "exit_dwell_s",
+            "switch_dwell_s",
             "margin_per_accuracy",
             "min_margin_m",
         ):
@@ -125,9 +130,15 @@ def apply_fix(
     signed_m: Mapping[str, float],
     config: MembershipConfig,
     dwell: Mapping[str, ZoneDwell] | None = None,
+    overlaps: Mapping[str, frozenset[str]] | None = None,
 ) -> tuple[TagZoneState, list[ZoneTransition]]:
     """Apply one fix to a tag's state. `signed_m` holds the signed distance to every zone the fix is inside of or
-    near (zones not listed are taken as clearly outside). Returns the new state and the transitions it caused."""
+    near (zones not listed are taken as clearly outside). Returns the new state and the transitions it caused.
+
+    `overlaps` (zone -> zones whose area intersects it) makes zones that do *not* overlap mutually exclusive —
+    adjacent rooms: a tag in room A moves to room B only on clear evidence (inside B beyond the margin, not by
+    lingering at the wall), and leaves A at that moment instead of being in both during A's exit dwell.
+    Without it, every zone is judged on its own."""
     if ts <= state.ts:
         return state, []
     if not accuracy_m <= config.max_accuracy_m:  # also catches NaN
@@ -136,8 +147,10 @@ def apply_fix(
 
     margin = config.margin_m(accuracy_m)
     dwell = dwell or {}
+    inside_before = [zone_id for zone_id, m in state.zones.items() if m.inside]
     zones: dict[str, ZoneMembership] = {}
     transitions: list[ZoneTransition] = []
+    entered: list[str] = []
     for zone_id in set(state.zones) | set(signed_m):
         d = signed_m.get(zone_id, float("-inf"))
         current = state.zones.get(zone_id)
@@ -153,9 +166,14 @@ def apply_fix(
             clearly_in = clear_since is not None and ts - clear_since >= min(
                 config.enter_confirm_s, enter_dwell
             )
-            if clearly_in or ts - started >= enter_dwell:
+            lingered = ts - started >= enter_dwell
+            if lingered and not clearly_in and overlaps is not None and ts - started < config.switch_dwell_s:
+                mine = overlaps.get(zone_id, frozenset())
+                lingered = not any(other not in mine for other in inside_before)
+            if clearly_in or lingered:
                 zones[zone_id] = ZoneMembership(inside=True, since=ts)
                 transitions.append(ZoneTransition(tag_id, zone_id, ENTER, ts))
+                entered.append(zone_id)
             else:
                 zones[zone_id] = ZoneMembership(inside=False, since=started, pending=clear_since)
             continue
@@ -171,6 +189,14 @@ def apply_fix(
                 zones[zone_id] = ZoneMembership(inside=True, since=current.since, pending=pending)
         else:
             zones[zone_id] = current  # grey band: keep the membership and any pending exit as they are
+    if overlaps is not None and entered:
+        for zone_id in entered:
+            mine = overlaps.get(zone_id, frozenset())
+            for other in inside_before:
+                kept = zones.get(other)
+                if other not in mine and kept is not None and kept.inside:
+                    del zones[other]
+                    transitions.append(ZoneTransition(tag_id, other, EXIT, ts, dwell_s=ts - kept.since))
     transitions.sort(key=lambda t: (t.kind != EXIT, t.zone_id))  # exits first: leave A, then enter B
     return TagZoneState(ts=ts, zones=zones, unknown_since=None), transitions
 
@@ -185,11 +211,12 @@ def walk(
     config: MembershipConfig,
     state: TagZoneState | None = None,
     dwell: Mapping[str, ZoneDwell] | None = None,
+    overlaps: Mapping[str, frozenset[str]] | None = None,
 ) -> tuple[TagZoneState, list[ZoneTransition]]:
     """Apply a sequence of (ts, accuracy_m, signed distances) fixes in order; handy for scripted tracks."""
     state = state or TagZoneState()
     events: list[ZoneTransition] = []
     for ts, accuracy_m, signed in fixes:
-        state, new = apply_fix(tag_id, state, ts, accuracy_m, signed, config, dwell)
+        state, new = apply_fix(tag_id, state, ts, accuracy_m, signed, config, dwell, overlaps)
         events.extend(new)
     return state, events
