@@ -1,8 +1,8 @@
-"""Test harness: a whole platform in the test process on the embedded backends: the API (uvicorn, real HTTP and WebSockets on
-a free port) and the realtime loop fed with observations the test makes up, so a test decides where a tag is.
+"""Test harness: a whole platform in the test process — the API (uvicorn: real HTTP and WebSockets on a free
+port) and the realtime loop fed with observations the test makes up, so a test decides where a tag is.
 
-Everything that is process-wide (MemoryHub, the memory stream broker) is kept apart per test by a Redis key
-prefix and a topic prefix of its own.
+On the embedded backends (browser tests) or the real services (integration tests). What is process-wide
+(MemoryHub, the memory stream broker, Redis) is kept apart per test by a key prefix and a topic prefix.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,7 +23,7 @@ import pytest
 
 from core.db.engine import async_session_factory, make_async_engine, make_engine, upgrade_database
 from core.db.models import Alert, Asset, Gateway, Geofence, Site
-from core.live import LiveKeys, MemoryHub
+from core.live import LiveKeys
 from core.settings import Settings, load_settings
 
 CHROMIUM = "/usr/bin/chromium"
@@ -124,7 +125,15 @@ class LivePlatform:
             "opened_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "count": 1,
         }
-        MemoryHub.shared().publish(self.keys.alerts_channel(self.site_id), msgspec.json.encode([body]))
+        from realtime.live_store import open_live_store
+
+        live = open_live_store(
+            self.settings
+        )  # the alert stage's way of publishing: Redis or the in-process hub
+        try:
+            live.publish_many([(self.keys.alerts_channel(self.site_id), msgspec.json.encode([body]))])
+        finally:
+            live.close()
         return str(alert_id)
 
 
@@ -174,24 +183,16 @@ def _issue_key(settings: Settings) -> str:
     return asyncio.run(issue())
 
 
-@pytest.fixture
-def live_platform(tmp_path: Path) -> Iterator[LivePlatform]:
+@contextmanager
+def running_platform(settings: Settings) -> Iterator[LivePlatform]:
+    """Migrate and seed `settings.database_url`, then run the realtime loop, the API (uvicorn) and the tag
+    beacons in threads until the block ends. Works on the embedded backends and on the real services alike."""
     import uvicorn
 
     from api.app import create_app
     from realtime.pipeline import PipelineOptions, RealtimePipeline
     from realtime.stream import ensure_topics
 
-    run = uuid.uuid4().hex[:8]
-    settings = load_settings(
-        data_dir=tmp_path,
-        database_url=f"sqlite:///{tmp_path / 'e2e.db'}",
-        redis_url="memory://",
-        stream_url="memory://",
-        redis_prefix=f"{run}:",
-        topic_prefix=f"{run}.",
-        consumer_group=f"e2e-{run}",
-    )
     upgrade_database(settings.database_url)
     site_id, assets = _seed(settings)
     api_key = _issue_key(settings)
@@ -204,7 +205,7 @@ def live_platform(tmp_path: Path) -> Iterator[LivePlatform]:
     def run_realtime() -> None:
         try:
             pipeline.run(stop)
-        except BaseException as exc:  # surfaced at teardown: a dead loop otherwise only looks like a timeout
+        except BaseException as exc:  # surfaced at the end: a dead loop otherwise only looks like a timeout
             crashes.append(exc)
             raise
 
@@ -219,6 +220,7 @@ def live_platform(tmp_path: Path) -> Iterator[LivePlatform]:
     deadline = time.monotonic() + 60
     while not server.started:
         if time.monotonic() > deadline or not serving.is_alive():
+            stop.set()
             pytest.fail("the API did not start within 60 s")
         time.sleep(0.05)
     platform = LivePlatform(settings, f"http://127.0.0.1:{port}", api_key, site_id, assets)
@@ -233,3 +235,23 @@ def live_platform(tmp_path: Path) -> Iterator[LivePlatform]:
         realtime.join(timeout=10)
         beacons.join(timeout=10)
     assert not crashes, f"the realtime loop crashed: {crashes[0]!r}"
+
+
+def embedded_settings_for(tmp_path: Path) -> Settings:
+    """Embedded backends, with a key prefix and topic prefix of their own on the process-wide hub and broker."""
+    run = uuid.uuid4().hex[:8]
+    return load_settings(
+        data_dir=tmp_path,
+        database_url=f"sqlite:///{tmp_path / 'e2e.db'}",
+        redis_url="memory://",
+        stream_url="memory://",
+        redis_prefix=f"{run}:",
+        topic_prefix=f"{run}.",
+        consumer_group=f"e2e-{run}",
+    )
+
+
+@pytest.fixture
+def live_platform(tmp_path: Path) -> Iterator[LivePlatform]:
+    with running_platform(embedded_settings_for(tmp_path)) as platform:
+        yield platform
