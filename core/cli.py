@@ -27,6 +27,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "api": ("api.cli", "serve the REST API and WebSockets (uvicorn) on ASSET_TAG_API_HOST:ASSET_TAG_API_PORT"),
     "keys": ("api.keys.cli", "API keys: `assettag keys create --name N --role admin|operator|viewer`, list, revoke"),
     "db": ("core.db.cli", "database schema: `assettag db upgrade|downgrade|current`"),
+    "locate": ("core.positioning.locate_cli", "offline location estimation of a CSV/Parquet of observations"),
 }
 
 

@@ -79,3 +79,42 @@ def load_samples(path: str | Path) -> Samples:
         truth_x=truth_x,
         truth_y=truth_y,
     )
+
+
+def export_for_locate(data_dir: str | Path, out_dir: str | Path) -> dict[str, Path]:
+    """Write the data set in `assettag locate`'s formats: gateways.csv, observations.csv (the robot test run),
+    calibration.csv (the calibration walk with true x, y) and truth.csv (the robot's true path)."""
+    data_dir, out_dir = Path(data_dir), Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = {name: out_dir / f"{name}.csv" for name in ("gateways", "observations", "calibration", "truth")}
+    with paths["gateways"].open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["gateway_id", "x", "y", "z"])
+        for row in load_anchors(data_dir / "anchors.csv"):
+            writer.writerow([row["gateway_id"], row["x"], row["y"], row["z"]])
+    for name, source in (
+        ("observations", "tests/test_robot_df.csv"),
+        ("calibration", "calibration/calibration_df.csv"),
+    ):
+        samples = load_samples(data_dir / source)
+        with paths[name].open("w", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(
+                ["ts", "tag_id", "gateway_id", "rssi"] + (["x", "y"] if name == "calibration" else [])
+            )
+            tx, ty = samples.truth_at(samples.ts_s)
+            for i in range(len(samples.ts_s)):
+                row = [
+                    f"{samples.ts_s[i] * 1000.0:.1f}",
+                    KOLAKOWSKI_TAG_ID,
+                    samples.gateway_ids[i],
+                    f"{samples.rssi_dbm[i]:.2f}",
+                ]
+                writer.writerow(row + ([f"{tx[i]:.3f}", f"{ty[i]:.3f}"] if name == "calibration" else []))
+    robot = load_samples(data_dir / "tests/test_robot_df.csv")
+    with paths["truth"].open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["ts", "x", "y"])
+        for t, x, y in zip(robot.truth_ts_s, robot.truth_x, robot.truth_y, strict=True):
+            writer.writerow([f"{t * 1000.0:.1f}", f"{x:.3f}", f"{y:.3f}"])
+    return paths
