@@ -49,9 +49,14 @@ def _settings(run_id: str, database_url: str):  # type: ignore[no-untyped-def]
     from core.settings import load_settings
 
     env = _services()
-    return load_settings(database_url=database_url, redis_url=env["ASSET_TAG_REDIS_URL"],
-                         stream_url=env["ASSET_TAG_STREAM_URL"], topic_prefix=f"{run_id}.",
-                         redis_prefix=f"{run_id}:", consumer_group=f"{run_id}-realtime")
+    return load_settings(
+        database_url=database_url,
+        redis_url=env["ASSET_TAG_REDIS_URL"],
+        stream_url=env["ASSET_TAG_STREAM_URL"],
+        topic_prefix=f"{run_id}.",
+        redis_prefix=f"{run_id}:",
+        consumer_group=f"{run_id}-realtime",
+    )
 
 
 def _produce_backlog(settings, tags: int, messages: int, seed: int) -> int:  # type: ignore[no-untyped-def]
@@ -107,7 +112,11 @@ def _live_load(settings, tags: int, rate: float, seconds: float, seed: int, out:
                 continue
             for fix in msgspec.json.decode(message["data"]):
                 ts = fix["ts"]
-                fix_s = time.mktime(time.strptime(ts[:19], "%Y-%m-%dT%H:%M:%S")) - time.timezone + int(ts[20:23]) / 1000
+                fix_s = (
+                    time.mktime(time.strptime(ts[:19], "%Y-%m-%dT%H:%M:%S"))
+                    - time.timezone
+                    + int(ts[20:23]) / 1000
+                )
                 if now - fix_s < 30:
                     latencies.append(now - fix_s)
 
@@ -135,7 +144,9 @@ def _live_load(settings, tags: int, rate: float, seconds: float, seed: int, out:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--tags", type=int, default=100_000)
     parser.add_argument("--messages", type=int, default=1_000_000)
     parser.add_argument("--rate", type=float, default=20_000, help="obs/s of the latency phase")
@@ -169,12 +180,17 @@ def main() -> None:
         ensure_topics(settings)
         with ctx.Pool(1) as pool:
             produced = pool.apply(_produce_backlog, (settings, args.tags, args.messages, args.seed))
-        print(f"setup: seeded {args.tags} assets, produced {produced} observations in "
-              f"{time.perf_counter() - t0:.1f} s", flush=True)
+        print(
+            f"setup: seeded {args.tags} assets, produced {produced} observations in "
+            f"{time.perf_counter() - t0:.1f} s",
+            flush=True,
+        )
 
         # Ceiling: consume + decode only.
         consumer = open_consumer(settings, group=f"{run_id}-ceiling")
-        consumer.subscribe([settings.topic(OBSERVATIONS)], on_assign=lambda tps: {}, on_revoke=lambda tps: None)
+        consumer.subscribe(
+            [settings.topic(OBSERVATIONS)], on_assign=lambda tps: {}, on_revoke=lambda tps: None
+        )
         seen, started = 0, None
         now = time.time()
         while seen < produced:
@@ -189,7 +205,9 @@ def main() -> None:
         print(f"ceiling: {ceiling:,.0f} obs/s (consume + decode)", flush=True)
 
         # Throughput: the real pipeline drains the backlog.
-        pipeline = RealtimePipeline(settings, options=PipelineOptions(max_batch=args.max_batch), engine=engine)
+        pipeline = RealtimePipeline(
+            settings, options=PipelineOptions(max_batch=args.max_batch), engine=engine
+        )
         pipeline.start()
         done, started, fixes, batches = 0, None, 0, 0
         while done < produced:
@@ -201,16 +219,20 @@ def main() -> None:
             batches += 1 if report.messages else 0
         elapsed = time.perf_counter() - started
         obs_per_s = done / elapsed
-        print(f"pipeline: {obs_per_s:,.0f} obs/s end to end ({done} obs, {fixes} fixes, {batches} batches, "
-              f"{elapsed:.1f} s), {len(pipeline.states.tags)} tags tracked", flush=True)
+        print(
+            f"pipeline: {obs_per_s:,.0f} obs/s end to end ({done} obs, {fixes} fixes, {batches} batches, "
+            f"{elapsed:.1f} s), {len(pipeline.states.tags)} tags tracked",
+            flush=True,
+        )
 
         # Latency at a steady rate, the pipeline running in this process.
         stop = threading.Event()
         worker = threading.Thread(target=lambda: [pipeline.run_once() for _ in iter(stop.is_set, True)])
         worker.start()
         queue = ctx.Queue()
-        load = ctx.Process(target=_live_load, args=(settings, args.tags, args.rate, args.latency_seconds,
-                                                    args.seed, queue))
+        load = ctx.Process(
+            target=_live_load, args=(settings, args.tags, args.rate, args.latency_seconds, args.seed, queue)
+        )
         load.start()
         result = queue.get(timeout=args.latency_seconds + 120)
         load.join(30)
@@ -218,13 +240,27 @@ def main() -> None:
         worker.join(60)
         pipeline.close()
         lat = np.array(result["latencies"]) * 1000.0
-        p50, p99 = (float(np.percentile(lat, 50)), float(np.percentile(lat, 99))) if lat.size else (None, None)
-        print(f"latency: {result['produced'] / result['seconds']:,.0f} obs/s offered, {lat.size} fixes timed, "
-              f"p50 {p50:.0f} ms, p99 {p99:.0f} ms", flush=True)
+        p50, p99 = (
+            (float(np.percentile(lat, 50)), float(np.percentile(lat, 99))) if lat.size else (None, None)
+        )
+        print(
+            f"latency: {result['produced'] / result['seconds']:,.0f} obs/s offered, {lat.size} fixes timed, "
+            f"p50 {p50:.0f} ms, p99 {p99:.0f} ms",
+            flush=True,
+        )
         rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-        print(json.dumps({"obs_per_s": round(obs_per_s), "ceiling_obs_per_s": round(ceiling),
-                          "ratio": round(obs_per_s / ceiling, 3), "p50_ms": p50 and round(p50, 1),
-                          "p99_ms": p99 and round(p99, 1), "rss_mb": round(rss_mb, 1)}))
+        print(
+            json.dumps(
+                {
+                    "obs_per_s": round(obs_per_s),
+                    "ceiling_obs_per_s": round(ceiling),
+                    "ratio": round(obs_per_s / ceiling, 3),
+                    "p50_ms": p50 and round(p50, 1),
+                    "p99_ms": p99 and round(p99, 1),
+                    "rss_mb": round(rss_mb, 1),
+                }
+            )
+        )
     finally:
         with psycopg.connect(plain, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{run_id}" WITH (FORCE)')
