@@ -36,6 +36,11 @@ def _s(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
+def _latest(*moments: datetime.datetime | None) -> datetime.datetime | None:
+    known = [m for m in moments if m is not None]
+    return max(known) if known else None
+
+
 def load_zones(conn: Connection) -> dict[str, ZoneInfo]:
     rows = conn.execute(select(GEOFENCES.c.id, GEOFENCES.c.name, GEOFENCES.c.kind, GEOFENCES.c.site_id))
     return {str(r.id): ZoneInfo(str(r.id), r.name, r.kind, str(r.site_id)) for r in rows}
@@ -111,6 +116,12 @@ def load_world(conn: Connection, rules: Sequence[Rule], now: datetime.datetime) 
     entries = _zone_entries(conn) if needs_zones else {}
     underused = [rule for rule in rules if rule.kind is RuleKind.UNDERUTILISED]
     moved = _last_moved(conn, underused, now) if underused else {}
+    # No movement within the look-back: it has been still for at least that long (or since it was created).
+    still_since = (
+        now - datetime.timedelta(days=max(r.param("idle_days") for r in underused) + 1.0)
+        if underused
+        else None
+    )
     anchors: dict[str, dict[str, tuple[float, float]]] = {}  # tag -> rule -> anchor
     for rule in (r for r in rules if r.kind is RuleKind.MOVEMENT_AFTER_HOURS):
         sites = [rule.site_id] if rule.site_id else list(timezones)
@@ -128,7 +139,8 @@ def load_world(conn: Connection, rules: Sequence[Rule], now: datetime.datetime) 
         AssetSnapshot(
             id=str(r.id), name=r.name, site_id=_s(r.site_id), category=r.category, tag_id=r.tag_id,
             status=r.status, created_at=r.created_at, last_seen=r.last_seen, battery_pct=r.battery_pct,
-            x=r.x, y=r.y, zone_entered_at=entries.get(r.tag_id or "", {}), last_moved_at=moved.get(r.tag_id or ""),
+            x=r.x, y=r.y, zone_entered_at=entries.get(r.tag_id or "", {}),
+            last_moved_at=moved.get(r.tag_id or "") or _latest(still_since, r.created_at),
             anchor_xy=anchors.get(r.tag_id or "", {}),
         )
         for r in conn.execute(query)
