@@ -16,11 +16,10 @@ from pathlib import Path
 import numpy as np
 
 from core.errors import CommandError
-from core.positioning.calibration import calibrate
 from core.positioning.estimator import estimate_windows
-from core.positioning.fingerprint import FingerprintModel
 from core.positioning.gateways import GatewayTable, GatewayTableError
 from core.positioning.locate_io import ObservationFile, read_gateway_rows, read_observations, write_fixes
+from core.positioning.training import train_site_model
 from core.positioning.windows import aggregate_windows
 
 
@@ -91,52 +90,27 @@ def run(args: argparse.Namespace) -> int:
     if args.calibration is not None:
         calib = read_observations(args.calibration, with_truth=True)
         calib_index = _known_gateways(gateways, calib, args.calibration)
-        result = calibrate(
-            gateways,
-            calib.ts_s,
-            calib.tag_id,
-            calib_index,
-            calib.rssi_dbm,
-            calib.true_x,
-            calib.true_y,
-            window_s=window_s,
-            fix_interval_s=interval_s,
-        )
-        gateways, tx_sigma = result.gateways, result.tx_offset_sigma_db
-        _say(
-            f"assettag locate: calibration kept per-gateway fits for {int(result.fitted.sum())} of "
-            f"{len(gateways)} gateways; held-out median error {result.heldout_median_before_m:.2f} m → "
-            f"{result.heldout_median_after_m:.2f} m"
-        )
-        # One training window per calibration sample time (rows of one sample share its ts and position).
-        samples = np.unique(
-            np.stack([calib.tag_id.astype(str), calib.ts_s.astype(str)]), axis=1, return_index=True
-        )[1]
-        samples = samples[np.argsort(calib.ts_s[samples], kind="stable")]
-        training = aggregate_windows(
-            calib.ts_s,
-            calib.tag_id,
-            calib_index,
-            calib.rssi_dbm,
-            window_s=window_s,
-            eval_ts=calib.ts_s[samples],
-            eval_tag=calib.tag_id[samples].astype(str),
-        )
-        truth_x = np.interp(training.fix_ts, calib.ts_s[samples], calib.true_x[samples])
-        truth_y = np.interp(training.fix_ts, calib.ts_s[samples], calib.true_y[samples])
         try:
-            fingerprint = FingerprintModel.fit(
-                training.gateway,
-                training.rssi_dbm,
-                truth_x,
-                truth_y,
-                gateway_xyz=(gateways.x, gateways.y, gateways.z),
-                ref_rssi_1m_dbm=gateways.ref_rssi_1m_dbm,
-                path_loss_exponent=gateways.path_loss_exponent,
-                ts_s=training.fix_ts,
+            model = train_site_model(
+                gateways,
+                calib.ts_s,
+                calib.tag_id,
+                calib_index,
+                calib.rssi_dbm,
+                calib.true_x,
+                calib.true_y,
+                window_s=window_s,
+                fix_interval_s=interval_s,
             )
         except ValueError as exc:
             raise CommandError(f"{args.calibration}: {exc}") from None
+        gateways, fingerprint, tx_sigma = model.gateways, model.fingerprint, model.tx_offset_sigma_db
+        result = model.calibration
+        _say(
+            f"assettag locate: calibration kept per-gateway fits for {int(result.fitted.sum())} of "
+            f"{len(gateways)} gateways; held-out median error {result.heldout_median_before_m:.2f} m -> "
+            f"{result.heldout_median_after_m:.2f} m; fingerprint model trained"
+        )
 
     windows = aggregate_windows(
         observations.ts_s,
