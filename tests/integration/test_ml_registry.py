@@ -228,7 +228,7 @@ def test_watcher_serves_new_champion_without_pausing_and_survives_the_server_goi
             gateways, windows.gateway, windows.rssi_dbm, sample_count=windows.sample_count
         )
         assert (fixes.method_names == "fingerprint").mean() > 0.9
-        (Path(os.environ.get("ASSET_TAG_ML_FIGURES", tmp_path)) / "promotion_to_serving_s.txt").write_text(
+        (Path(os.environ.get("ML_FIGURES_DIR", tmp_path)) / "promotion_to_serving_s.txt").write_text(
             f"{switch_s:.2f}\n"
         )
 
