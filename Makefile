@@ -22,6 +22,7 @@ services-down:
 
 ## Everything CI runs: install, start the services, run unit, integration and e2e tests.
 test: install services
+	scripts/services.sh tools
 	$(UV) run pytest
 
 test-unit: install

@@ -8,6 +8,7 @@
 #   scripts/services.sh down     stop all four
 #   scripts/services.sh status   one line per service
 #   scripts/services.sh env      print the exports (eval "$(scripts/services.sh env)")
+#   scripts/services.sh tools    install the test tools that are not services: Debian's Chromium for the e2e tests
 #
 # Idempotent: a second `up` finds everything installed and running and takes seconds. Downloads and builds are cached
 # under $ASSET_TAG_SERVICES_HOME (default ~/.cache/asset-tag); data lives there too.
@@ -230,10 +231,15 @@ status() {
   done
 }
 
+tools() {
+  command -v chromium >/dev/null || apt_install chromium
+}
+
 case ${1:-} in
   up) up ;;
+  tools) tools ;;
   down) down ;;
   status) status ;;
   env) [ -f "$SERVICES_ENV" ] || die "no $SERVICES_ENV yet: run scripts/services.sh up"; cat "$SERVICES_ENV" ;;
-  *) echo "usage: $0 up|down|status|env" >&2; exit 2 ;;
+  *) echo "usage: $0 up|down|status|env|tools" >&2; exit 2 ;;
 esac
