@@ -52,12 +52,14 @@ def build_mart(
     parameters: marts.MartParameters | None = None,
     assets: pa.Table | None = None,
     connection: duckdb.DuckDBPyConnection | None = None,
+    sources_ready: bool = False,
 ) -> tuple[pa.Table, WrittenPartition]:
     """Compute mart `name` for `day` and replace its partition. `assets` (asset_id, category) adds categories."""
     definition = MARTS[name]
     parameters = parameters or marts.MartParameters()
     connection = connection or connect(lakehouse)
-    sources.register(connection, lakehouse, day, definition.reads, definition.days_before)
+    if not sources_ready:
+        sources.register(connection, lakehouse, day, definition.reads, definition.days_before)
     if assets is not None:
         connection.register("assets", assets)
     if name == "battery_trend":
@@ -71,6 +73,12 @@ def build_mart(
 def build_all(
     lakehouse: Lakehouse, day: dt.date, parameters: marts.MartParameters | None = None
 ) -> dict[str, WrittenPartition]:
-    """Every mart of the day on one DuckDB connection (what the benchmark times)."""
+    """Every mart of the day on one DuckDB connection, reading each source once (what the benchmark times)."""
     connection = connect(lakehouse)
-    return {name: build_mart(lakehouse, name, day, parameters, connection=connection)[1] for name in MARTS}
+    sources.register(connection, lakehouse, day, ["observations", "alerts"], materialise=True)
+    sources.register(connection, lakehouse, day, ["locations"], materialise=True)
+    sources.register(connection, lakehouse, day, ["zone_events"], days_before=1, materialise=True)
+    return {
+        name: build_mart(lakehouse, name, day, parameters, connection=connection, sources_ready=True)[1]
+        for name in MARTS
+    }

@@ -189,7 +189,8 @@ def gateway_health(connection: duckdb.DuckDBPyConnection, day: dt.date, p: MartP
                min(ts) AS first_seen, max(ts) AS last_seen
         FROM obs GROUP BY gateway_id
     ), stamps AS (
-        SELECT DISTINCT gateway_id, epoch(ts) AS t FROM obs
+        -- Whole seconds: a silence is minutes long, and this cuts the rows to sort by up to 10x.
+        SELECT DISTINCT gateway_id, floor(epoch(ts)) AS t FROM obs
         UNION ALL SELECT gateway_id, epoch($day_start) FROM stats  -- midnight to the first observation
         UNION ALL SELECT gateway_id, epoch($day_end) FROM stats    -- the last observation to midnight
     ), gaps AS (

@@ -34,10 +34,12 @@ def register(
     day: dt.date,
     names: Iterable[str],
     days_before: int = 0,
+    materialise: bool = False,
 ) -> dict[str, int]:
     """Create a view per dataset over its partitions from `days_before` days before `day` to `day`.
 
-    A dataset with nothing landed yet becomes an empty view of its schema, so the marts still run (and say 0)."""
+    A dataset with nothing landed yet becomes an empty view of its schema, so the marts still run (and say 0).
+    With `materialise`, the rows are read once into an in-memory table, for building several marts from them."""
     partitions = {}
     for name in names:
         dataset, schema = SOURCES[name]
@@ -47,7 +49,11 @@ def register(
         if source is None:
             connection.register(f"{name}_empty", schema.empty_table())
             connection.execute(f"CREATE OR REPLACE VIEW {name} AS SELECT * FROM {name}_empty")
+        elif materialise:
+            connection.execute(f"DROP VIEW IF EXISTS {name}")
+            connection.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM {source}")
         else:
+            connection.execute(f"DROP TABLE IF EXISTS {name}")
             connection.execute(f"CREATE OR REPLACE VIEW {name} AS SELECT * FROM {source}")
     return partitions
 
