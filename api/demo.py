@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import signal
 import socket
 import sys
 import threading
@@ -157,6 +158,10 @@ def realtime_stages(settings: Settings) -> list[Any]:
     return []
 
 
+def _interrupt(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def _say(line: str) -> None:
     """The command's own output (URLs, key) goes to stdout, flushed so a supervising process sees it at once."""
     sys.stdout.write(line + "\n")
@@ -225,12 +230,19 @@ def run(args: argparse.Namespace) -> int:
 
     watcher = threading.Thread(target=watch, name="demo-watch", daemon=True)
     watcher.start()
+    # Ctrl-C (or SIGTERM) is how the demo is meant to end: uvicorn shuts down gracefully, then re-raises the
+    # signal; it ends here as a clean exit once the realtime loop and the simulator have stopped too.
+    previous_sigterm = signal.signal(signal.SIGTERM, _interrupt)
     try:
         server.run()
+    except KeyboardInterrupt:
+        pass
     finally:
         stop.set()
         for worker in workers:
             worker.join(timeout=10)
+        signal.signal(signal.SIGTERM, previous_sigterm)
+    _say("demo stopped.")
     if failures:
         raise CommandError("; ".join(failures))
     return 0
