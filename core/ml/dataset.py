@@ -70,7 +70,8 @@ class CalibrationData:
         if not rows:
             raise TrainingDataError("rows: no calibration observations")
         columns: dict[str, list[float]] = {"ts": [], "rssi": [], "x": [], "y": []}
-        tags, gateways = [], []
+        tags: list[str] = []
+        gateways: list[str] = []
         for number, row in enumerate(rows, start=1):
             for key in columns:
                 value = row.get(key)
