@@ -10,8 +10,9 @@ Per (tag, zone) the only inputs are the signed distance of each fix to the zone 
 - **exit** only when the fix is outside by more than the margin ("clearly outside"), continuously for the exit
   dwell time; a fix back inside restarts that clock, a fix in the grey band between neither restarts nor completes it;
 - **rooms are exclusive** (with `overlaps`): a tag in room A switches to an adjacent, non-overlapping room B on
-  clear evidence (inside B beyond the margin) and leaves A at that moment; merely lingering just past the wall
-  switches it only after `switch_dwell_s` — a parked tag never ping-pongs between two rooms;
+  clear evidence (inside B beyond the margin) and leaves A at that moment; lingering past the wall switches it
+  after the enter dwell only if its fixes were on average `switch_depth_m` inside B (or after `switch_dwell_s`
+  continuously in B) — a tag parked on the wall does not ping-pong between two rooms;
 - **unknown** when the fix's accuracy is worse than `max_accuracy_m`: such a fix changes nothing (it neither
   confirms nor breaks membership) and the tag's membership is reported as unknown until a usable fix arrives.
 
@@ -38,7 +39,8 @@ class MembershipConfig:
     enter_dwell_s: float = 5.0
     enter_confirm_s: float = 0.5
     exit_dwell_s: float = 2.0
-    switch_dwell_s: float = 60.0
+    switch_depth_m: float = 1.0
+    switch_dwell_s: float = 300.0
     margin_per_accuracy: float = 1.0
     min_margin_m: float = 0.5
     max_margin_m: float = 3.0
@@ -50,6 +52,7 @@ class MembershipConfig:
             "enter_confirm_s",
             "exit_dwell_s",
             "switch_dwell_s",
+            "switch_depth_m",
             "margin_per_accuracy",
             "min_margin_m",
         ):
@@ -72,6 +75,8 @@ class ZoneMembership(msgspec.Struct, array_like=True):
     pending: float | None = (
         None  # start of a clearly-outside run (inside) / clearly-inside run (not yet inside)
     )
+    depth_sum: float = 0.0  # pending enter: sum of the signed distances (m) of the fixes since `since`
+    fixes: int = 0  # ... and how many there were
 
 
 class TagZoneState(msgspec.Struct, array_like=True):
@@ -166,16 +171,19 @@ def apply_fix(
             clearly_in = clear_since is not None and ts - clear_since >= min(
                 config.enter_confirm_s, enter_dwell
             )
+            depth_sum = (current.depth_sum if current is not None else 0.0) + min(d, margin)
+            fixes = (current.fixes if current is not None else 0) + 1
             lingered = ts - started >= enter_dwell
             if lingered and not clearly_in and overlaps is not None and ts - started < config.switch_dwell_s:
                 mine = overlaps.get(zone_id, frozenset())
-                lingered = not any(other not in mine for other in inside_before)
+                if any(other not in mine for other in inside_before):  # would leave another room: be surer
+                    lingered = depth_sum / fixes >= config.switch_depth_m
             if clearly_in or lingered:
                 zones[zone_id] = ZoneMembership(inside=True, since=ts)
                 transitions.append(ZoneTransition(tag_id, zone_id, ENTER, ts))
                 entered.append(zone_id)
             else:
-                zones[zone_id] = ZoneMembership(inside=False, since=started, pending=clear_since)
+                zones[zone_id] = ZoneMembership(False, started, clear_since, depth_sum, fixes)
             continue
         # inside
         if d >= 0:

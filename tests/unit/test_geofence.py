@@ -239,3 +239,18 @@ def test_nested_zone_is_entered_alongside_its_room() -> None:
     xs = np.r_[np.full(20, 12.0), np.full(20, 15.0)]
     result = _run_engine(GeofenceEngine(ROOMS), xs, accuracy_m=0.3)
     assert result.zone_ids[-1] == ["b", "desk"]
+
+
+def test_lingering_past_the_wall_switches_rooms_only_when_clearly_deeper_or_after_long() -> None:
+    config = MembershipConfig(enter_dwell_s=5.0, switch_depth_m=1.0, switch_dwell_s=300.0)
+    engine = GeofenceEngine(ROOMS[:2], config)
+    rng = np.random.default_rng(10)
+    start = np.full(20, 5.0)
+    # accuracy 3 m -> a 3 m margin: neither parking spot is "clearly" inside b
+    deep = _run_engine(engine, np.r_[start, np.full(40, 11.2) + rng.normal(0, 0.1, 40)], accuracy_m=3.0)
+    switch = [(t.kind, t.zone_id, t.ts) for t in deep.transitions][1:]
+    assert [s[:2] for s in switch] == [("exit", "a"), ("enter", "b")] and switch[0][2] == switch[1][2]
+    assert 10.0 + 5.0 <= switch[0][2] <= 10.0 + 6.0  # after the enter dwell
+    shallow = _run_engine(engine, np.r_[start, np.full(700, 10.4) + rng.normal(0, 0.1, 700)], accuracy_m=3.0)
+    late = [t for t in shallow.transitions if t.zone_id == "b"]
+    assert len(late) == 1 and late[0].ts == pytest.approx(10.0 + 300.0, abs=1.0)  # only after switch_dwell_s
