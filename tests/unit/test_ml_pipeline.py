@@ -13,11 +13,11 @@ import numpy as np
 import pytest
 
 from assets_dag.ml import ml_assets, ml_schedules, ml_sensors
-from assets_dag.ml.assets import location_models, location_training_data
+from assets_dag.ml.assets import location_model_drift, location_models, location_training_data
 from assets_dag.ml.schedules import MIN_NEW_POINTS, calibration_data_sensor
 from assets_dag.resources import DatabaseResource, LakehouseResource, MLflowResource
 from core.db.engine import make_engine, session_factory, upgrade_database
-from core.db.models import CalibrationPoint, CalibrationSession, Gateway, Site
+from core.db.models import CalibrationPoint, CalibrationSession, Gateway, LocationHistory, Site
 from core.ml.registry_names import location_model_name
 from core.positioning.datasets import load_anchors, load_samples
 from core.settings import load_settings
@@ -132,6 +132,32 @@ def test_calibration_session_becomes_the_served_champion(
     assert (
         watcher.current(uuid.uuid4()) is None
     )  # a site without a model: the caller uses the path-loss chain
+
+    # A day of live fixes far worse than the champion promised: the drift check fails (as a warning).
+    with session_factory(make_engine(url))() as db:
+        start = dt.datetime(2026, 3, 2, 8, tzinfo=dt.UTC)
+        for i in range(40):
+            db.add(
+                LocationHistory(
+                    tag_id="T1", ts=start + dt.timedelta(minutes=i), site_id=site_id, x=1.0, y=1.0,
+                    accuracy_m=6.0, confidence=0.1, method="trilateration", gateway_count=3, model_version=None,
+                )
+            )  # fmt: skip
+        db.commit()
+    drift = dg.materialize(
+        [location_model_drift],
+        partition_key="2026-03-02",
+        resources={
+            "database": DatabaseResource(url=url),
+            "mlflow": MLflowResource(tracking_uri=tracking_uri),
+        },
+    )
+    assert drift.success
+    (check,) = drift.get_asset_check_evaluations()
+    assert not check.passed and str(site_id) in check.metadata["degraded"].value
+    assert (
+        drift.asset_materializations_for_node("location_model_drift")[0].metadata["degraded_sites"].value == 1
+    )
 
     # An unreachable registry at start: no model, no exception, the status says why.
     down = ModelRegistryWatcher(load_settings(mlflow_tracking_uri="http://127.0.0.1:9"), poll_interval_s=1.0)
