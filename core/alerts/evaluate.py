@@ -200,7 +200,7 @@ def evaluate_zone_events(
                 message = f"{who} entered restricted zone {zone.name!r}"
             else:
                 message = f"{who} {'entered' if event.kind == 'enter' else 'left'} {zone.name!r}"
-            details = {
+            details: dict[str, Any] = {
                 "zone_id": zone.id,
                 "zone_name": zone.name,
                 "tag_id": event.tag_id,

@@ -150,7 +150,7 @@ def load_world(conn: Connection, rules: Sequence[Rule], now: datetime.datetime) 
         for snapshot in world.assets:
             if snapshot.category:
                 by_category.setdefault(snapshot.category, []).append(snapshot.id)
-        items = []
+        items: list[MaintenanceDue] = []
         query_m = select(MAINTENANCE).where(
             MAINTENANCE.c.enabled.is_(True), MAINTENANCE.c.next_due_at.is_not(None)
         )
