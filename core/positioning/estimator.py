@@ -33,6 +33,7 @@ PROXIMITY, MIDPOINT, CENTROID, TRILATERATION, FINGERPRINT = range(5)
 
 # Radius of a circular 2-D Gaussian holding 68 % of the mass, per sqrt(trace of the covariance).
 _R68_PER_SQRT_TRACE = float(np.sqrt(-np.log(0.32)))
+_LN10 = float(np.log(10.0))  # a Python float: NumPy scalars would promote float32 arrays to float64
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,6 +150,8 @@ def estimate_batch(
         gateways.ref_rssi_1m_dbm,
         gateways.path_loss_exponent,
     )
+    # The hot path runs in float32: half the memory traffic, twice the SIMD width; metres and dB need no more.
+    columns = tuple(column.astype(np.float32) for column in columns)
 
     x, y = np.full(n_fix, np.nan), np.full(n_fix, np.nan)
     accuracy, b_out = np.full(n_fix, np.nan), np.full(n_fix, np.nan)
@@ -162,13 +165,18 @@ def estimate_batch(
         gw_t = np.ascontiguousarray(gw[rows, :k].T)
         chunk = {
             "valid": np.ascontiguousarray(valid[rows, :k].T),
-            "count": np.ones(gw_t.shape) if counts is None else np.maximum(counts[rows, :k].T, 1.0),
+            "count": (np.ones(gw_t.shape) if counts is None else np.maximum(counts[rows, :k].T, 1.0)).astype(
+                np.float32
+            ),
         }
         safe = np.maximum(gw_t, 0)
         for name, column in zip(("gx", "gy", "dz2", "a", "n"), columns, strict=True):
             chunk[name] = column[safe]
-        chunk["rssi"] = np.where(chunk["valid"], rssi[rows, :k].T, chunk["a"])  # padding: finite, zero weight
-        result = _estimate_chunk(chunk, m[rows], b0[rows], b_prec[rows], box, config)
+        # Padding gets a finite RSSI; its weight is zero.
+        chunk["rssi"] = np.where(chunk["valid"], rssi[rows, :k].T.astype(np.float32), chunk["a"])
+        result = _estimate_chunk(
+            chunk, m[rows], b0[rows].astype(np.float32), b_prec[rows].astype(np.float32), box, config
+        )
         x[rows], y[rows], accuracy[rows], method[rows], b_out[rows] = result
 
     if fingerprint is not None:
@@ -197,14 +205,13 @@ def _estimate_chunk(c, m, b0, b_prec, box, config):  # type: ignore[no-untyped-d
     valid, gx, gy, a, n = c["valid"], c["gx"], c["gy"], c["a"], c["n"]
     c["sigma2"] = config.shadowing_sigma_db**2 + config.fading_sigma_db**2 / c["count"]
     # Horizontal range at the prior offset. Centroid weights 1/r² do not change with a common offset.
-    log_r = ((a + b0 - c["rssi"]) / (10.0 * n)).astype(np.float32) * np.float32(np.log(10.0))
-    r3d = np.exp(log_r).astype(float)
+    r3d = np.exp((a + b0 - c["rssi"]) / (10.0 * n) * _LN10)
     r2d = np.maximum(np.sqrt(np.maximum(r3d * r3d - c["dz2"], 0.0)), MIN_RANGE_M)
     w_c = np.where(valid, 1.0 / np.maximum(r2d, 0.5) ** 2, 0.0)
     w_sum = np.maximum(w_c.sum(axis=0), 1e-12)
     cx, cy = (w_c * gx).sum(axis=0) / w_sum, (w_c * gy).sum(axis=0) / w_sum
     spread = np.sqrt((w_c * ((gx - cx) ** 2 + (gy - cy) ** 2)).sum(axis=0) / w_sum)
-    sigma_range = r2d * np.log(10.0) * np.sqrt(c["sigma2"]) / (10.0 * n)
+    sigma_range = r2d * _LN10 * np.sqrt(c["sigma2"]) / (10.0 * n)
 
     x, y = cx.copy(), cy.copy()
     accuracy = np.maximum(spread, 1.0)  # centroid accuracy: the tag is somewhere among the gateways it hears

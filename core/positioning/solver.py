@@ -14,11 +14,12 @@ import numpy as np
 
 from core.positioning.pathloss import MIN_RANGE_M
 
-CHUNK_ROWS = 4096
+CHUNK_ROWS = 8192
 MAX_STEP_M = 5.0
 DAMPING = 1e-3
 # Rows whose robust cost per degree of freedom stays above this get a second start outside the gateway hull.
 RESTART_COST_PER_DOF = 1.5
+LN10 = float(np.log(10.0))  # a Python float: NumPy scalars would promote float32 arrays to float64
 
 
 def _gauss_newton(c, x, y, b0, b_prec, bounds, iterations, k):  # type: ignore[no-untyped-def]
@@ -31,13 +32,13 @@ def _gauss_newton(c, x, y, b0, b_prec, bounds, iterations, k):  # type: ignore[n
     w0 = inv_sigma * inv_sigma
     w0k = w0 * k
     ra = c["rssi"] - c["a"]
-    slope = 5.0 * c["n"] / np.log(10.0)  # pred = A + b − slope·ln(d²)
+    slope = 5.0 * c["n"] / LN10  # pred = A + b − slope·ln(d²)
     gx, gy, dz2 = c["gx"], c["gy"], c["dz2"]
 
     def residuals(x, y):  # type: ignore[no-untyped-def]
         dx, dy = x - gx, y - gy
         d2 = np.maximum(dx * dx + dy * dy + dz2, MIN_RANGE_M**2)
-        return dx, dy, d2, ra + slope * np.log(d2.astype(np.float32))  # residual before the offset
+        return dx, dy, d2, ra + slope * np.log(d2)  # residual before the offset
 
     def cost_of(r, b):  # type: ignore[no-untyped-def]
         z = np.abs(r) * inv_sigma
@@ -50,7 +51,7 @@ def _gauss_newton(c, x, y, b0, b_prec, bounds, iterations, k):  # type: ignore[n
     start_cost = cost_of(r0 - b, b)
     cost = start_cost
     radius = np.full(
-        x.shape, MAX_STEP_M
+        x.shape, MAX_STEP_M, dtype=x.dtype
     )  # per-row trust radius: shrinks after a bad step, grows after a good one
     for _ in range(iterations):
         r = r0 - b
@@ -115,9 +116,11 @@ def solve_chunk(c, x, y, b0, b_prec, m, bounds, iterations, k):  # type: ignore[
 
     # Covariance of (x, y) at the solution: undamped information, b marginalised out (Schur complement), scaled
     # by the fit with 3 prior degrees of freedom so a 3-gateway fix cannot claim certainty from a perfect fit.
-    inv_sigma = 1.0 / np.sqrt(c["sigma2"])
+    r, d2, dx, dy = (v.astype(np.float64) for v in (r, d2, dx, dy))
+    b_prec = b_prec.astype(np.float64)
+    inv_sigma = 1.0 / np.sqrt(c["sigma2"].astype(np.float64))
     w = np.where(c["valid"], inv_sigma**2, 0.0) * np.minimum(1.0, k / np.maximum(np.abs(r) * inv_sigma, 1e-9))
-    t = -2.0 * (5.0 * c["n"] / np.log(10.0)) / d2
+    t = -2.0 * (5.0 * c["n"].astype(np.float64) / LN10) / d2
     jx, jy = t * dx, t * dy
     wjx, wjy = w * jx, w * jy
     hxx, hxy, hyy = (wjx * jx).sum(0), (wjx * jy).sum(0), (wjy * jy).sum(0)
@@ -137,7 +140,8 @@ def _solve3(a11, a12, a13, a22, a23, a33, b1, b2, b3):  # type: ignore[no-untype
     c12 = a13 * a23 - a12 * a33
     c13 = a12 * a23 - a13 * a22
     det = a11 * c11 + a12 * c12 + a13 * c13
-    det = np.where(np.abs(det) > 1e-300, det, 1e-300)
+    tiny = np.finfo(det.dtype).tiny
+    det = np.where(np.abs(det) > tiny, det, tiny)
     c22 = a11 * a33 - a13 * a13
     c23 = a12 * a13 - a11 * a23
     c33 = a11 * a22 - a12 * a12
