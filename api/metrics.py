@@ -4,6 +4,7 @@ explode label cardinality with ids). Metrics are module-level so several apps in
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
@@ -20,6 +21,10 @@ LATENCY = Histogram(
 
 
 def metrics_middleware(app: ASGIApp) -> ASGIApp:
+    # `labels()` hashes and locks on every call; the per-route children are few, so keep them.
+    latency_children: dict[tuple[str, str], Any] = {}
+    request_children: dict[tuple[str, str, int], Any] = {}
+
     async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await app(scope, receive, send)
@@ -31,14 +36,21 @@ def metrics_middleware(app: ASGIApp) -> ASGIApp:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                route = scope.get("path_template", "unmatched")
-                LATENCY.labels(scope["method"], route).observe(time.perf_counter() - started)
+                key = (scope["method"], scope.get("path_template", "unmatched"))
+                child = latency_children.get(key)
+                if child is None:
+                    child = latency_children[key] = LATENCY.labels(*key)
+                child.observe(time.perf_counter() - started)
             await send(message)
 
         try:
             await app(scope, receive, send_wrapper)
         finally:
-            REQUESTS.labels(scope["method"], scope.get("path_template", "unmatched"), str(status)).inc()
+            key = (scope["method"], scope.get("path_template", "unmatched"), status)
+            counter = request_children.get(key)
+            if counter is None:
+                counter = request_children[key] = REQUESTS.labels(key[0], key[1], str(status))
+            counter.inc()
 
     return middleware
 

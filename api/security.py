@@ -5,7 +5,9 @@ headers there) may pass `?api_key=<key>`. Routes opt out with `opt={"exclude_fro
 or by path (`/docs`).
 
 Roles are ordered viewer < operator < admin: viewers read, operators acknowledge alerts and edit assets, jobs,
-geofences and maintenance, admins manage sites, gateways, rules, channels and keys.
+geofences and maintenance, admins manage sites, gateways, rules, channels and keys. Every valid key is at least a
+viewer, so reads need no guard beyond authentication (Litestar copies the route handler for every guard call,
+which would cost more than the current-location read itself); mutations carry `requires_operator`/`requires_admin`.
 
 Verified keys are cached in-process for `KEY_CACHE_TTL_S` so the hot path does no database round-trip;
 a key revoked through this API is dropped from the cache at once, one revoked elsewhere within the TTL.
@@ -15,7 +17,7 @@ from __future__ import annotations
 
 import datetime
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
@@ -155,10 +157,13 @@ def authentication_middleware(key_store: KeyStore, public_paths: list[str]) -> D
     return DefineMiddleware(ApiKeyAuthenticationMiddleware, key_store=key_store, exclude=public_paths)
 
 
-def requires(role: ApiKeyRole) -> Callable[[ASGIConnection[Any, Any, Any, Any], BaseRouteHandler], None]:
-    """A guard: the caller's key must have at least `role`."""
+def requires(
+    role: ApiKeyRole,
+) -> Callable[[ASGIConnection[Any, Any, Any, Any], BaseRouteHandler], Coroutine[Any, Any, None]]:
+    """A guard: the caller's key must have at least `role`. Async on purpose: Litestar runs sync guards in a
+    worker thread, which would cost more than the whole current-location read."""
 
-    def guard(connection: ASGIConnection[Any, Any, Any, Any], _handler: BaseRouteHandler) -> None:
+    async def guard(connection: ASGIConnection[Any, Any, Any, Any], _handler: BaseRouteHandler) -> None:
         principal = connection.scope.get("user")
         if not isinstance(principal, Principal):
             raise NotAuthorizedException("an API key is required")

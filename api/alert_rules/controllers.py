@@ -16,7 +16,7 @@ from api.alert_rules.schemas import AlertRule, AlertRuleCreate, AlertRuleUpdate
 from api.alert_rules.services import AlertRuleService, check_rule
 from api.pagination import OffsetPagination, Order, list_filters, paginated
 from api.schemas import apply, set_fields, to_dto, to_dtos
-from api.security import requires_admin, requires_viewer
+from api.security import requires_admin
 from core.db.enums import Severity
 from core.db.models import AlertRule as AlertRuleRow
 
@@ -26,7 +26,6 @@ RuleSort = Literal["name", "kind", "severity", "created_at", "updated_at"]
 class AlertRuleController(Controller):
     path = "/api/v1/alert-rules"
     tags = ["alert rules"]
-    guards = [requires_viewer]
     dependencies = {"rules": create_service_provider(AlertRuleService)}
 
     @get("/", operation_id="listAlertRules", summary="List alert rules")

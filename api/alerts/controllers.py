@@ -17,7 +17,7 @@ from api.alerts.schemas import Alert, AlertAction, AlertComment, CommentCreate
 from api.alerts.services import AlertService, acknowledge, add_comment, resolve
 from api.pagination import OffsetPagination, Order, list_filters, paginated
 from api.schemas import to_dto, to_dtos, utc_or_none
-from api.security import Principal, requires_operator, requires_viewer
+from api.security import Principal, requires_operator
 from core.db.enums import AlertStatus, Severity
 
 AlertSort = Literal["opened_at", "last_seen_at", "severity", "status", "count"]
@@ -47,7 +47,6 @@ def alert_filters(
 class AlertController(Controller):
     path = "/api/v1/alerts"
     tags = ["alerts"]
-    guards = [requires_viewer]
     dependencies = {"alerts": create_service_provider(AlertService)}
 
     @get(

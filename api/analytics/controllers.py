@@ -12,7 +12,6 @@ from litestar.params import Parameter
 from api.analytics.schemas import MartInfo, MartRows, ReportFile
 from api.analytics.services import list_reports, mart_infos, read_mart, read_report
 from api.resources import ApiResources
-from api.security import requires_viewer
 
 NameParam = Annotated[str, Parameter(max_length=64, pattern=r"^[a-z][a-z0-9_]*$")]
 
@@ -24,7 +23,6 @@ def _today() -> datetime.date:
 class AnalyticsController(Controller):
     path = "/api/v1"
     tags = ["analytics"]
-    guards = [requires_viewer]
 
     @get(
         "/analytics/marts",

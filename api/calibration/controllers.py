@@ -19,7 +19,7 @@ from api.calibration.services import CalibrationSessionService, fit_session
 from api.errors import Conflict, Unprocessable
 from api.pagination import OffsetPagination, Order, list_filters, paginated
 from api.schemas import set_fields, to_dto, to_dtos
-from api.security import requires_operator, requires_viewer
+from api.security import requires_operator
 from core.db.enums import CalibrationStatus
 from core.db.models import CalibrationPoint as PointRow
 from core.db.models import CalibrationSession as SessionRow
@@ -31,7 +31,6 @@ SessionSort = Literal["created_at", "name", "status"]
 class CalibrationController(Controller):
     path = "/api/v1/calibration-sessions"
     tags = ["calibration"]
-    guards = [requires_viewer]
     dependencies = {"calibrations": create_service_provider(CalibrationSessionService)}
 
     @get("/", operation_id="listCalibrationSessions", summary="List calibration sessions")

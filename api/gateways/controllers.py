@@ -17,7 +17,7 @@ from api.gateways.schemas import Gateway, GatewayCreate, GatewayStatus, GatewayU
 from api.gateways.services import GatewayService, check_position
 from api.pagination import OffsetPagination, Order, list_filters, paginated
 from api.schemas import apply, set_fields, to_dto, to_dtos
-from api.security import requires_admin, requires_viewer
+from api.security import requires_admin
 from core.db.enums import GatewayStatus as GatewayState
 
 GatewaySort = Literal["gateway_id", "name", "last_seen", "created_at"]
@@ -26,7 +26,6 @@ GatewaySort = Literal["gateway_id", "name", "last_seen", "created_at"]
 class GatewayController(Controller):
     path = "/api/v1/gateways"
     tags = ["gateways"]
-    guards = [requires_viewer]
     dependencies = {"gateways": create_service_provider(GatewayService)}
 
     @get("/", operation_id="listGateways", summary="List gateways")

@@ -17,7 +17,7 @@ from api.geofences.schemas import FeatureCollection, Geofence, GeofenceCreate, G
 from api.geofences.services import GeofenceService, feature, to_geofence
 from api.pagination import OffsetPagination, Order, list_filters, paginated
 from api.schemas import apply, set_fields
-from api.security import requires_operator, requires_viewer
+from api.security import requires_operator
 from core.db.enums import GeofenceKind
 from core.db.models import Geofence as GeofenceRow
 
@@ -27,7 +27,6 @@ GeofenceSort = Literal["name", "kind", "created_at", "updated_at"]
 class GeofenceController(Controller):
     path = "/api/v1/geofences"
     tags = ["geofences"]
-    guards = [requires_viewer]
     dependencies = {"geofences": create_service_provider(GeofenceService)}
 
     @get("/", operation_id="listGeofences", summary="List geofences")

@@ -17,7 +17,7 @@ from api.jobs.schemas import AssetAssignment, Job, JobCreate, JobStatusChange, J
 from api.jobs.services import JobService, assets_by_id, change_status, check_window
 from api.pagination import OffsetPagination, Order, list_filters, paginated
 from api.schemas import apply, set_fields, to_dto, to_dtos, utc_or_none
-from api.security import requires_operator, requires_viewer
+from api.security import requires_operator
 from core.db.enums import JobStatus
 from core.db.models import Job as JobRow
 
@@ -27,7 +27,6 @@ JobSort = Literal["title", "status", "starts_at", "ends_at", "created_at"]
 class JobController(Controller):
     path = "/api/v1/jobs"
     tags = ["jobs"]
-    guards = [requires_viewer]
     dependencies = {"jobs": create_service_provider(JobService)}
 
     @get("/", operation_id="listJobs", summary="List jobs")

@@ -16,7 +16,6 @@ from api.errors import NotFound, Unprocessable
 from api.geofences.geometry import shape_of
 from api.locations.schemas import SiteLocations
 from api.locations.services import filter_fixes, fix_from_row, parse_polygon
-from api.security import requires_viewer
 from core.db.models import CurrentLocation, Geofence, Site
 
 Coordinate = Annotated[float | None, Parameter(ge=-1e6, le=1e6)]
@@ -25,7 +24,6 @@ Coordinate = Annotated[float | None, Parameter(ge=-1e6, le=1e6)]
 class LocationController(Controller):
     path = "/api/v1/sites/{site_id:uuid}/locations"
     tags = ["locations"]
-    guards = [requires_viewer]
 
     @get("/", operation_id="listSiteLocations", summary="Current locations on a site")
     async def list_site_locations(

@@ -25,7 +25,7 @@ from api.maintenance.services import (
 )
 from api.pagination import OffsetPagination, Order, list_filters, paginated
 from api.schemas import apply, set_fields, to_dto, to_dtos, utc_or_none
-from api.security import Principal, requires_operator, requires_viewer
+from api.security import Principal, requires_operator
 from core.db.models import Asset, MaintenanceRecord, MaintenanceSchedule
 
 ScheduleSort = Literal["name", "next_due_at", "created_at"]
@@ -34,7 +34,6 @@ ScheduleSort = Literal["name", "next_due_at", "created_at"]
 class MaintenanceController(Controller):
     path = "/api/v1/maintenance"
     tags = ["maintenance"]
-    guards = [requires_viewer]
     dependencies = {
         "schedules": create_service_provider(ScheduleService),
         "records": create_service_provider(RecordService),

@@ -16,7 +16,7 @@ from api.notifications.schemas import ChannelCreate, ChannelUpdate, Delivery, No
 from api.notifications.services import ChannelService, check_config, outbox_test_message
 from api.pagination import OffsetPagination, Order, list_filters, paginated
 from api.schemas import apply, set_fields, to_dtos
-from api.security import Principal, requires_admin, requires_viewer
+from api.security import Principal, requires_admin
 from core.db.enums import ChannelKind
 from core.db.models import NotificationChannel as ChannelRow
 from core.db.models import NotificationDelivery
@@ -41,7 +41,6 @@ def to_channel(row: ChannelRow) -> NotificationChannel:
 class NotificationChannelController(Controller):
     path = "/api/v1/notification-channels"
     tags = ["notification channels"]
-    guards = [requires_viewer]
     dependencies = {"channels": create_service_provider(ChannelService)}
 
     @get("/", operation_id="listNotificationChannels", summary="List channels")

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api import audit
 from api.pagination import OffsetPagination, Order, list_filters, paginated
 from api.schemas import apply, set_fields, to_dto, to_dtos
-from api.security import requires_admin, requires_viewer
+from api.security import requires_admin
 from api.sites.schemas import FloorPlan, Site, SiteCreate, SiteUpdate
 from api.sites.services import SiteService
 
@@ -24,7 +24,6 @@ SiteSort = Literal["name", "created_at", "updated_at"]
 class SiteController(Controller):
     path = "/api/v1/sites"
     tags = ["sites"]
-    guards = [requires_viewer]
     dependencies = {"sites": create_service_provider(SiteService)}
 
     @get("/", operation_id="listSites", summary="List sites")
