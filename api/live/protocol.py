@@ -3,8 +3,11 @@
     {"type": "snapshot", "locations": [fix, ...]}            first frame of a locations socket
     {"type": "snapshot", "alerts": [alert, ...]}             first frame of the alerts socket (open alerts)
     {"type": "locations", "locations": [fix, ...]}           fixes the realtime loop just published
-    {"type": "alerts", "alerts": [alert, ...]}               alerts opened, updated or resolved
+    {"type": "alerts", "alerts": [event, ...]}               what the alert stage published, in order
 
+An alert event is `{"type": "alert", "action": "opened|repeated|acknowledged|resolved|escalated", "alert_id",
+"alert": {the alert row}, "rule": {...}}`; a zone event is `{"type": "zone_event", "tag_id", "zone_id", "kind",
+"ts", ...}` (see realtime.alerting.publish). Snapshot alerts are alert rows, like `event["alert"]`.
 A fix follows the location-fix contract of DESIGN.md (tag_id, asset_id, site_id, ts, x, y, accuracy_m, ...).
 The realtime consumer may publish one object or a list per message; the envelope always carries a list, built by
 byte concatenation (no parse, no re-encode) because it runs once per message on the hot path.

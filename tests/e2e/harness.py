@@ -22,7 +22,7 @@ import msgspec
 import pytest
 
 from core.db.engine import async_session_factory, make_async_engine, make_engine, upgrade_database
-from core.db.models import Alert, Asset, Gateway, Geofence, Site
+from core.db.models import AlertRule, Asset, Gateway, Geofence, Site
 from core.live import LiveKeys
 from core.settings import Settings, load_settings
 
@@ -90,52 +90,6 @@ class LivePlatform:
                     producer.produce(topic, msgspec.json.encode(body), tag_id.encode())
             producer.flush(5.0)
 
-    def raise_alert(self, tag_id: str, message: str) -> str:
-        """Open an alert the way the alert stage does: a row in the database, then a message on the site's alert
-        channel."""
-        from sqlalchemy.orm import Session
-
-        alert_id = uuid.uuid4()
-        asset_id = self.assets[tag_id]
-        # Sync on purpose: the browser tests run inside Playwright's event loop, where asyncio.run() cannot.
-        engine = make_engine(self.settings.database_url)
-        with Session(engine) as session:
-            session.add(
-                Alert(
-                    id=alert_id,
-                    kind="zone_enter",
-                    subject_type="asset",
-                    subject_id=str(asset_id),
-                    asset_id=asset_id,
-                    site_id=self.site_id,
-                    severity="critical",
-                    message=message,
-                )
-            )
-            session.commit()
-        engine.dispose()
-        body = {
-            "id": str(alert_id),
-            "kind": "zone_enter",
-            "asset_id": str(asset_id),
-            "site_id": str(self.site_id),
-            "status": "open",
-            "severity": "critical",
-            "message": message,
-            "opened_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "count": 1,
-        }
-        from realtime.live_store import open_live_store
-
-        live = open_live_store(
-            self.settings
-        )  # the alert stage's way of publishing: Redis or the in-process hub
-        try:
-            live.publish_many([(self.keys.alerts_channel(self.site_id), msgspec.json.encode([body]))])
-        finally:
-            live.close()
-        return str(alert_id)
-
 
 def _seed(settings: Settings) -> tuple[uuid.UUID, dict[str, uuid.UUID]]:
     from sqlalchemy.orm import Session
@@ -148,19 +102,29 @@ def _seed(settings: Settings) -> tuple[uuid.UUID, dict[str, uuid.UUID]]:
         session.add_all(
             Gateway(gateway_id=g, site_id=site.id, name=g, x=x, y=y) for g, (x, y) in GATEWAYS.items()
         )
+        pharmacy = Geofence(
+            site_id=site.id,
+            name="Pharmacy",
+            kind="restricted",
+            shape="polygon",
+            enter_dwell_s=1.0,
+            geometry={"type": "Polygon", "coordinates": [[[28, 18], [38, 18], [38, 28], [28, 28], [28, 18]]]},
+        )
+        session.add(pharmacy)
+        session.flush()
         session.add(
-            Geofence(
+            AlertRule(
+                name="Nothing leaves with the pharmacy's stock",
+                kind="restricted_zone",
                 site_id=site.id,
-                name="Pharmacy",
-                kind="restricted",
-                shape="polygon",
-                geometry={
-                    "type": "Polygon",
-                    "coordinates": [[[28, 18], [38, 18], [38, 28], [28, 28], [28, 18]]],
-                },
+                geofence_id=pharmacy.id,
+                severity="critical",
             )
         )
-        assets = [Asset(name="Infusion pump 7", tag_id="AC0000000007", site_id=site.id)]
+        assets = [
+            Asset(name="Infusion pump 7", tag_id="AC0000000007", site_id=site.id),
+            Asset(name="Infusion pump 8", tag_id="AC0000000008", site_id=site.id),
+        ]
         session.add_all(assets)
         session.commit()
         result = site.id, {asset.tag_id: asset.id for asset in assets if asset.tag_id}
@@ -192,6 +156,7 @@ def running_platform(settings: Settings) -> Iterator[LivePlatform]:
     from api.app import create_app
     from realtime.pipeline import PipelineOptions, RealtimePipeline
     from realtime.stream import ensure_topics
+    from realtime.zones_stage import ZonesStage
 
     upgrade_database(settings.database_url)
     site_id, assets = _seed(settings)
@@ -199,7 +164,10 @@ def running_platform(settings: Settings) -> Iterator[LivePlatform]:
     ensure_topics(settings)
 
     stop = threading.Event()
-    pipeline = RealtimePipeline(settings, options=PipelineOptions(current_write_s=0.5))
+    # The geofence + alert stage as `assettag consume` runs it (minus its notification workers, not needed here).
+    pipeline = RealtimePipeline(
+        settings, [ZonesStage(settings)], options=PipelineOptions(current_write_s=0.5)
+    )
     crashes: list[BaseException] = []
 
     def run_realtime() -> None:

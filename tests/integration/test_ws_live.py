@@ -62,8 +62,8 @@ async def test_site_socket_gets_the_snapshot_then_fixes_published_by_the_realtim
     async with websockets.connect(_ws_url(platform, f"/ws/sites/{platform.site_id}/locations")) as socket:
         snapshot = json.loads(await socket.recv())
         assert snapshot["type"] == "snapshot"
-        assert [fix["tag_id"] for fix in snapshot["locations"]] == [TAG]
-        assert snapshot["locations"][0]["asset_id"] == str(platform.assets[TAG])
+        assert TAG in [fix["tag_id"] for fix in snapshot["locations"]]
+        assert {f["tag_id"]: f["asset_id"] for f in snapshot["locations"]}[TAG] == str(platform.assets[TAG])
 
         platform.place(TAG, 33.0, 23.0)
         moved = await _until(
@@ -76,15 +76,24 @@ async def test_site_socket_gets_the_snapshot_then_fixes_published_by_the_realtim
 async def test_alert_socket_for_all_sites_receives_alerts_through_a_redis_pattern(
     platform: LivePlatform,
 ) -> None:
+    other = "AC0000000008"  # a tag of its own: the other test may have walked TAG into the pharmacy already
     async with websockets.connect(_ws_url(platform, "/ws/alerts")) as socket:
-        first = json.loads(await socket.recv())
-        assert first["type"] == "snapshot"
-        alert_id = await asyncio.to_thread(platform.raise_alert, TAG, "Pump entered the pharmacy")
-        message = await _until(socket, lambda m: m["type"] == "alerts")
-        assert [alert["id"] for alert in message["alerts"]] == [alert_id]
+        assert json.loads(await socket.recv())["type"] == "snapshot"
+        platform.place(other, 33.0, 23.0)  # into the restricted pharmacy: the alert stage opens an alert
+        asset_id = str(platform.assets[other])
+
+        def opened_for_other(event: dict) -> bool:
+            return event.get("type") == "alert" and event["alert"]["asset_id"] == asset_id
+
+        message = await _until(
+            socket, lambda m: m["type"] == "alerts" and any(map(opened_for_other, m["alerts"]))
+        )
+        event = next(e for e in message["alerts"] if opened_for_other(e))
+        assert event["action"] == "opened" and event["alert"]["status"] == "open"
+        assert "Pharmacy" in event["alert"]["message"]
     async with websockets.connect(_ws_url(platform, "/ws/alerts")) as socket:
         snapshot = json.loads(await socket.recv())
-        assert alert_id in [alert["id"] for alert in snapshot["alerts"]]
+        assert event["alert"]["id"] in [alert["id"] for alert in snapshot["alerts"]]
 
 
 async def test_socket_with_a_revoked_or_unknown_key_is_closed_with_4401(platform: LivePlatform) -> None:

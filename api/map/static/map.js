@@ -343,14 +343,27 @@ function onLocations(message) {
   }
 }
 
+// Items of an "alerts" message are what the alert stage publishes: {"type": "alert", "action", "alert": {...}} for
+// an alert opened, repeated, acknowledged or resolved, and {"type": "zone_event", ...} for enters and exits.
 function onAlerts(message) {
   if (message.type === "snapshot") {
     state.alerts.clear();
     for (const alert of message.alerts || []) applyAlert(alert, false);
   } else if (message.type === "alerts") {
-    for (const alert of message.alerts || []) applyAlert(alert, true);
+    for (const event of message.alerts || []) {
+      if (event.type === "zone_event") flashZone(event.zone_id);
+      else applyAlert(event.type === "alert" && event.alert ? event.alert : event, true);
+    }
   }
   renderAlerts();
+}
+
+function flashZone(zoneId) {
+  const zone = zoneId && $("zones").querySelector(`[data-zone-id="${CSS.escape(String(zoneId))}"]`);
+  if (!zone) return;
+  zone.classList.remove("flash");
+  void zone.getBoundingClientRect(); // restart the animation
+  zone.classList.add("flash");
 }
 
 // --- start --------------------------------------------------------------------------------------------------
