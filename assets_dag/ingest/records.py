@@ -45,7 +45,7 @@ OBSERVATIONS = RecordSpec(
     schemas.OBSERVATIONS,
     required=("tag_id", "gateway_id", "rssi", "ts"),
     key=schemas.NATURAL_KEYS["observations"],
-    sort_by=("tag_id", "ts", "gateway_id"),
+    sort_by=("tag_id", "gateway_id", "ts"),  # the key's order: no second sort after de-duplication
 )
 LOCATIONS = RecordSpec(
     "locations",
@@ -227,13 +227,17 @@ def _coerce(column: pa.Field, raw: object) -> object:
 
 
 def _deduplicate(decoded: DecodedWindow, spec: RecordSpec) -> DecodedWindow:
-    """Keep the first copy (lowest partition/offset) of each natural key; sort for an identical file every time."""
+    """Keep the first copy (lowest partition/offset) of each natural key; sort for an identical file every time.
+
+    One parallel sort, then a row is a duplicate when its key equals the previous row's: cheaper than a
+    hash-based unique followed by a second sort, which matters at a million rows an hour."""
     frame = pl.from_arrow(decoded.table)
     assert isinstance(frame, pl.DataFrame)
-    frame = frame.sort([*spec.key, "kafka_partition", "kafka_offset"])
-    unique = frame.unique(subset=list(spec.key), keep="first", maintain_order=True)
+    frame = frame.sort([*spec.key, "kafka_partition", "kafka_offset"], multithreaded=True)
+    repeated = pl.all_horizontal([pl.col(c) == pl.col(c).shift(1) for c in spec.key]).fill_null(False)
+    unique = frame.filter(~repeated)
     decoded.duplicates = frame.height - unique.height
-    decoded.table = (
-        unique.sort([*spec.sort_by, "kafka_partition", "kafka_offset"]).to_arrow().cast(spec.schema)
-    )
+    if tuple(spec.sort_by) != tuple(spec.key):
+        unique = unique.sort([*spec.sort_by, "kafka_partition", "kafka_offset"], multithreaded=True)
+    decoded.table = unique.to_arrow().cast(spec.schema)
     return decoded
