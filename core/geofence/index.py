@@ -133,6 +133,7 @@ class ZoneIndex:
         near_cell: list[np.ndarray] = []  # (cell, zone, edge) triples for polygon edges near a cell
         near_zone: list[np.ndarray] = []
         near_edge: list[np.ndarray] = []
+        near_dist: list[np.ndarray] = []
         circle_cells: list[np.ndarray] = []
         circle_zones: list[np.ndarray] = []
         deep_cells: list[np.ndarray] = []
@@ -164,6 +165,7 @@ class ZoneIndex:
                         near_cell.append(cells[hit])
                         near_zone.append(np.full(int(hit.sum()), z))
                         near_edge.append(np.full(int(hit.sum()), len(ax)))
+                        near_dist.append(distance[hit])
                         ax.append(pax)
                         ay.append(pay)
                         bx.append(pbx)
@@ -192,8 +194,9 @@ class ZoneIndex:
         self.circle_r = np.array([zone.radius_m for zone in self.zones])
 
         nc, nz, ne = cat(near_cell), cat(near_zone), cat(near_edge)
+        nd = np.concatenate(near_dist) if near_dist else np.zeros(0)
         order = np.lexsort((ne, nz, nc))
-        nc, nz, ne = nc[order], nz[order], ne[order]
+        nc, nz, ne, nd = nc[order], nz[order], ne[order], nd[order]
         group_key = nc * max(len(self.zones), 1) + nz
         starts = (
             np.flatnonzero(np.r_[True, group_key[1:] != group_key[:-1]]) if len(nc) else np.zeros(0, np.int64)
@@ -203,19 +206,18 @@ class ZoneIndex:
         self.group_edge_ptr = np.r_[starts, len(nc)].astype(np.int64)
         self.group_edge = ne
         gx, gy = self._centres(group_cell // self.ny, group_cell % self.ny)
-        self.group_ref_x, self.group_ref_y = gx.copy(), gy.copy()
+        # A reference point on the boundary has no side; move it off (still well within the cell).
+        on_edge = np.minimum.reduceat(nd, starts) < 1e-7 if len(starts) else np.zeros(0, bool)
+        self.group_ref_x = gx + np.where(on_edge, 1e-4 * self.cell_m, 0.0)
+        self.group_ref_y = gy + np.where(on_edge, 1.3e-4 * self.cell_m, 0.0)
         self.group_ref_inside = np.zeros(len(group_cell), bool)
+        by_zone = np.argsort(self.group_zone, kind="stable")
+        bounds = np.searchsorted(self.group_zone[by_zone], np.arange(len(self.zones) + 1))
         for z, zone in enumerate(self.zones):
-            mine = np.flatnonzero(self.group_zone == z)
-            if len(mine) == 0:
-                continue
-            rx, ry = self.group_ref_x[mine], self.group_ref_y[mine]
-            on_edge = shapely.distance(zone.geometry.boundary, shapely.points(rx, ry)) < 1e-7
-            # A reference point on the boundary has no side; move it off (still well within the cell).
-            rx[on_edge] += 1e-4 * self.cell_m
-            ry[on_edge] += 1.3e-4 * self.cell_m
-            self.group_ref_x[mine], self.group_ref_y[mine] = rx, ry
-            self.group_ref_inside[mine] = shapely.contains_xy(zone.geometry, rx, ry)
+            mine = by_zone[bounds[z] : bounds[z + 1]]
+            if len(mine):
+                refs = (self.group_ref_x[mine], self.group_ref_y[mine])
+                self.group_ref_inside[mine] = shapely.contains_xy(zone.geometry, *refs)
         # Per (group, edge) row, the edge relative to its group's reference point, in locate's order.
         row_group = np.repeat(np.arange(len(group_cell)), np.diff(self.group_edge_ptr))
         ref_x, ref_y = self.group_ref_x[row_group], self.group_ref_y[row_group]
