@@ -54,6 +54,12 @@ class KafkaResource(dg.ConfigurableResource):
         )
 
     def client_config(self) -> dict[str, str]:
+        """librdkafka options; the in-process stream of the demo has nothing for a batch job to read back."""
+        if not self.stream_url.startswith("kafka://"):
+            raise dg.Failure(
+                f"ASSET_TAG_STREAM_URL is {self.stream_url!r}: landing reads topics by time and needs Kafka "
+                "(kafka://host:port); the in-process memory:// stream keeps nothing to land"
+            )
         return self.settings().kafka_config()
 
     def topic(self, name: str) -> str:

@@ -143,3 +143,23 @@ def test_timestamps_check_fails_on_rows_of_another_hour() -> None:
 def test_row_count_check_fails_when_records_went_missing() -> None:
     result = checks.row_count_check(stored_rows=8, topic_records=10, rejected=1, duplicates=0)
     assert not result.passed and result.metadata["topic_records"].value == 10
+
+
+def test_landing_without_kafka_fails_with_a_message_naming_the_setting() -> None:
+    import dagster as dg
+
+    from assets_dag.ingest.assets import raw_observations
+    from assets_dag.resources import KafkaResource, LakehouseResource
+
+    result = dg.materialize(
+        [raw_observations],
+        resources={
+            "lakehouse": LakehouseResource(url="file:///tmp/unused"),
+            "kafka": KafkaResource(stream_url="memory://"),
+        },
+        partition_key="2024-05-01-10:00",
+        raise_on_error=False,
+    )
+    assert not result.success
+    failure = result.get_step_failure_events()[0].step_failure_data.error
+    assert "ASSET_TAG_STREAM_URL is 'memory://'" in failure.message
