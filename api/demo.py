@@ -114,9 +114,55 @@ def seed_demo_site(settings: Settings, assets: int) -> DemoSite:
     engine = make_engine(settings.database_url)
     try:
         site_id = seed_database(engine, simulated)
+        seed_demo_rules(engine, site_id)
     finally:
         engine.dispose()
     return DemoSite(site_id, simulated)
+
+
+def seed_demo_rules(engine: Any, site_id: Any) -> None:
+    """Make alerts happen within a minute or two: the first zone becomes restricted (assets walk through it),
+    and rules for restricted zones, missing assets (the simulator carries some off site) and low batteries.
+    Only on the first run: a site that already has rules is left as its owner changed it."""
+    from sqlalchemy import select
+    from sqlalchemy.orm import Session
+
+    from core.db.models import AlertRule, Geofence
+
+    with Session(engine) as session:
+        if session.scalars(select(AlertRule.id).where(AlertRule.site_id == site_id)).first() is not None:
+            return
+        first_zone = session.scalars(
+            select(Geofence).where(Geofence.site_id == site_id).order_by(Geofence.name)
+        ).first()
+        if first_zone is not None:
+            first_zone.kind = "restricted"
+            first_zone.name = f"{first_zone.name} (restricted)"
+        session.add_all(
+            [
+                AlertRule(
+                    name="Restricted zone entered",
+                    kind="restricted_zone",
+                    site_id=site_id,
+                    severity="critical",
+                ),
+                AlertRule(
+                    name="Asset not heard for a minute",
+                    kind="asset_missing",
+                    site_id=site_id,
+                    severity="warning",
+                    params={"missing_after_s": 60.0},
+                ),
+                AlertRule(
+                    name="Battery low",
+                    kind="battery_low",
+                    site_id=site_id,
+                    severity="info",
+                    params={"threshold_pct": 25.0},
+                ),
+            ]
+        )
+        session.commit()
 
 
 def produce_observations(settings: Settings, site: DemoSite, beacon_s: float, stop: threading.Event) -> None:
@@ -154,8 +200,10 @@ def run_realtime(settings: Settings, stop: threading.Event) -> None:
 
 
 def realtime_stages(settings: Settings) -> list[Any]:
-    """The fix stages of the realtime loop (geofences and alert rules plug in here)."""
-    return []
+    """The stages `assettag consume` runs: geofence membership, zone events, alert rules and notifications."""
+    from realtime.zones_stage import build_stages
+
+    return list(build_stages(settings))
 
 
 def _interrupt(_signum: int, _frame: object) -> None:
