@@ -46,6 +46,10 @@ class TrackState(msgspec.Struct, frozen=True, array_like=True):
     bias_m: float = (
         0.0  # error that averaging cannot remove (a parked tag's multipath bias), from recent fixes
     )
+    drift_x: float = (
+        0.0  # running mean of the innovations (m): a parked tag that is really creeping shows drift
+    )
+    drift_y: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +68,10 @@ class TrackingConfig:
     fix_correlation_s: float = 2.0
     # Share of a fix's accuracy that is systematic (location-dependent multipath) and never averages out.
     systematic_share: float = 0.6
+    # A parked track is released when the running mean of its innovations exceeds this many fix σ: a slow,
+    # steady move (a creeping robot, a pallet being nudged) never produces one outlying fix, but it drifts.
+    drift_release_sigma: float = 1.5
+    drift_smoothing: float = 0.2
     release_chi2: float = 13.8  # 99.9 %: a parked tag leaves stickiness only on a clearly different fix
     still_velocity_chi2: float = 6.0  # 95 %: a velocity the filter cannot tell from zero
 
@@ -80,6 +88,7 @@ class TrackBatch:
     still_s: np.ndarray
     rejected: np.ndarray  # (N,) int
     bias_m: np.ndarray  # (N,)
+    drift: np.ndarray  # (N, 2)
 
     def __len__(self) -> int:
         return len(self.ts)
@@ -95,6 +104,7 @@ class TrackBatch:
             np.zeros(n),
             np.zeros(n, np.int64),
             np.zeros(n),
+            np.zeros((n, 2)),
         )
 
     @classmethod
@@ -110,6 +120,7 @@ class TrackBatch:
             batch.cov[i] = upper + np.triu(upper, 1).T
             batch.floor[i], batch.still_s[i], batch.rejected[i] = s.floor, s.still_s, s.rejected
             batch.bias_m[i] = s.bias_m
+            batch.drift[i] = (s.drift_x, s.drift_y)
         return batch
 
     def to_states(self) -> list[TrackState | None]:
@@ -123,6 +134,8 @@ class TrackBatch:
                 float(self.still_s[i]),
                 int(self.rejected[i]),
                 float(self.bias_m[i]),
+                float(self.drift[i, 0]),
+                float(self.drift[i, 1]),
             )
             if self.active[i]
             else None
@@ -176,6 +189,7 @@ def track_predict(
         batch.still_s,
         batch.rejected,
         batch.bias_m,
+        batch.drift,
     )
 
 
@@ -244,10 +258,20 @@ def track_update(
     slow = (speed < config.still_speed_mps) | (
         (v_d2 < config.still_velocity_chi2) & (speed < config.max_still_speed_mps)
     )
-    consistent = d2 <= config.release_chi2
+    was_parked = batch.still_s >= config.still_after_s
+    a = config.drift_smoothing
+    drift = np.where((update & was_parked)[:, None], (1 - a) * batch.drift + a * innovation0, 0.0)
+    drifting = np.hypot(drift[:, 0], drift[:, 1]) > config.drift_release_sigma * r_sigma
+    consistent = (d2 <= config.release_chi2) & ~drifting
     still_s = np.where(update & consistent & slow, batch.still_s + dt, 0.0)
     still_s = np.where(has_fix, still_s, batch.still_s)  # no fix: neither evidence of motion nor of rest
     parked = still_s >= config.still_after_s
+    released = was_parked & has_fix & ~parked & ~restart
+    # On release, let the filter move again: open up velocity and add the drift seen so far to the position.
+    cov[released, 2, 2] = cov[released, 3, 3] = config.initial_speed_sigma_mps**2
+    cov[released, 0, 0] += drift[released, 0] ** 2
+    cov[released, 1, 1] += drift[released, 1] ** 2
+    drift[~parked] = 0.0
     state[parked, 2:] = 0.0
     cov[parked, 2:, :] = 0.0
     cov[parked, :, 2:] = 0.0
@@ -267,6 +291,7 @@ def track_update(
         still_s,
         rejected,
         bias,
+        drift,
     )
     return new_batch, TrackOutput(
         state[:, 0].copy(), state[:, 1].copy(), new_batch.accuracy_m, update | restart, parked

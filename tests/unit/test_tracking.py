@@ -95,3 +95,13 @@ def test_track_series_handles_interleaved_tags():
     x = np.where(tag == "A", 1.0, 9.0)
     out = track_series(tag, ts, x, np.zeros(40), np.ones(40))
     assert np.allclose(out.x[tag == "A"], 1.0, atol=1e-6) and np.allclose(out.x[tag == "B"], 9.0, atol=1e-6)
+
+
+def test_parked_tag_that_starts_creeping_is_released():
+    rng = np.random.default_rng(4)
+    t = np.arange(240) * 0.5
+    true_x = np.where(t < 30, 5.0, 5.0 + 0.1 * (t - 30))  # parked 30 s, then creeps at 0.1 m/s for 90 s
+    _, outputs = run(true_x + rng.normal(0, 0.7, 240), 5.0 + rng.normal(0, 0.7, 240), accuracy=1.0)
+    assert outputs[55].stationary[0]
+    late_error = np.abs(np.array([o.x[0] for o in outputs[-40:]]) - true_x[-40:])
+    assert np.median(late_error) < 1.0  # a pinned track would lag by up to 9 m
