@@ -23,8 +23,10 @@ from realtime.catalog import Catalog, to_lat_lon
 from realtime.fixes import FixBatch
 
 _TRIU = np.triu_indices(4)
-STATE_WIDTH = 25  # floats per serialised tag state (see TagStates.pack)
-STATE_MAGIC = b"RT2"
+STATE_WIDTH = 27  # floats per serialised tag state (see TagStates.pack)
+STATE_MAGIC = b"RT3"
+_LEGACY = {b"RT2": 25}  # older layouts are a prefix of this one: read them, newer fields start at zero
+_HAS_DRIFT = "drift" in TrackBatch.__dataclass_fields__
 _PER_OBS_CANDIDATES_OVER = 64  # a tag needing more grid points than this gets them from its observations
 
 
@@ -94,7 +96,7 @@ class TagStates:
 
     # layout: 0 last_fix_ts, 1 active, 2 track_ts, 3-6 x y vx vy, 7-16 cov (upper triangle), 17 floor,
     # 18 still_s, 19 rejected, 20 hist_ts, 21 hist_x, 22 hist_y, 23 db_ts (last current_locations write),
-    # 24 bias_m (the tracker's range-bias estimate)
+    # 24 bias_m (the tracker's range-bias estimate), 25-26 drift x y (running mean of a parked track's innovations)
     def pack(self, vec: np.ndarray) -> list[bytes]:
         blob = np.ascontiguousarray(vec, dtype="<f8").tobytes()
         width = STATE_WIDTH * 8
@@ -107,8 +109,12 @@ class TagStates:
         rows = np.tile(fresh, (len(codes), 1))
         width = STATE_WIDTH * 8 + len(STATE_MAGIC)
         for i, blob in enumerate(blobs):
-            if blob is not None and len(blob) == width and blob.startswith(STATE_MAGIC):
+            if blob is None:
+                continue
+            if len(blob) == width and blob.startswith(STATE_MAGIC):
                 rows[i] = np.frombuffer(blob, dtype="<f8", offset=len(STATE_MAGIC))
+            elif (legacy := _LEGACY.get(blob[:3])) and len(blob) == legacy * 8 + 3:
+                rows[i, :legacy] = np.frombuffer(blob, dtype="<f8", offset=3)
         self.vec[codes] = rows
         self.loaded[codes] = True
         self.partition[codes] = partitions
@@ -283,9 +289,10 @@ def _track_batch(vec: np.ndarray) -> TrackBatch:
     cov = cov + np.triu(cov, 1).transpose(0, 2, 1)
     active = vec[:, 1] > 0
     cov[~active] = np.eye(4)
+    extra = {"drift": vec[:, 25:27].copy()} if _HAS_DRIFT else {}
     return TrackBatch(active=active, ts=vec[:, 2].copy(), state=vec[:, 3:7].copy(), cov=cov,
                       floor=vec[:, 17].astype(np.int64), still_s=vec[:, 18].copy(),
-                      rejected=vec[:, 19].astype(np.int64), bias_m=vec[:, 24].copy())
+                      rejected=vec[:, 19].astype(np.int64), bias_m=vec[:, 24].copy(), **extra)
 
 
 def _store_track(vec: np.ndarray, rows: np.ndarray, batch: TrackBatch) -> None:
@@ -297,3 +304,5 @@ def _store_track(vec: np.ndarray, rows: np.ndarray, batch: TrackBatch) -> None:
     vec[rows, 18] = batch.still_s
     vec[rows, 19] = batch.rejected
     vec[rows, 24] = batch.bias_m
+    if _HAS_DRIFT:
+        vec[rows, 25:27] = batch.drift  # type: ignore[attr-defined]

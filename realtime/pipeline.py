@@ -49,7 +49,7 @@ from realtime.stream import (
     open_consumer,
     open_producer,
 )
-from realtime.writers import touch_assets, touch_gateways, write_current, write_history
+from realtime.writers import touch_assets, touch_gateways, write_fixes
 
 log = logging.getLogger("realtime.pipeline")
 
@@ -382,8 +382,7 @@ class RealtimePipeline:
             ctx = StageContext(self.settings, conn, self.live, self.keys, self.producer, self.clock())
             for stage in self.stages:
                 stage.process(fixes, ctx)
-            history = write_history(conn, fixes, located.history)
-            write_current(conn, fixes, located.current_db)
+            history = write_fixes(conn, fixes, located.history, located.current_db)
             touch_gateways(conn, gateway_rows)
             touch_assets(conn, asset_rows)
         for action in ctx._after_commit:
