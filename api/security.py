@@ -34,6 +34,7 @@ from core.db.enums import ApiKeyRole
 from core.db.models import ApiKey
 
 KEY_CACHE_TTL_S = 30.0
+MAX_CACHED_KEYS = 10_000
 API_KEY_HEADER = "x-api-key"
 PUBLIC_PATHS = [r"^/health$", r"^/docs"]
 
@@ -90,6 +91,11 @@ class KeyStore:
             cached = self._cache[prefix]
         else:
             cached = await self._load(prefix)
+            if (
+                len(self._cache) >= MAX_CACHED_KEYS
+            ):  # random unknown prefixes must not grow memory without bound
+                self._cache.clear()
+                self._cache_times.clear()
             self._cache[prefix] = cached
             self._cache_times[prefix] = now
         if cached is None or not matches(key, cached.key_hash):
