@@ -106,7 +106,7 @@ def real(results: dict[str, dict[str, float]]) -> None:
     print(
         f"{'':<34} calibration: per-gateway path-loss fits kept for {int(model.calibration.fitted.sum())}/"
         f"{len(gateways)} gateways (held-out median {model.calibration.heldout_median_before_m:.2f} -> "
-        f"{model.calibration.heldout_median_after_m:.2f} m); fingerprint σ {model.fingerprint.rssi_sigma_db:.1f} dB"
+        f"{model.calibration.heldout_median_after_m:.2f} m); fingerprint σ {model.fingerprint.rssi_sigma_db:.1f} dB, kernel {model.fingerprint.kernel_m} m"
     )
     fixes = estimate_windows(
         model.gateways, windows, fingerprint=model.fingerprint, tx_offset_sigma_db=model.tx_offset_sigma_db

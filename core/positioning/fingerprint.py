@@ -19,6 +19,8 @@ from core.positioning.pathloss import expected_rssi
 
 DEFAULT_CELL_M = 0.1
 DEFAULT_KERNEL_M = 0.5
+# Kernel widths tried on held-out training blocks: narrower keeps detail, wider fills gaps between walks.
+KERNEL_CANDIDATES_M = (0.3, 0.4, 0.5, 0.7, 1.0)
 # How many training windows the path-loss model is worth at each cell: it only matters where data are thin.
 MODEL_PSEUDO_COUNT = 1.0
 _CHUNK = 256
@@ -42,6 +44,7 @@ class FingerprintModel:
     expected: np.ndarray  # (C, G) expected window RSSI per cell and gateway
     rssi_sigma_db: float
     accuracy_scale: float
+    kernel_m: float = DEFAULT_KERNEL_M
     min_gateways: int = 2
 
     @classmethod
@@ -57,11 +60,12 @@ class FingerprintModel:
         path_loss_exponent: np.ndarray,
         ts_s: np.ndarray | None = None,
         tag_height_m: float = 1.0,
-        kernel_m: float = DEFAULT_KERNEL_M,
+        kernel_m: float | None = None,
         cell_m: float = DEFAULT_CELL_M,
     ) -> FingerprintModel:
         """Train on (F, K) windows at known x, y. The path-loss parameters (ideally calibrated) fill the map
-        where training is sparse. With `ts_s`, one time block in three is held out to fit σ and the accuracy scale.
+        where training is sparse. With `ts_s`, one time block in three is held out to choose the kernel width
+        (when `kernel_m` is None) by held-out median error, then fit σ and the accuracy scale.
         """
         x, y = np.asarray(x, float), np.asarray(y, float)
         if len(x) < 10:
@@ -73,7 +77,7 @@ class FingerprintModel:
         ys = np.arange(y.min() - 0.5, y.max() + 0.5 + cell_m / 2, cell_m)
         grid_x, grid_y = (v.ravel() for v in np.meshgrid(xs, ys))
 
-        def radio_map(train: np.ndarray) -> np.ndarray:
+        def radio_map(train: np.ndarray, kernel_m: float) -> np.ndarray:
             gx, gy, gz = gateway_xyz
             dz = np.nan_to_num(gz - tag_height_m, nan=0.0)
             distance = np.sqrt((grid_x[:, None] - gx) ** 2 + (grid_y[:, None] - gy) ** 2 + dz**2)
@@ -87,21 +91,26 @@ class FingerprintModel:
             return (total + MODEL_PSEUDO_COUNT * model) / (weight + MODEL_PSEUDO_COUNT)
 
         sigma, scale = 4.5, 1.5  # physical defaults when there is too little data to hold any out
+        chosen = DEFAULT_KERNEL_M if kernel_m is None else kernel_m
         if ts_s is not None and len(x) >= 60:
             edges = np.quantile(ts_s, np.linspace(0, 1, 11)[1:-1])
             held = (np.searchsorted(edges, ts_s) % 3) == 2
-            expected = radio_map(~held)
             nearest = np.argmin(
                 (grid_x[None, :] - x[held, None]) ** 2 + (grid_y[None, :] - y[held, None]) ** 2, axis=1
             )
-            residual = features[held] - expected[nearest]
-            residual = residual[np.isfinite(residual)]
-            sigma = float(1.4826 * np.median(np.abs(residual - np.median(residual))))
-            trial = cls(grid_x, grid_y, expected, sigma, 1.0)
-            px, py, spread, ok = trial._posterior(features[held])
-            ratio = np.hypot(px - x[held], py - y[held])[ok] / np.maximum(spread[ok], 1e-6)
-            scale = float(np.quantile(ratio, 0.68))
-        return cls(grid_x, grid_y, radio_map(np.ones(len(x), bool)), sigma, scale)
+            best = np.inf
+            for width in KERNEL_CANDIDATES_M if kernel_m is None else (kernel_m,):
+                expected = radio_map(~held, width)
+                residual = features[held] - expected[nearest]
+                residual = residual[np.isfinite(residual)]
+                trial_sigma = float(1.4826 * np.median(np.abs(residual - np.median(residual))))
+                trial = cls(grid_x, grid_y, expected, trial_sigma, 1.0)
+                px, py, spread, ok = trial._posterior(features[held])
+                error = np.hypot(px - x[held], py - y[held])[ok]
+                if np.median(error) < best:
+                    best, chosen, sigma = float(np.median(error)), width, trial_sigma
+                    scale = float(np.quantile(error / np.maximum(spread[ok], 1e-6), 0.68))
+        return cls(grid_x, grid_y, radio_map(np.ones(len(x), bool), chosen), sigma, scale, kernel_m=chosen)
 
     def _posterior(self, features: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         n = len(features)
