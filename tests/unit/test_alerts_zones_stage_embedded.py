@@ -1,0 +1,103 @@
+"""The geofence/alert stage on the embedded backends (SQLite, in-process live store and stream), as `assettag demo`
+runs it: a tag walked into a restricted room gives zone events, an alert, messages on the in-process topics and
+pub/sub, and zone ids on the fixes; the zone state survives a new stage (restart)."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import uuid
+
+import numpy as np
+import pytest
+from sqlalchemy import insert, select
+
+from core.db.engine import make_engine, upgrade_database
+from core.db.models import Alert, AlertRule, Asset, Geofence, Site, ZoneEvent
+from core.geofence import decode_state
+from core.live import LiveKeys, MemoryHub
+from core.settings import get_settings
+from realtime.alerting.publish import ZONE_EVENTS
+from realtime.fixes import FixBatch
+from realtime.live_store import MemoryLiveStore
+from realtime.memory_stream import MemoryBroker
+from realtime.stages import StageContext
+from realtime.stream import ALERTS
+from realtime.zones_stage import ZonesStage
+
+pytestmark = pytest.mark.unit
+
+T0 = datetime.datetime(2026, 5, 4, 9, 0, tzinfo=datetime.UTC).timestamp()
+TAG = "AC0000000042"
+
+
+def _fixes(xs: np.ndarray, site: uuid.UUID, asset: uuid.UUID, t0: float) -> FixBatch:
+    n = len(xs)
+    obj = lambda v: np.array([v] * n, dtype=object)  # noqa: E731
+    return FixBatch(obj(TAG), obj(asset), obj(site), t0 + 0.5 * np.arange(n), xs, np.full(n, 4.0),
+                    np.full(n, np.nan), np.full(n, np.nan), np.zeros(n, np.int64), np.full(n, 1.0),
+                    np.full(n, 0.9), obj("trilateration"), np.full(n, 4, np.int64))  # fmt: skip
+
+
+def test_stage_on_embedded_backends() -> None:
+    settings = get_settings()
+    upgrade_database(settings.database_url)
+    engine = make_engine(settings.database_url)
+    site, lab, asset = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    now = datetime.datetime.fromtimestamp(T0, datetime.UTC)
+    audit = {"created_at": now, "updated_at": now}
+    with engine.begin() as conn:
+        conn.execute(
+            insert(Site.__table__).values(id=site, name="Clinic", origin_lat=48.1, origin_lon=11.6, **audit)
+        )
+        conn.execute(insert(Geofence.__table__).values(
+            id=lab, site_id=site, name="Pharmacy", kind="restricted", shape="polygon", enabled=True,
+            geometry={"type": "Polygon", "coordinates": [[[0, 0], [10, 0], [10, 8], [0, 8], [0, 0]]]}, **audit,
+        ))  # fmt: skip
+        conn.execute(
+            insert(Asset.__table__).values(id=asset, name="Crash cart", tag_id=TAG, site_id=site, **audit)
+        )
+        conn.execute(insert(AlertRule.__table__).values(
+            id=uuid.uuid4(), name="Pharmacy", kind="restricted_zone", severity="critical", params={}, enabled=True,
+            auto_resolve=True, **audit,
+        ))  # fmt: skip
+    hub = MemoryHub()
+    live = MemoryLiveStore(hub)
+    keys = LiveKeys(settings.redis_prefix)
+    heard: list[dict] = []
+    hub.subscribe(keys.alerts_channel("*"), lambda _channel, data: heard.append(json.loads(data)))
+    broker = MemoryBroker()
+
+    def run(stage: ZonesStage, batch: FixBatch) -> None:
+        with engine.begin() as conn:
+            ctx = StageContext(settings, conn, live, keys, broker.producer(), float(batch.ts[-1]))
+            stage.process(batch, ctx)
+        for action in ctx._after_commit:
+            action()
+
+    outside_in = _fixes(
+        np.r_[np.full(10, 14.0), np.linspace(14.0, 5.0, 10), np.full(20, 5.0)], site, asset, T0
+    )
+    run(ZonesStage(settings), outside_in)
+    assert outside_in.zone_ids[0] == [] and outside_in.zone_ids[-1] == [str(lab)]
+    with engine.connect() as conn:
+        assert [r.kind for r in conn.execute(select(ZoneEvent.__table__))] == ["enter"]
+        (alert,) = list(conn.execute(select(Alert.__table__)))
+    assert alert.status == "open" and alert.severity == "critical" and "Crash cart" in alert.message
+    assert sorted(m["type"] for m in heard) == ["alert", "zone_event"]
+    assert len(broker.messages(settings.topic(ZONE_EVENTS))) == 1
+    assert len(broker.messages(settings.topic(ALERTS))) == 1
+    assert decode_state(live.get_many([keys.zone_state(TAG)])[0]).inside_zones() == [str(lab)]
+
+    # A restarted process picks the zone state up from the live store: staying inside emits nothing new,
+    # walking out resolves the alert.
+    out = _fixes(np.r_[np.full(10, 5.0), np.linspace(5.0, 16.0, 10), np.full(20, 16.0)], site, asset, T0 + 60)
+    run(ZonesStage(settings), out)
+    with engine.connect() as conn:
+        assert [
+            r.kind for r in conn.execute(select(ZoneEvent.__table__).order_by(ZoneEvent.__table__.c.ts))
+        ] == [
+            "enter",
+            "exit",
+        ]
+        assert conn.execute(select(Alert.__table__.c.status)).scalar_one() == "resolved"
