@@ -15,6 +15,11 @@ import numpy as np
 
 DEFAULT_MAX_GATEWAYS = 8
 DEFAULT_TRIM = 0.2
+_RSSI_LEVELS = 16384  # 1/32 dB steps over −256..+256 dBm
+
+
+def _rssi_level(rssi: np.ndarray) -> np.ndarray:
+    return np.clip(np.round((rssi + 256.0) * 32.0), 0, _RSSI_LEVELS - 1).astype(np.int64)
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -97,7 +102,10 @@ def aggregate_windows(
     ts_s, gateway, rssi_dbm = ts_s[keep], gateway[keep], rssi_dbm[keep]
     n_gateways = int(gateway.max()) + 1 if gateway.size else 1
 
-    order = np.lexsort((ts_s, tag_code))
+    # One sorted key (tag, time) lets searchsorted find every window's slice of observations at once.
+    t0_obs = float(ts_s.min()) if ts_s.size else 0.0
+    obs_span = (float(ts_s.max()) - t0_obs + 1.0) if ts_s.size else 1.0
+    order = np.argsort(tag_code * obs_span + (ts_s - t0_obs), kind="stable")
     tag_sorted, ts_sorted = tag_code[order], ts_s[order]
     gw_sorted, rssi_sorted = gateway[order], rssi_dbm[order]
 
@@ -110,7 +118,6 @@ def aggregate_windows(
         known = (fix_tag < len(tag_ids)) & (tag_ids[np.minimum(fix_tag, len(tag_ids) - 1)] == labels)
         fix_tag, fix_ts = fix_tag[known], fix_ts[known]
 
-    # One sorted key (tag, time) lets searchsorted find every window's slice of observations at once.
     t0 = float(min(ts_sorted.min(), fix_ts.min() - window_s)) if ts_sorted.size and fix_ts.size else 0.0
     span = (float(max(ts_sorted.max(), fix_ts.max())) - t0 + window_s + 1.0) if ts_sorted.size else 1.0
     key = tag_sorted * span + (ts_sorted - t0)
@@ -127,7 +134,8 @@ def aggregate_windows(
     group_key = pair_fix * n_gateways + gw_sorted[pair_obs]
     pair_rssi = rssi_sorted[pair_obs]
     pair_ts = ts_sorted[pair_obs]
-    by_group = np.lexsort((pair_rssi, group_key))
+    # Sort by (fix, gateway) then RSSI with one integer key (RSSI quantised to 1/32 dB: ties do not matter).
+    by_group = np.argsort(group_key * _RSSI_LEVELS + _rssi_level(pair_rssi))
     group_key, pair_rssi, pair_ts = group_key[by_group], pair_rssi[by_group], pair_ts[by_group]
     starts = (
         np.flatnonzero(np.r_[True, group_key[1:] != group_key[:-1]]) if group_key.size else np.array([], int)
@@ -141,7 +149,7 @@ def aggregate_windows(
     g_gateway = group_key[starts] % n_gateways
 
     # Keep the K strongest gateways per fix: they carry most of the information and bound the work per fix.
-    rank_order = np.lexsort((-summary, g_fix))
+    rank_order = np.argsort(g_fix * _RSSI_LEVELS + (_RSSI_LEVELS - 1 - _rssi_level(summary)))
     g_fix, g_gateway = g_fix[rank_order], g_gateway[rank_order]
     summary, sizes, latest = summary[rank_order], sizes[rank_order], latest[rank_order]
     first_of_fix = np.searchsorted(g_fix, np.arange(n_fix))
