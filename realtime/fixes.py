@@ -102,29 +102,48 @@ class FixBatch:
         return [to_datetime(t) for t in self.ts.tolist()]
 
     def rows(self) -> Iterator[LocationFix]:
-        """Contract records, one per fix."""
-        for i, (tag, asset, site, ts, x, y, lat, lon, floor, acc, conf, method, count) in enumerate(zip(
-            self.tag_id.tolist(), self.asset_id.tolist(), self.site_id.tolist(), self.ts.tolist(),
-            self.x.tolist(), self.y.tolist(), self.lat.tolist(), self.lon.tolist(), self.floor.tolist(),
-            self.accuracy_m.tolist(), self.confidence.tolist(), self.method.tolist(),
-            self.gateway_count.tolist(), strict=True,
-        )):
-            yield LocationFix(
-                tag_id=tag,
-                asset_id=None if asset is None else str(asset),
-                site_id=None if site is None else str(site),
-                ts=rfc3339(ts),
-                x=round(x, 3),
-                y=round(y, 3),
-                lat=None if lat != lat else round(lat, 8),  # NaN check without numpy per row
-                lon=None if lon != lon else round(lon, 8),
-                floor=floor,
-                accuracy_m=round(acc, 3),
-                confidence=round(conf, 4),
-                method=method,
-                gateway_count=count,
-                zone_ids=self.zone_ids[i],
-            )
+        """Contract records, one per fix (rounding and time formatting done on whole columns)."""
+        n = len(self)
+        lat = np.where(np.isnan(self.lat), None, np.round(self.lat, 8)).tolist() if n else []
+        lon = np.where(np.isnan(self.lon), None, np.round(self.lon, 8)).tolist() if n else []
+        columns = zip(
+            self.tag_id.tolist(), _strings(self.asset_id), _strings(self.site_id), rfc3339_many(self.ts),
+            np.round(self.x, 3).tolist(), np.round(self.y, 3).tolist(), lat, lon, self.floor.tolist(),
+            np.round(self.accuracy_m, 3).tolist(), np.round(self.confidence, 4).tolist(), self.method.tolist(),
+            self.gateway_count.tolist(), self.zone_ids, strict=True,
+        )
+        for tag, asset, site, ts, x, y, la, lo, floor, acc, conf, method, count, zones in columns:
+            yield LocationFix(tag_id=tag, asset_id=asset, site_id=site, ts=ts, x=x, y=y, lat=la, lon=lo,
+                              floor=floor, accuracy_m=acc, confidence=conf, method=method, gateway_count=count,
+                              zone_ids=zones)
+
+
+def rfc3339_many(ts_s: np.ndarray) -> list[str]:
+    """`rfc3339` of a whole column at once."""
+    if len(ts_s) == 0:
+        return []
+    millis = np.rint(np.asarray(ts_s, float) * 1000.0).astype(np.int64).astype("datetime64[ms]")
+    return [f"{text}Z" for text in np.datetime_as_string(millis, unit="ms").tolist()]
+
+
+_uuid_text: dict[uuid.UUID, str] = {}
+
+
+def _strings(ids: np.ndarray) -> list[str | None]:
+    """UUIDs as text; the same few hundred thousand ids recur batch after batch, so their text is cached."""
+    cache = _uuid_text
+    if len(cache) > 1_000_000:
+        cache.clear()
+    out: list[str | None] = []
+    for value in ids.tolist():
+        if value is None:
+            out.append(None)
+            continue
+        text = cache.get(value)
+        if text is None:
+            text = cache[value] = str(value)
+        out.append(text)
+    return out
 
 
 def parse_uuid(value: object) -> uuid.UUID | None:

@@ -10,8 +10,10 @@ from __future__ import annotations
 import datetime
 import math
 from dataclasses import dataclass
+from operator import attrgetter
 
 import msgspec
+import numpy as np
 
 from core.db.models.assets import normalise_tag_id
 
@@ -175,59 +177,96 @@ _list_decoder = msgspec.json.Decoder(list[RawObservation])
 
 @dataclass(slots=True)
 class DecodedBatch:
-    """Good rows of many messages as columns (`message` = index of the source message), and the rejects."""
+    """Good rows of many messages as columns (`message` = index of the source message), and the rejects.
+    `battery` is NaN where the tag did not report one."""
 
-    message: list[int]
+    message: np.ndarray  # (N,) int64
     tag_id: list[str]
     gateway_id: list[str]
-    rssi: list[float]
-    ts_s: list[float]
-    battery: list[float | None]
+    rssi: np.ndarray  # (N,) float dBm
+    ts_s: np.ndarray  # (N,) float epoch seconds
+    battery: np.ndarray  # (N,) float %
     rejected: list[tuple[int, Rejected]]
+
+    def __len__(self) -> int:
+        return len(self.tag_id)
+
+
+_get_tag = attrgetter("tag_id")
+_get_gateway = attrgetter("gateway_id")
+_get_ts = attrgetter("ts")
+_get_rssi = attrgetter("rssi")
+_get_battery = attrgetter("battery")
+_get_tx_power = attrgetter("tx_power")
 
 
 def decode_batch(values: list[bytes | None], now_s: float, max_skew_s: float, max_age_s: float) -> DecodedBatch:
-    """`decode_message` over many messages, with a fast path: when every message is a single well-formed
-    observation, one msgspec call decodes them all and the checks run on whole columns; rows failing a check
-    (and every message of a batch that has any gateway batch or broken JSON) go through the exact row path."""
-    out = DecodedBatch([], [], [], [], [], [], [])
+    """`decode_message` over many messages, column-oriented: one msgspec call decodes all single observations
+    (joined into one JSON array), the common checks run on whole numpy columns, and only rows failing them
+    (plus gateway batches and broken messages) take the exact per-row path that names the problem."""
+    rejected: list[tuple[int, Rejected]] = []
     objs: list[RawObservation] | None = None
     if values and all(v and b'"observations"' not in v for v in values):
         try:
             objs = _list_decoder.decode(b"[" + b",".join(values) + b"]")  # type: ignore[arg-type]
+            source: list[int] | range = range(len(values))
         except (msgspec.ValidationError, msgspec.DecodeError):
             objs = None
-    if objs is None:
+    slow: list[tuple[int, Observation, float]] = []
+    if objs is None:  # a broken message or a gateway batch: decode message by message, still columns after
+        objs, source = [], []
         for i, value in enumerate(values):
+            if value and b'"observations"' not in value:
+                try:
+                    objs.append(_single_decoder.decode(value))
+                    source.append(i)
+                    continue
+                except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+                    rejected.append((i, Rejected(_reason(exc), value)))
+                    continue
             good, bad = decode_message(value, now_s, max_skew_s, max_age_s)
-            for obs, ts_s in good:
-                _append(out, i, obs.tag_id, obs.gateway_id, obs.rssi, ts_s, obs.battery)
-            out.rejected.extend((i, r) for r in bad)
-        return out
-    cache = _tag_cache
-    lo_ts, hi_ts = (now_s - max_age_s) * 1000.0, (now_s + max_skew_s) * 1000.0
-    for i, raw in enumerate(objs):
-        ts = raw.ts
-        tag = cache.get(raw.tag_id)
-        if (tag is not None and raw.gateway_id and type(ts) is int and lo_ts <= ts <= hi_ts
-                and RSSI_MIN_DBM <= raw.rssi <= RSSI_MAX_DBM and raw.tx_power is None
-                and (raw.battery is None or 0 <= raw.battery <= 100)):
-            _append(out, i, tag, raw.gateway_id, raw.rssi, ts / 1000.0, raw.battery)
-            continue
-        result = check(raw, None, now_s, max_skew_s, max_age_s)
+            slow.extend((i, obs, ts_s) for obs, ts_s in good)
+            rejected.extend((i, r) for r in bad)
+    n = len(objs)
+    message = np.asarray(source, np.int64)
+    tags = list(map(_tag_cache.get, map(_get_tag, objs)))
+    gateways = list(map(_get_gateway, objs))
+    ts_raw = np.array(list(map(_get_ts, objs))) if n else np.zeros(0, np.int64)
+    rssi = np.fromiter(map(_get_rssi, objs), float, n)
+    battery = np.array(list(map(_get_battery, objs)), float) if n else np.zeros(0)
+    ok = np.fromiter(map(bool, gateways), bool, n) & np.fromiter((t is not None for t in tags), bool, n)
+    if ts_raw.dtype.kind == "i":  # epoch ms, the wire format of ingest; anything else takes the row path
+        ts = ts_raw.astype(float)
+        ok &= (ts >= (now_s - max_age_s) * 1000.0) & (ts <= (now_s + max_skew_s) * 1000.0)
+        ts /= 1000.0
+    else:
+        ts = np.zeros(n)
+        ok[:] = False
+    ok &= (rssi >= RSSI_MIN_DBM) & (rssi <= RSSI_MAX_DBM)
+    ok &= np.isnan(battery) | ((battery >= 0) & (battery <= 100))
+    tx_power = list(map(_get_tx_power, objs))
+    if tx_power.count(None) != n:
+        tx = np.array(tx_power, float)
+        ok &= np.isnan(tx) | ((tx >= -100) & (tx <= 30))
+    for row in np.flatnonzero(~ok).tolist():
+        i = int(message[row])
+        result = check(objs[row], None, now_s, max_skew_s, max_age_s)
         if isinstance(result, str):
-            out.rejected.append((i, Rejected(result, values[i] or b"")))
+            rejected.append((i, Rejected(result, values[i] or b"")))
         else:
-            obs, ts_s = result
-            _append(out, i, obs.tag_id, obs.gateway_id, obs.rssi, ts_s, obs.battery)
+            slow.append((i, result[0], result[1]))
+    good = np.flatnonzero(ok)
+    if len(good) == n:
+        out = DecodedBatch(message, tags, gateways, rssi, ts, battery, rejected)  # type: ignore[arg-type]
+    else:
+        out = DecodedBatch(message[good], [tags[r] for r in good.tolist()],  # type: ignore[misc]
+                           [gateways[r] for r in good.tolist()], rssi[good], ts[good], battery[good], rejected)
+    rejected.sort(key=lambda item: item[0])
+    if slow:
+        out.message = np.concatenate([out.message, np.array([i for i, _, _ in slow], np.int64)])
+        out.tag_id.extend(obs.tag_id for _, obs, _ in slow)
+        out.gateway_id.extend(obs.gateway_id for _, obs, _ in slow)
+        out.rssi = np.concatenate([out.rssi, np.array([obs.rssi for _, obs, _ in slow], float)])
+        out.ts_s = np.concatenate([out.ts_s, np.array([t for _, _, t in slow], float)])
+        out.battery = np.concatenate([out.battery, np.array([obs.battery for _, obs, _ in slow], float)])
     return out
-
-
-def _append(out: DecodedBatch, i: int, tag: str, gateway: str, rssi: float, ts_s: float,
-            battery: float | None) -> None:
-    out.message.append(i)
-    out.tag_id.append(tag)
-    out.gateway_id.append(gateway)
-    out.rssi.append(rssi)
-    out.ts_s.append(ts_s)
-    out.battery.append(battery)

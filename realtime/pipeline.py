@@ -21,6 +21,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from itertools import repeat
 
 import msgspec
 import numpy as np
@@ -32,7 +33,7 @@ from core.live import LiveKeys
 from core.settings import Settings
 from realtime import metrics
 from realtime.catalog import Catalog, load_catalog
-from realtime.fixes import FixBatch, LocationFix, rfc3339, to_datetime
+from realtime.fixes import FixBatch, rfc3339, to_datetime
 from realtime.live_store import LiveStore, LiveStoreError, open_live_store, unknown_tags_key
 from realtime.locator import Columns, Located, TagStates, locate
 from realtime.observations import DeadLetter, decode_batch
@@ -55,7 +56,6 @@ log = logging.getLogger("realtime.pipeline")
 
 TRANSIENT = (OperationalError, DBAPIError, LiveStoreError, StreamError, OSError)
 _encode = msgspec.json.Encoder().encode
-_fix_list = msgspec.json.Encoder()
 
 
 class _Abandoned(Exception):
@@ -88,7 +88,6 @@ class PipelineOptions:
 @dataclass(slots=True)
 class _Decoded:
     columns: Columns
-    tags: list[str]
     dlq: list[bytes] = field(default_factory=list)
     unknown: dict[str, int] = field(default_factory=dict)
     gateway_seen: dict[str, float] = field(default_factory=dict)
@@ -127,6 +126,8 @@ class RealtimePipeline:
         self.catalog = Catalog.empty()
         self._catalog_loaded = -1e18
         self._asset_of: list[uuid.UUID | None] = []
+        self._gateway_id_list: list[str] = []
+        self._gateway_ids_of: Catalog | None = None
         self._resume_at: dict[TopicPartition, int] = {}  # below this offset a partition is only warming up
         self._assigned: set[TopicPartition] = set()
         self._abandon = False
@@ -255,62 +256,86 @@ class RealtimePipeline:
         return True
 
     def _decode(self, messages: list) -> _Decoded:
+        """Messages -> columns for `locate`, DLQ records, unknown-tag counts and last-seen times, column-wise:
+        per message only the C accessors run in Python; everything after works on arrays or on unique values."""
         now = self.clock()
-        out = _Decoded(Columns.empty(), [])
-        mine = []
-        for message in messages:
-            tp = (message.topic(), message.partition())
-            if tp in self._assigned:
-                mine.append(message)
-                offset = message.offset()
-                if offset + 1 > out.next_offsets.get(tp, -1):
-                    out.next_offsets[tp] = offset + 1
-        partitions = np.array([m.partition() for m in mine], np.int64)
-        offsets = np.array([m.offset() for m in mine], np.int64)
-        resume = np.array([self._resume_at.get((m.topic(), m.partition()), 0) for m in mine], np.int64)
+        out = _Decoded(Columns.empty())
+        n = len(messages)
+        partitions = np.fromiter((m.partition() for m in messages), np.int64, n)
+        offsets = np.fromiter((m.offset() for m in messages), np.int64, n)
+        assigned = [p for t, p in self._assigned if t == self.topic]
+        if not np.isin(partitions, assigned).all():  # left over from a revoked partition: not ours any more
+            mine = np.isin(partitions, assigned)
+            messages = [m for m, keep in zip(messages, mine.tolist(), strict=True) if keep]
+            partitions, offsets = partitions[mine], offsets[mine]
+        if not messages:
+            return out
+        resume = np.zeros(len(messages), np.int64)
+        for p in np.unique(partitions).tolist():
+            here = partitions == p
+            out.next_offsets[(self.topic, p)] = int(offsets[here].max()) + 1
+            resume[here] = self._resume_at.get((self.topic, p), 0)
         warm = offsets < resume  # re-read only to refill windows: no DLQ, no counting
-        produced_ms = [m.timestamp()[1] for i, m in enumerate(mine) if not warm[i]]
-        out.newest_produce_ms = max(produced_ms, default=0)
-        values = [m.value() for m in mine]
+        out.newest_produce_ms = max((m.timestamp()[1] for m in messages), default=0)
+        values = [m.value() for m in messages]
         batch = decode_batch(values, now, self.settings.max_clock_skew_s, self.settings.max_observation_age_s)
         for i, rejected in batch.rejected:
             if not warm[i]:
                 out.dlq.append(self._dead_letter(rejected.reason, rejected.raw, self.topic, int(partitions[i]),
                                                  int(offsets[i]), rejected.index))
-        gateway_index = self.catalog.gateway_index
-        if any(g not in gateway_index for g in set(batch.gateway_id)):
-            self._refresh_catalog(after_s=self.options.catalog_retry_s)
-            gateway_index = self.catalog.gateway_index
+        if not len(batch):
+            return out
+        gw = self._gateway_rows(batch.gateway_id)
+        if (gw < 0).any() and self._refresh_catalog(after_s=self.options.catalog_retry_s):
+            gw = self._gateway_rows(batch.gateway_id)
+        row_warm = warm[batch.message]
+        for r in np.flatnonzero((gw < 0) & ~row_warm).tolist():
+            msg = int(batch.message[r])
+            out.dlq.append(self._dead_letter(f"gateway_id: unknown gateway {batch.gateway_id[r]!r}",
+                                             values[msg] or b"", self.topic, int(partitions[msg]),
+                                             int(offsets[msg]), None))
+        # Tags: work on the batch's distinct tags (a tag is heard by many gateways per beacon).
+        unique_tags = list(dict.fromkeys(batch.tag_id))
+        local = {tag: i for i, tag in enumerate(unique_tags)}
+        tag_row = np.fromiter(map(local.__getitem__, batch.tag_id), np.int64, len(batch))
         assets = self.catalog.assets
-        keep, gws = [], []
-        for row, (msg, tag, gid) in enumerate(zip(batch.message, batch.tag_id, batch.gateway_id, strict=True)):
-            gw = gateway_index.get(gid)
-            if gw is None:
-                if not warm[msg]:
-                    out.dlq.append(self._dead_letter(f"gateway_id: unknown gateway {gid!r}", values[msg] or b"",
-                                                     self.topic, int(partitions[msg]), int(offsets[msg]), None))
-                continue
-            if tag not in assets:
-                if not warm[msg]:
-                    out.unknown[tag] = out.unknown.get(tag, 0) + 1
-                continue
-            keep.append(row)
-            gws.append(gw)
-        tags = [batch.tag_id[r] for r in keep]
-        ts = np.array(batch.ts_s, float)[keep] if keep else np.array([], float)
-        msg_of = np.array(batch.message, np.int64)[keep] if keep else np.array([], np.int64)
-        for r, t in zip(keep, ts.tolist(), strict=True):
-            gid, tag, battery = batch.gateway_id[r], batch.tag_id[r], batch.battery[r]
-            if t > out.gateway_seen.get(gid, 0.0):
-                out.gateway_seen[gid] = t
-            seen = out.asset_seen.get(tag)
-            if seen is None or t >= seen[0]:
-                out.asset_seen[tag] = (t, battery if battery is not None else (seen[1] if seen else None))
-        codes = self.states.intern(tags)
-        out.columns = Columns(ts, codes, np.array(gws, np.int64), np.array(batch.rssi, float)[keep] if keep
-                              else np.array([], float), partitions[msg_of], offsets[msg_of])
-        out.tags = tags
+        known = np.fromiter((tag in assets for tag in unique_tags), bool, len(unique_tags))
+        unknown_rows = (gw >= 0) & ~known[tag_row]
+        if unknown_rows.any():
+            counts = np.bincount(tag_row[unknown_rows & ~row_warm], minlength=len(unique_tags))
+            out.unknown = {unique_tags[u]: int(counts[u]) for u in np.flatnonzero(counts).tolist()}
+        keep = np.flatnonzero((gw >= 0) & known[tag_row])
+        if keep.size == 0:
+            return out
+        ts, gw, tag_row = batch.ts_s[keep], gw[keep], tag_row[keep]
+        battery, msg_of = batch.battery[keep], batch.message[keep]
+        code_of = np.full(len(unique_tags), -1, np.int64)
+        known_index = np.flatnonzero(known)
+        code_of[known_index] = self.states.intern([unique_tags[u] for u in known_index.tolist()])
+        gateway_ids = self._gateway_ids()
+        for g, t in zip(*_newest(gw, ts), strict=True):
+            out.gateway_seen[gateway_ids[g]] = t
+        newest_tag, newest_ts = _newest(tag_row, ts)
+        reported = np.isfinite(battery)
+        battery_tag, battery_ts = _newest(tag_row[reported], ts[reported], battery[reported])
+        battery_of = dict(zip(battery_tag, battery_ts, strict=True))
+        for u, t in zip(newest_tag, newest_ts, strict=True):
+            out.asset_seen[unique_tags[u]] = (t, battery_of.get(u))
+        out.columns = Columns(ts, code_of[tag_row], gw, batch.rssi[keep], partitions[msg_of], offsets[msg_of])
         return out
+
+    def _gateway_rows(self, gateway_ids: list[str]) -> np.ndarray:
+        """Catalog row of each gateway id (−1 = unknown)."""
+        index = self.catalog.gateway_index
+        return np.fromiter(map(index.get, gateway_ids, repeat(-1)), np.int64, len(gateway_ids))
+
+    def _gateway_ids(self) -> list[str]:
+        if self._gateway_ids_of is not self.catalog:
+            ids = [""] * len(self.catalog.gateway_index)
+            for gid, row in self.catalog.gateway_index.items():
+                ids[row] = gid
+            self._gateway_id_list, self._gateway_ids_of = ids, self.catalog
+        return self._gateway_id_list
 
     def _dead_letter(self, reason: str, raw: bytes, topic: str, partition: int, offset: int,
                      index: int | None) -> bytes:
@@ -387,26 +412,27 @@ class RealtimePipeline:
             touch_assets(conn, asset_rows)
         for action in ctx._after_commit:
             action()
-        self._write_live(decoded, located)
+        payloads = _encode_each(fixes)  # after the stages: zone ids are part of every copy of the fix
+        self._write_live(decoded, located, payloads)
         producer, locations_topic = self.producer, self.settings.topic(LOCATIONS)
-        if len(fixes):
-            for tag, payload in zip(fixes.tag_id.tolist(), _encode_each(fixes), strict=True):
-                producer.produce(locations_topic, payload, tag.encode())
+        for tag, payload in zip(fixes.tag_id.tolist(), payloads, strict=True):
+            producer.produce(locations_topic, payload, tag.encode())
         dlq_topic = self.settings.topic(OBSERVATIONS_DLQ)
         for record in decoded.dlq:
             producer.produce(dlq_topic, record, None)
         producer.flush(30.0)
         return history
 
-    def _write_live(self, decoded: _Decoded, located: Located) -> None:
+    def _write_live(self, decoded: _Decoded, located: Located, payloads: list[bytes]) -> None:
         fixes = located.fixes
         items: list[tuple[str, bytes]] = []
-        publish: dict[object, list[LocationFix]] = defaultdict(list)
+        publish: dict[object, list[bytes]] = defaultdict(list)
         if len(located.latest):
-            latest = fixes.select(located.latest)
-            for record in latest.rows():
-                items.append((self.keys.current_location(record.tag_id), _encode(record)))
-                publish[record.site_id].append(record)
+            latest = located.latest.tolist()
+            for tag, site, i in zip(fixes.tag_id[latest].tolist(), fixes.site_id[latest].tolist(), latest,
+                                    strict=True):
+                items.append((self.keys.current_location(tag), payloads[i]))
+                publish[site].append(payloads[i])
         codes = located.state_codes
         if codes.size:
             blobs = self.states.pack(located.state_vec)
@@ -415,7 +441,8 @@ class RealtimePipeline:
         self.live.set_many(items)
         if decoded.unknown:
             self.live.incr_fields(unknown_tags_key(self.keys), decoded.unknown)
-        self.live.publish_many((self.keys.locations_channel(site), _fix_list.encode(records))
+        # The channel message is the JSON list of the site's fixes: the payloads joined, not re-encoded.
+        self.live.publish_many((self.keys.locations_channel(site), b"[" + b",".join(records) + b"]")
                                for site, records in publish.items())
 
     def _commit(self, decoded: _Decoded) -> None:
@@ -457,6 +484,15 @@ class RealtimePipeline:
                 if self._started:
                     self.consumer.resume()
             return result
+
+
+def _newest(group: np.ndarray, ts: np.ndarray, value: np.ndarray | None = None) -> tuple[list, list]:
+    """Per group: (groups, newest ts) — or, with `value`, the value of each group's newest row."""
+    if group.size == 0:
+        return [], []
+    order = np.lexsort((ts, group))
+    last = order[np.r_[group[order][1:] != group[order][:-1], True]]
+    return group[last].tolist(), (ts if value is None else value)[last].tolist()
 
 
 def _encode_each(fixes: FixBatch) -> list[bytes]:
