@@ -128,7 +128,10 @@ class TrackBatch:
         return [
             TrackState(
                 float(self.ts[i]),
-                *map(float, self.state[i]),
+                float(self.state[i, 0]),
+                float(self.state[i, 1]),
+                float(self.state[i, 2]),
+                float(self.state[i, 3]),
                 tuple(map(float, upper[i])),
                 int(self.floor[i]),
                 float(self.still_s[i]),

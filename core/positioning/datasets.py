@@ -104,13 +104,13 @@ def export_for_locate(data_dir: str | Path, out_dir: str | Path) -> dict[str, Pa
             )
             tx, ty = samples.truth_at(samples.ts_s)
             for i in range(len(samples.ts_s)):
-                row = [
+                cells: list[str] = [
                     f"{samples.ts_s[i] * 1000.0:.1f}",
                     KOLAKOWSKI_TAG_ID,
                     samples.gateway_ids[i],
                     f"{samples.rssi_dbm[i]:.2f}",
                 ]
-                writer.writerow(row + ([f"{tx[i]:.3f}", f"{ty[i]:.3f}"] if name == "calibration" else []))
+                writer.writerow(cells + ([f"{tx[i]:.3f}", f"{ty[i]:.3f}"] if name == "calibration" else []))
     robot = load_samples(data_dir / "tests/test_robot_df.csv")
     with paths["truth"].open("w", newline="") as handle:
         writer = csv.writer(handle)

@@ -16,7 +16,7 @@ use RSSI *differences* between gateways, which survive a wrong `A`.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -98,11 +98,11 @@ def _confidence(accuracy_m: np.ndarray, gateway_count: np.ndarray) -> np.ndarray
     return np.clip(support / (1.0 + (accuracy_m / 2.0) ** 2), 0.0, 1.0)
 
 
-def estimate_windows(gateways: GatewayTable, windows: Windows, **kwargs: object) -> Fixes:
-    """`estimate_batch` on the output of `aggregate_windows`."""
+def estimate_windows(gateways: GatewayTable, windows: Windows, **kwargs: Any) -> Fixes:
+    """`estimate_batch` on the output of `aggregate_windows` (same keyword arguments)."""
     return estimate_batch(
         gateways, windows.gateway, windows.rssi_dbm, sample_count=windows.sample_count, **kwargs
-    )  # type: ignore[arg-type]
+    )
 
 
 def estimate_batch(
@@ -143,7 +143,7 @@ def estimate_batch(
     b_sigma = config.tx_offset_sigma_db if tx_offset_sigma_db is None else tx_offset_sigma_db
     b_prec = np.broadcast_to(1.0 / np.asarray(b_sigma, dtype=float) ** 2, (n_fix,)).astype(float)
     box = bounds if bounds is not None else gateways.bounds(config.site_margin_m)
-    columns = (
+    columns: tuple[np.ndarray, ...] = (
         gateways.x,
         gateways.y,
         np.nan_to_num(gateways.z - config.tag_height_m, nan=0.0) ** 2,

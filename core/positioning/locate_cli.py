@@ -89,6 +89,8 @@ def run(args: argparse.Namespace) -> int:
     fingerprint, tx_sigma = None, None
     if args.calibration is not None:
         calib = read_observations(args.calibration, with_truth=True)
+        if calib.true_x is None or calib.true_y is None:  # with_truth=True reads them; this narrows the types
+            raise CommandError(f"{args.calibration}: missing true x, y")
         calib_index = _known_gateways(gateways, calib, args.calibration)
         try:
             model = train_site_model(
