@@ -180,3 +180,78 @@ def test_calibration_file_needs_true_positions(files, tmp_path, capsys):
 def test_rfc3339_and_epoch_ms_timestamps_agree():
     assert parse_ts("2026-01-01T00:00:01.500Z") == parse_ts("1767225601500") == 1767225601.5
     assert parse_ts("2026-01-01T01:00:00+01:00") == 1767225600.0
+
+
+def truth_error(files, rows):
+    with files["truth"].open() as handle:
+        truth = list(csv.DictReader(handle))
+    t = np.array([float(r["ts"]) / 1000 for r in truth])
+    ts = np.array([parse_ts(r["ts"]) for r in rows])
+    tx = np.interp(ts, t, [float(r["x"]) for r in truth])
+    ty = np.interp(ts, t, [float(r["y"]) for r in truth])
+    return np.hypot(
+        np.array([float(r["x"]) for r in rows]) - tx, np.array([float(r["y"]) for r in rows]) - ty
+    )
+
+
+@pytest.mark.slow
+def test_calibration_file_trains_a_fingerprint_that_beats_zero_config(files, tmp_path, capsys):
+    out = tmp_path / "fixes.csv"
+    assert (
+        main(
+            [
+                "locate",
+                "--gateways",
+                str(files["gateways"]),
+                "--observations",
+                str(files["observations"]),
+                "--calibration",
+                str(files["calibration"]),
+                "--out",
+                str(out),
+                "--window-s",
+                "2",
+            ]
+        )
+        == 0
+    )
+    assert "fingerprint model trained" in capsys.readouterr().err
+    rows = read_fixes(out)
+    assert {r["method"] for r in rows} == {"fingerprint"}
+    assert np.median(truth_error(files, rows)) < 1.1
+
+
+def test_parquet_observations_with_timestamp_column(files, tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    with files["observations"].open() as handle:
+        rows = list(csv.DictReader(handle))[:600]
+    table = pa.table(
+        {
+            "ts": pa.array([int(float(r["ts"])) for r in rows], type=pa.timestamp("ms", tz="UTC")),
+            "tag_id": [r["tag_id"] for r in rows],
+            "gateway_id": [r["gateway_id"] for r in rows],
+            "rssi": [float(r["rssi"]) for r in rows],
+        }
+    )
+    pq.write_table(table, tmp_path / "obs.parquet")
+    out = tmp_path / "fixes.csv"
+    assert (
+        main(
+            [
+                "locate",
+                "--gateways",
+                str(files["gateways"]),
+                "--observations",
+                str(tmp_path / "obs.parquet"),
+                "--out",
+                str(out),
+                "--window-s",
+                "2",
+            ]
+        )
+        == 0
+    )
+    fixes = read_fixes(out)
+    assert len(fixes) > 50 and np.median(truth_error(files, fixes)) < 2.5
