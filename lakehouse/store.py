@@ -145,10 +145,21 @@ class Lakehouse:
         return sorted(found, key=lambda p: (p.date, p.hour or 0))
 
     def partition_uris(self, dataset: Dataset, start: dt.date, end: dt.date | None = None) -> list[str]:
-        """URLs of the written partition files for dates start..end (inclusive), in time order."""
-        end = end or start
-        wanted = set(days(start, end))
-        return [self.uri(dataset.partition_key(p)) for p in self.partitions(dataset) if p.date in wanted]
+        """URLs of the written partition files for dates start..end (inclusive), in time order.
+
+        Lists only the requested days' folders: a dataset with years of hourly partitions stays cheap to read."""
+        found: list[Partition] = []
+        for day in days(start, end or start):
+            prefix = self.path(f"{dataset.prefix}/{Partition(day).key}")
+            selector = pafs.FileSelector(prefix, recursive=True, allow_not_found=True)
+            for info in self.fs.get_file_info(selector):
+                if info.type == pafs.FileType.File and info.base_name == PART_FILE:
+                    relative = info.path[len(self.path(dataset.prefix)) :].rsplit("/", 1)[0]
+                    partition = dataset.parse_partition(relative)
+                    if partition is not None:
+                        found.append(partition)
+        found.sort(key=lambda p: (p.date, p.hour or 0))
+        return [self.uri(dataset.partition_key(p)) for p in found]
 
     def delete_partition(self, dataset: Dataset, partition: Partition) -> None:
         path = self.path(dataset.partition_key(partition))

@@ -20,11 +20,29 @@ from lakehouse import (
     schemas,
 )
 
-SOURCES: dict[str, tuple[Dataset, pa.Schema]] = {
-    "observations": (RAW_OBSERVATIONS, schemas.OBSERVATIONS),
-    "locations": (LOCATIONS, schemas.LOCATIONS),
-    "zone_events": (ZONE_EVENTS, schemas.ZONE_EVENTS),
-    "alerts": (ALERTS, schemas.ALERTS),
+# The columns the marts use: reading only these skips the kafka_* bookkeeping and the fix's zone list,
+# which is most of the bytes fetched from object storage.
+SOURCES: dict[str, tuple[Dataset, pa.Schema, tuple[str, ...]]] = {
+    "observations": (
+        RAW_OBSERVATIONS,
+        schemas.OBSERVATIONS,
+        ("tag_id", "gateway_id", "ts", "rssi", "battery"),
+    ),
+    "locations": (
+        LOCATIONS,
+        schemas.LOCATIONS,
+        ("tag_id", "asset_id", "ts", "x", "y", "method", "accuracy_m", "confidence", "gateway_count"),
+    ),
+    "zone_events": (
+        ZONE_EVENTS,
+        schemas.ZONE_EVENTS,
+        ("tag_id", "asset_id", "zone_id", "kind", "ts", "dwell_s"),
+    ),
+    "alerts": (
+        ALERTS,
+        schemas.ALERTS,
+        ("alert_id", "kind", "severity", "opened_at", "acknowledged_at", "resolved_at"),
+    ),
 }
 
 
@@ -35,27 +53,24 @@ def register(
     names: Iterable[str],
     days_before: int = 0,
     materialise: bool = False,
-) -> dict[str, int]:
+) -> None:
     """Create a view per dataset over its partitions from `days_before` days before `day` to `day`.
 
     A dataset with nothing landed yet becomes an empty view of its schema, so the marts still run (and say 0).
     With `materialise`, the rows are read once into an in-memory table, for building several marts from them."""
-    partitions = {}
     for name in names:
-        dataset, schema = SOURCES[name]
-        uris = lakehouse.partition_uris(dataset, day - dt.timedelta(days=days_before), day)
-        partitions[name] = len(uris)
+        dataset, schema, columns = SOURCES[name]
+        listed = ", ".join(columns)
         source = duckdb_source(lakehouse, dataset, day - dt.timedelta(days=days_before), day)
+        connection.execute(f"DROP VIEW IF EXISTS {name}")
+        connection.execute(f"DROP TABLE IF EXISTS {name}")
         if source is None:
             connection.register(f"{name}_empty", schema.empty_table())
-            connection.execute(f"CREATE OR REPLACE VIEW {name} AS SELECT * FROM {name}_empty")
+            connection.execute(f"CREATE OR REPLACE VIEW {name} AS SELECT {listed} FROM {name}_empty")
         elif materialise:
-            connection.execute(f"DROP VIEW IF EXISTS {name}")
-            connection.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM {source}")
+            connection.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT {listed} FROM {source}")
         else:
-            connection.execute(f"DROP TABLE IF EXISTS {name}")
-            connection.execute(f"CREATE OR REPLACE VIEW {name} AS SELECT * FROM {source}")
-    return partitions
+            connection.execute(f"CREATE OR REPLACE VIEW {name} AS SELECT {listed} FROM {source}")
 
 
 def register_history(
