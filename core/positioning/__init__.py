@@ -16,8 +16,13 @@ Public API (names are stable; other packages import them from here):
   with A, n fitted where it lowers held-out error; `.tx_offset_sigma_db` to pass to `estimate_batch`).
 - `FingerprintModel.fit(...)` — radio-map fingerprinting trained on windows at known positions; pass it as
   `fingerprint=` to `estimate_batch`.
+- `train_site_model(gateways, ts_s, tag, gateway_index, rssi_dbm, true_x, true_y, window_s=...)` → `SiteModel`
+  (`.gateways`, `.fingerprint`, `.tx_offset_sigma_db`, `.calibration`): both of the above from one calibration
+  recording. Gateways hearing each other are observations at known positions too (the sender's x, y).
 - Path loss: `expected_rssi`, `range_from_rssi`. Data set: `core.positioning.datasets`.
-- Tracking lives in `core.tracking` (`TrackState`, `TrackBatch`, `track_update`, `track_predict`).
+- Tracking lives in `core.tracking` (`TrackState`, `TrackBatch`, `track_update`, `track_predict`, `track_series`);
+  the seeded site simulator in `core.simulation` (`SiteSimulator`).
+- Rows with no gateway heard (gateway_count 0) come back as NaN x, y, accuracy_m.
 
 `accuracy_m` is the radius expected to hold the true position ~68 % of the time; `confidence` is 0–1.
 """
@@ -33,6 +38,7 @@ from core.positioning.estimator import (
 from core.positioning.fingerprint import FingerprintModel
 from core.positioning.gateways import GatewayTable, GatewayTableError
 from core.positioning.pathloss import expected_rssi, range_from_rssi
+from core.positioning.training import SiteModel, train_site_model
 from core.positioning.windows import Windows, aggregate_windows
 
 __all__ = [
@@ -43,6 +49,7 @@ __all__ = [
     "Fixes",
     "GatewayTable",
     "GatewayTableError",
+    "SiteModel",
     "Windows",
     "aggregate_windows",
     "calibrate",
@@ -51,4 +58,5 @@ __all__ = [
     "expected_rssi",
     "fit_path_loss",
     "range_from_rssi",
+    "train_site_model",
 ]
