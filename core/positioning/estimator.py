@@ -3,8 +3,9 @@
 Method chain (per fix, on the floor chosen first):
   1 gateway  → proximity: at the gateway, accuracy ≈ estimated range;
   2 gateways → midpoint: the point on the segment that splits it in the ratio of the estimated ranges;
-  ≥3         → trilateration: robust (Huber IRLS) Levenberg–Marquardt in the dB domain, bounded to the site,
-               started from the weighted centroid, which is also the fallback when the solve does not beat it;
+  ≥3         → trilateration: robust (Huber IRLS) trust-region Gauss–Newton in the dB domain, bounded to the
+               site, started from the weighted centroid, which is also the fallback when the solve does not beat
+               it (see `solver.py`);
   a fitted `FingerprintModel`, when given, replaces the chain for fixes it can score.
 
 The solve has three unknowns: x, y and the tag's transmit offset `b` (dB). Real tags rarely transmit at the
@@ -49,8 +50,8 @@ class EstimatorConfig:
     site_margin_m: float = 1.0  # default site box = gateway box + margin
     min_accuracy_m: float = 0.5  # RSSI never resolves better than this
     model_error_m: float = 0.7  # geometry/model error added in quadrature to the statistical radius
-    # The covariance radius assumes independent Gaussian dB noise; real windows are heavier-tailed but also
-    # bounded by walls, and on real and simulated data 0.85 of it holds ~68 %.
+    # Multiplies the covariance radius. On the Kolakowski calibration walk (not its test run) ~0.8 of it holds
+    # 68 %; the simulator, with walls and path-loss mismatch the model does not know about, would need ~1.1.
     accuracy_scale: float = 0.85
 
 

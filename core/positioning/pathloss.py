@@ -31,14 +31,3 @@ def range_from_rssi(
 ) -> np.ndarray:
     """Median 3-D distance (m) that explains an RSSI — the inverse of `expected_rssi`."""
     return 10.0 ** ((ref_rssi_1m_dbm + tx_offset_db - rssi_dbm) / (10.0 * exponent))
-
-
-def horizontal_range(range_m: np.ndarray, height_diff_m: np.ndarray) -> np.ndarray:
-    """Ground distance for a 3-D range when gateway and tag heights differ (NaN height difference → level)."""
-    dz = np.nan_to_num(height_diff_m, nan=0.0)
-    return np.sqrt(np.maximum(range_m**2 - dz**2, 0.0))
-
-
-def range_sigma_m(range_m: np.ndarray, exponent: np.ndarray, rssi_sigma_db: np.ndarray | float) -> np.ndarray:
-    """1-sigma range uncertainty from an RSSI uncertainty: d·ln(10)·σ/(10·n) — grows with distance."""
-    return range_m * np.log(10.0) * rssi_sigma_db / (10.0 * exponent)
