@@ -4,8 +4,9 @@ Model per gateway i: `RSSI_i = A_i + b − 10·n_i·log10(d_i)`, residuals in dB
 re-weighting against multipath outliers, a Gaussian prior on `b` (the tag's transmit offset), steps capped
 and clipped to the site box. Speed comes from layout, not cleverness: rows are sorted by gateway count so each
 chunk is only as wide as it needs to be, arrays are (gateways, fixes) so per-fix sums are row additions, chunks
-fit in cache, and the logarithm runs in float32 (its error is ~1e-6 dB). Every row runs the same fixed number
-of iterations in lock-step — there is no Python loop per fix.
+fit in cache, and the iterations run in float32 (errors ~1e-6 dB and ~1e-5 m; the covariance is computed in
+float64). Steps that raise a row's robust cost are refused and its trust radius shrinks. Every row runs the same
+fixed number of iterations in lock-step — there is no Python loop per fix.
 """
 
 from __future__ import annotations
