@@ -224,6 +224,7 @@ def main() -> None:
             done += report.messages
             fixes += report.fixes
             batches += 1 if report.messages else 0
+        pipeline.flush()  # the last batch's writes and commit are part of the run
         elapsed = time.perf_counter() - started
         if profiler is not None:
             profiler.disable()

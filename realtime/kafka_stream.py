@@ -122,6 +122,16 @@ class KafkaStreamConsumer:
     def assignment(self) -> list[TopicPartition]:
         return [(tp.topic, tp.partition) for tp in self._consumer.assignment()]
 
+    def lag(self) -> int:
+        """Messages between our fetch position and the end of each assigned partition, from the high watermarks
+        librdkafka cached with its last fetch (no broker round trip)."""
+        total = 0
+        for tp in self._consumer.position(self._consumer.assignment()):
+            _low, high = self._consumer.get_watermark_offsets(tp, cached=True)
+            if high >= 0 and tp.offset >= 0:
+                total += max(high - tp.offset, 0)
+        return total
+
     def keepalive(self) -> None:
         """Pause every assigned partition and poll, so the group does not evict us while a batch is retried."""
         if not self._paused:

@@ -224,6 +224,11 @@ class MemoryConsumer:
     def assignment(self) -> list[TopicPartition]:
         return sorted(self._positions)
 
+    def lag(self) -> int:
+        with self._broker._lock:
+            return sum(max(len(self._broker._partitions(t)[p]) - position, 0)
+                       for (t, p), position in self._positions.items())
+
     def keepalive(self) -> None:
         self._paused = True
         self._rebalance()

@@ -8,6 +8,9 @@ One iteration (`run_once`):
   4. live store: current location JSON + per-tag state, unknown-tag counters, one pub/sub message per site;
      Kafka: every fix to `ble.locations`, DLQ records; flush;
   5. only then commit offsets (with the offset the event-time windows must be re-read from as metadata).
+Steps 3–4 run on a writer thread while the loop decodes and locates the next batch (`overlap_writes`); the
+loop waits for them and commits (5) before handing over the next batch, so at most one batch is in flight and
+the consumer is only ever used from the loop's thread.
 Steps 3–5 are retried with backoff on transient failures (database, Redis, Kafka down) without committing;
 a crash anywhere replays the batch, and every write is idempotent, so the replay changes nothing.
 """
@@ -56,6 +59,7 @@ log = logging.getLogger("realtime.pipeline")
 
 TRANSIENT = (OperationalError, DBAPIError, LiveStoreError, StreamError, OSError)
 _encode = msgspec.json.Encoder().encode
+LAG_EVERY_S = 2.0
 
 
 class _Abandoned(Exception):
@@ -83,6 +87,7 @@ class PipelineOptions:
     catalog_refresh_s: float = 30.0
     catalog_retry_s: float = 5.0  # earliest reload after an unknown gateway
     max_backoff_s: float = 5.0
+    overlap_writes: bool = True  # write batch N while batch N+1 is decoded and located
 
 
 @dataclass(slots=True)
@@ -94,6 +99,23 @@ class _Decoded:
     asset_seen: dict[str, tuple[float, float | None]] = field(default_factory=dict)
     next_offsets: dict[TopicPartition, int] = field(default_factory=dict)
     newest_produce_ms: int = 0
+
+
+@dataclass(slots=True, eq=False)
+class _InFlight:
+    """A located batch on its way to the stores; offsets are committed only after `thread` wrote it."""
+
+    report: BatchReport
+    decoded: _Decoded
+    located: Located
+    gateway_rows: list
+    asset_rows: list
+    offsets: dict[TopicPartition, tuple[int, str]]
+    started: float
+    thread: threading.Thread | None = None
+    abandon: threading.Event = field(default_factory=threading.Event)
+    history_rows: int = 0
+    error: BaseException | None = None
 
 
 class RealtimePipeline:
@@ -128,6 +150,9 @@ class RealtimePipeline:
         self._asset_of: list[uuid.UUID | None] = []
         self._gateway_id_list: list[str] = []
         self._gateway_ids_of: Catalog | None = None
+        self._lag_measured = -1e18
+        self._inflight: _InFlight | None = None
+        self._loop_thread = threading.current_thread()
         self._resume_at: dict[TopicPartition, int] = {}  # below this offset a partition is only warming up
         self._assigned: set[TopicPartition] = set()
         self._abandon = False
@@ -172,27 +197,92 @@ class RealtimePipeline:
         return self.totals
 
     def run_once(self) -> BatchReport:
-        """Consume, process, write and commit one batch (an empty report when nothing arrived)."""
+        """Consume and process one batch; its writes and offset commit complete before the next batch's are
+        started (in the background while that batch is decoded and located when `overlap_writes`), and before
+        an empty poll returns. The report counts the batch handed to the writer (empty when nothing arrived)."""
+        self._loop_thread = threading.current_thread()
         self.start()
         messages = self.consumer.consume(self.options.max_batch, self.options.poll_timeout_s)
         self.last_batch_at = time.monotonic()
         if not messages:
+            self.flush()
             return BatchReport()
         started = time.perf_counter()
         self._abandon = False
         try:
-            report = self._process(messages)
+            flight = self._prepare(messages, started)
+            self.flush()  # the previous batch: written and committed before this one may be
         except _Abandoned:
             log.warning("batch abandoned (partitions revoked or stopping); it will be replayed")
             return BatchReport()
-        report.seconds = time.perf_counter() - started
+        self._launch(flight)
+        if not self.options.overlap_writes:
+            self.flush()
+        return flight.report
+
+    def flush(self) -> None:
+        """Wait for the batch being written, then commit its offsets (re-raises what the writer could not
+        handle; an abandoned write is logged and left to the replay)."""
+        flight = self._inflight
+        if flight is None:
+            return
+        self._loop_thread = threading.current_thread()
+        while flight.thread is not None and flight.thread.is_alive():
+            flight.thread.join(0.5)
+            if self._inflight is not flight:  # settled by a rebalance callback meanwhile
+                return
+            if self.retrying_since is not None and flight.thread.is_alive():
+                self.consumer.keepalive()  # only this thread touches the consumer
+                if self._inflight is not flight:
+                    return
+        self._settle(flight)
+
+    def _settle(self, flight: _InFlight) -> None:
+        self._inflight = None
+        if flight.thread is not None:
+            self.consumer.resume()  # undo a keepalive pause once the writer is through
+        if isinstance(flight.error, _Abandoned):
+            log.warning("batch abandoned while writing (partitions revoked or stopping); it will be replayed")
+            self._gateway_touched.clear()
+            self._asset_touched.clear()
+            return
+        if flight.error is not None:
+            raise flight.error
+        self._commit(flight.offsets)
+        report = flight.report
+        report.history_rows = flight.history_rows
+        report.seconds = time.perf_counter() - flight.started
         metrics.BATCH_SECONDS.observe(report.seconds)
+        metrics.HISTORY_ROWS.inc(flight.history_rows)
+        if flight.decoded.newest_produce_ms:
+            metrics.END_TO_END_SECONDS.observe(max(self.clock() - flight.decoded.newest_produce_ms / 1000.0, 0.0))
         for name in ("messages", "observations", "dlq", "unknown_tags", "fixes", "history_rows"):
             setattr(self.totals, name, getattr(self.totals, name) + getattr(report, name))
         log.debug("batch %s", report)
-        return report
+
+    def _launch(self, flight: _InFlight) -> None:
+        def write() -> None:
+            try:
+                flight.history_rows = self._retry(
+                    "write", lambda: self._write(flight.decoded, flight.located, flight.gateway_rows,
+                                                 flight.asset_rows), abandon=flight.abandon)
+            except BaseException as exc:  # noqa: BLE001 - handed to the loop's thread by flush()
+                flight.error = exc
+
+        self._inflight = flight
+        if self.options.overlap_writes:
+            flight.thread = threading.Thread(target=write, name="realtime-writer", daemon=True)
+            flight.thread.start()
+        else:
+            write()
 
     def close(self) -> None:
+        try:
+            self.flush()
+        finally:
+            self._close_clients()
+
+    def _close_clients(self) -> None:
         if self._consumer is not None:
             try:
                 self._consumer.close()
@@ -230,6 +320,12 @@ class RealtimePipeline:
         return start
 
     def _on_revoke(self, partitions: list[TopicPartition]) -> None:
+        flight = self._inflight
+        if flight is not None:  # finish the write in flight (or give it up if it is failing), commit if written
+            flight.abandon.set()
+            if flight.thread is not None:
+                flight.thread.join()
+            self._settle(flight)
         gone = {p for t, p in partitions if t == self.topic}
         self._assigned.difference_update(partitions)
         for tp in partitions:
@@ -360,7 +456,9 @@ class RealtimePipeline:
         blobs = self._retry("redis", lambda: self.live.get_many(keys))
         self.states.load(need, blobs, decoded.columns.partition[rows])
 
-    def _process(self, messages: list) -> BatchReport:
+    def _prepare(self, messages: list, started: float) -> _InFlight:
+        """Decode and locate a batch and apply its pending per-tag state in memory (the next batch builds on
+        it while this one is written; if the write is abandoned, the rebalance that caused it drops that state)."""
         metrics.CONSUMED.inc(len(messages))
         decoded = self._decode(messages)
         self._load_states(decoded)
@@ -371,25 +469,27 @@ class RealtimePipeline:
             asset_lookup=self._asset_of,
         )
         gateway_rows, asset_rows = self._touches(decoded)
-        history_rows = self._retry("write", lambda: self._write(decoded, located, gateway_rows, asset_rows))
-        # Written: apply the pending state, then commit where the stream may resume.
         self.states.vec[located.state_codes] = located.state_vec
         self.carry = located.carry
         for gid, _ in gateway_rows:
             self._gateway_touched[gid] = decoded.gateway_seen[gid]
         for tag, _, _ in asset_rows:
             self._asset_touched[tag] = decoded.asset_seen[tag][0]
-        self._commit(decoded)
-        if decoded.newest_produce_ms:
-            metrics.END_TO_END_SECONDS.observe(max(self.clock() - decoded.newest_produce_ms / 1000.0, 0.0))
         n_obs = len(decoded.columns)
+        unknown = sum(decoded.unknown.values())
         metrics.OBSERVATIONS.inc(n_obs)
         metrics.FIXES.inc(len(located.fixes))
-        metrics.HISTORY_ROWS.inc(history_rows)
-        metrics.UNKNOWN_TAGS.inc(sum(decoded.unknown.values()))
+        metrics.UNKNOWN_TAGS.inc(unknown)
         metrics.TAGS_TRACKED.set(len(self.states.tags))
-        return BatchReport(len(messages), n_obs, len(decoded.dlq), sum(decoded.unknown.values()),
-                           len(located.fixes), history_rows)
+        if time.monotonic() - self._lag_measured >= LAG_EVERY_S:
+            self._lag_measured = time.monotonic()
+            try:
+                metrics.LAG.set(self.consumer.lag())
+            except Exception:  # noqa: BLE001 - a metric must never stop the loop
+                log.debug("consumer lag unavailable", exc_info=True)
+        report = BatchReport(len(messages), n_obs, len(decoded.dlq), unknown, len(located.fixes))
+        # Where the stream may resume once this batch is written: from the carry as it is right after it.
+        return _InFlight(report, decoded, located, gateway_rows, asset_rows, self._offsets(decoded), started)
 
     def _touches(self, decoded: _Decoded) -> tuple[list, list]:
         opts = self.options
@@ -445,23 +545,31 @@ class RealtimePipeline:
         self.live.publish_many((self.keys.locations_channel(site), b"[" + b",".join(records) + b"]")
                                for site, records in publish.items())
 
-    def _commit(self, decoded: _Decoded) -> None:
+    def _offsets(self, decoded: _Decoded) -> dict[TopicPartition, tuple[int, str]]:
         offsets: dict[TopicPartition, tuple[int, str]] = {}
         carry = self.carry
         for tp, next_offset in decoded.next_offsets.items():
-            if tp not in self._assigned:
-                continue
             held = carry.offset[carry.partition == tp[1]] if len(carry) else carry.offset
             replay_from = int(held.min()) if held.size else next_offset
             offsets[tp] = (next_offset, f"replay_from={min(replay_from, next_offset)}")
+        return offsets
+
+    def _commit(self, offsets: dict[TopicPartition, tuple[int, str]]) -> None:
+        mine = {tp: value for tp, value in offsets.items() if tp in self._assigned}
+        for tp, (next_offset, _) in mine.items():
             self._resume_at[tp] = max(self._resume_at.get(tp, 0), next_offset)
         try:
-            self._retry("commit", lambda: self.consumer.commit(offsets))
+            self._retry("commit", lambda: self.consumer.commit(mine))
         except _Abandoned:
             log.warning("offsets not committed (partitions revoked); the batch will be replayed idempotently")
 
     # --- retries --------------------------------------------------------------------------------
-    def _retry(self, backend: str, action: Callable[[], object]):  # type: ignore[no-untyped-def]
+    def _retry(self, backend: str, action: Callable[[], object],  # type: ignore[no-untyped-def]
+                abandon: threading.Event | None = None):
+        """Run `action` until it succeeds, backing off on transient failures. On the loop's thread the consumer
+        is kept in the group meanwhile; the writer thread leaves that to `flush()` and gives up when `abandon`
+        is set (partitions revoked)."""
+        on_loop = threading.current_thread() is self._loop_thread
         delay = 0.1
         while True:
             try:
@@ -473,15 +581,16 @@ class RealtimePipeline:
                 if self.retrying_since is None:
                     self.retrying_since = time.monotonic()
                 log.warning("%s failed, retrying in %.1f s: %s", backend, delay, str(exc).splitlines()[0])
-                if self._started:
+                if self._started and on_loop:
                     self.consumer.keepalive()
-                if self._abandon or self._stop.wait(delay):
+                gone = abandon.is_set() if abandon is not None else self._abandon
+                if gone or self._stop.wait(delay) or (abandon is not None and abandon.is_set()):
                     raise _Abandoned() from exc
                 delay = min(delay * 2, self.options.max_backoff_s)
                 continue
             if self.retrying_since is not None:
                 self.retrying_since = None
-                if self._started:
+                if self._started and on_loop:
                     self.consumer.resume()
             return result
 

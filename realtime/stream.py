@@ -63,6 +63,10 @@ class StreamConsumer(Protocol):
 
     def assignment(self) -> list[TopicPartition]: ...
 
+    def lag(self) -> int:
+        """Messages not yet fetched from the assigned partitions (the consumer-lag metric)."""
+        ...
+
     def keepalive(self) -> None:
         """Stay in the group while a batch is retried (pauses fetching; `resume()` undoes it)."""
         ...

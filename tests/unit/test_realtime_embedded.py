@@ -103,3 +103,16 @@ def test_fixes_track_the_simulated_assets(world) -> None:  # type: ignore[no-unt
         truth, _ = sim.positions(ts.timestamp())
         errors.append(np.hypot(x - truth[index[tag], 0], y - truth[index[tag], 1]))
     assert np.median(errors) < 3.0
+
+
+def test_consumer_lag_metric_counts_what_is_still_to_be_read(world) -> None:  # type: ignore[no-untyped-def]
+    from realtime import metrics
+    from realtime.pipeline import PipelineOptions
+
+    settings, engine, site = world
+    produced = _produce(settings, site, float(int(time.time()) - 30), 6) + 1
+    pipeline = RealtimePipeline(settings, engine=engine, options=PipelineOptions(max_batch=40))
+    report = pipeline.run_once()
+    assert metrics.LAG._value.get() == produced - report.messages
+    _drain(pipeline)
+    assert pipeline.consumer.lag() == 0
