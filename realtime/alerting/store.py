@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, Table, and_, select, update
+from sqlalchemy import Connection, Table, and_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from core.alerts import Action, Condition, Decision, OpenAlert, Rule, RuleError, rule_from_record
@@ -26,6 +26,10 @@ log = logging.getLogger(__name__)
 ALERTS: Table = Alert.__table__  # type: ignore[assignment]
 RULES: Table = AlertRule.__table__  # type: ignore[assignment]
 UNRESOLVED = ALERTS.c.status != "resolved"
+# The upsert's arbiter must name the partial index's predicate as a literal: with a bound parameter PostgreSQL
+# cannot match the index once psycopg has prepared the statement (after a few executions), and fails with
+# "no unique or exclusion constraint matching the ON CONFLICT specification".
+UNRESOLVED_PREDICATE = text("status <> 'resolved'")
 
 _FLAT = (
     "kind",
@@ -168,7 +172,7 @@ def upsert_alert(
     if repeat:
         changes["count"] = ALERTS.c.count + 1
     statement = statement.on_conflict_do_update(
-        index_elements=["rule_id", "subject_key"], index_where=UNRESOLVED, set_=changes
+        index_elements=["rule_id", "subject_key"], index_where=UNRESOLVED_PREDICATE, set_=changes
     ).returning(*_RETURNED)
     row = conn.execute(statement).one()
     action = OPENED if row.id == new_id else REPEATED

@@ -241,3 +241,19 @@ def test_ticker_raises_resolves_and_escalates_time_based_rules(engine: Engine, s
     assert sorted((r.kind, r.status, r.escalated_at is not None) for r in rows) == [
         ("asset_missing", "resolved", True), ("battery_low", "resolved", False)
     ]  # fmt: skip
+
+
+def test_repeats_keep_counting_after_psycopg_prepares_the_upsert(engine: Engine) -> None:
+    """psycopg prepares a statement after 5 executions; the partial-index upsert must still find its index."""
+    from core.alerts import Condition, rule_from_record
+    from realtime.alerting.store import upsert_alert
+
+    rule = rule_from_record({"id": str(RULE_LAB), "name": "Lab intrusion", "kind": "restricted_zone"})
+    at = datetime.datetime.fromtimestamp(T0, datetime.UTC)
+    condition = Condition(
+        rule, "tag", "FEED", "tag:FEED@zone:x", True, at, "FEED entered the lab", repeat=True
+    )
+    with engine.begin() as conn:
+        changes = [upsert_alert(conn, condition, at, repeat=True) for _ in range(12)]
+    assert [c.action for c in changes] == ["opened"] + ["repeated"] * 11
+    assert changes[-1].alert["count"] == 12
