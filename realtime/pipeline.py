@@ -357,8 +357,9 @@ class RealtimePipeline:
         now = self.clock()
         out = _Decoded(Columns.empty())
         n = len(messages)
-        partitions = np.fromiter((m.partition() for m in messages), np.int64, n)
-        offsets = np.fromiter((m.offset() for m in messages), np.int64, n)
+        kind = type(messages[0])  # one message class per backend: its accessors mapped at C speed
+        partitions = np.fromiter(map(kind.partition, messages), np.int64, n)
+        offsets = np.fromiter(map(kind.offset, messages), np.int64, n)
         assigned = [p for t, p in self._assigned if t == self.topic]
         if not np.isin(partitions, assigned).all():  # left over from a revoked partition: not ours any more
             mine = np.isin(partitions, assigned)
@@ -372,8 +373,8 @@ class RealtimePipeline:
             out.next_offsets[(self.topic, p)] = int(offsets[here].max()) + 1
             resume[here] = self._resume_at.get((self.topic, p), 0)
         warm = offsets < resume  # re-read only to refill windows: no DLQ, no counting
-        out.newest_produce_ms = max((m.timestamp()[1] for m in messages), default=0)
-        values = [m.value() for m in messages]
+        out.newest_produce_ms = max(map(kind.timestamp, messages))[1]
+        values = list(map(kind.value, messages))
         batch = decode_batch(values, now, self.settings.max_clock_skew_s, self.settings.max_observation_age_s)
         for i, rejected in batch.rejected:
             if not warm[i]:
