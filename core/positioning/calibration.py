@@ -90,6 +90,7 @@ def _shared_fit(
     rssi_dbm: np.ndarray,
     true_x: np.ndarray,
     true_y: np.ndarray,
+    tag_height_m: float,
 ) -> tuple[float, float]:
     """One A and n for all gateways: the per-gateway fit with every gateway treated as the same one."""
     shared = gateways.with_path_loss(
@@ -104,7 +105,7 @@ def _shared_fit(
     # Move every sample into the frame of one virtual gateway at the origin: only distances matter.
     gw = np.asarray(gateway_index, dtype=np.int64)
     keep = gw >= 0
-    dz = np.nan_to_num(gateways.z[gw[keep]] - EstimatorConfig().tag_height_m, nan=0.0)
+    dz = np.nan_to_num(gateways.z[gw[keep]] - tag_height_m, nan=0.0)
     dx = np.asarray(true_x)[keep] - gateways.x[gw[keep]]
     dy = np.asarray(true_y)[keep] - gateways.y[gw[keep]]
     ground = np.sqrt(dx**2 + dy**2 + dz**2)
@@ -134,13 +135,20 @@ def calibrate(
     config: EstimatorConfig | None = None,
 ) -> CalibrationResult:
     """Fit A and n per gateway on 2/3 of the time blocks, keep each fit only if held-out error drops, then refit
-    the kept gateways on all samples."""
+    the kept gateways on all samples. `tag` may hold several transmitters (reference tags, or gateways heard by
+    the others — pass `config=EstimatorConfig(tag_height_m=<their mounting height>)` for those)."""
+    height = (config or EstimatorConfig()).tag_height_m
     ts_s = np.asarray(ts_s, dtype=float)
     true_x, true_y = np.asarray(true_x, dtype=float), np.asarray(true_y, dtype=float)
     edges = np.quantile(ts_s, np.linspace(0, 1, blocks + 1)[1:-1])
     heldout = (np.searchsorted(edges, ts_s) % 3) == 2
     a_fit, n_fit, _ = fit_path_loss(
-        gateways, gateway_index[~heldout], rssi_dbm[~heldout], true_x[~heldout], true_y[~heldout]
+        gateways,
+        gateway_index[~heldout],
+        rssi_dbm[~heldout],
+        true_x[~heldout],
+        true_y[~heldout],
+        tag_height_m=height,
     )
     windows = aggregate_windows(
         ts_s[heldout],
@@ -150,11 +158,14 @@ def calibrate(
         window_s=window_s,
         fix_interval_s=fix_interval_s,
     )
-    # Truth at each held-out fix time: the nearest held-out sample of the same tag (calibration rows carry truth).
-    sample_ts = ts_s[heldout]
-    nearest = np.clip(np.searchsorted(np.sort(sample_ts), windows.fix_ts), 0, len(sample_ts) - 1)
-    order = np.argsort(sample_ts)
-    fx, fy = true_x[heldout][order][nearest], true_y[heldout][order][nearest]
+    # Truth at each held-out fix time, interpolated per transmitter (calibration rows carry truth).
+    fx, fy = np.empty(len(windows)), np.empty(len(windows))
+    held_tag, held_ts = np.asarray(tag)[heldout].astype(str), ts_s[heldout]
+    for code, label in enumerate(windows.tag_ids):
+        rows, mine = windows.fix_tag == code, held_tag == str(label)
+        order = np.argsort(held_ts[mine])
+        fx[rows] = np.interp(windows.fix_ts[rows], held_ts[mine][order], true_x[heldout][mine][order])
+        fy[rows] = np.interp(windows.fix_ts[rows], held_ts[mine][order], true_y[heldout][mine][order])
 
     def heldout_error(table: GatewayTable, tx_sigma: float | None = CALIBRATED_TX_OFFSET_SIGMA_DB) -> float:
         fixes = estimate_windows(table, windows, config=config, tx_offset_sigma_db=tx_sigma)
@@ -163,7 +174,7 @@ def calibrate(
     before = heldout_error(gateways, None)
     # Base: one shared A and n (robust with little data); then per-gateway values where they help on held-out data.
     a_shared, n_shared = _shared_fit(
-        gateways, gateway_index[~heldout], rssi_dbm[~heldout], true_x[~heldout], true_y[~heldout]
+        gateways, gateway_index[~heldout], rssi_dbm[~heldout], true_x[~heldout], true_y[~heldout], height
     )
     base_a = np.full(len(gateways), a_shared)
     base_n = np.full(len(gateways), n_shared)
@@ -180,9 +191,11 @@ def calibrate(
         if error < best:
             fitted, best = trial, error
     shared_kept = best < before and not np.array_equal(base_a, gateways.ref_rssi_1m_dbm)
-    a_all, n_all, counts = fit_path_loss(gateways, gateway_index, rssi_dbm, true_x, true_y)
+    a_all, n_all, counts = fit_path_loss(
+        gateways, gateway_index, rssi_dbm, true_x, true_y, tag_height_m=height
+    )
     if shared_kept:
-        a_shared, n_shared = _shared_fit(gateways, gateway_index, rssi_dbm, true_x, true_y)
+        a_shared, n_shared = _shared_fit(gateways, gateway_index, rssi_dbm, true_x, true_y, height)
         base_a, base_n = np.full(len(gateways), a_shared), np.full(len(gateways), n_shared)
     table = gateways.with_path_loss(np.where(fitted, a_all, base_a), np.where(fitted, n_all, base_n))
     return CalibrationResult(table, fitted, counts, before, best)

@@ -319,6 +319,46 @@ class SiteSimulator:
         t_ts, t_tag, t_x, t_y, t_on = (np.concatenate(c) for c in zip(*truth, strict=True))
         return observations, GroundTruth(t_ts, self.tag_ids[t_tag], t_x, t_y, t_on)
 
+    def gateway_survey(self, duration_s: float = 60.0) -> tuple[Observations, np.ndarray, np.ndarray]:
+        """Gateways hearing each other's advertisements (at the reference power): calibration data at known
+        positions. Returns observations whose `tag_id` is the sending gateway, and the sender's x, y per row.
+        Uses its own random stream, so a survey does not change the site's asset run."""
+        rng = np.random.default_rng([self.seed, 1])
+        xy, n_gw = self.gateway_xy, len(self.gateway_ids)
+        sender, receiver = (v.ravel() for v in np.meshgrid(np.arange(n_gw), np.arange(n_gw), indexing="ij"))
+        pair = sender != receiver
+        sender, receiver = sender[pair], receiver[pair]
+        dist = np.maximum(np.hypot(*(xy[sender] - xy[receiver]).T), 0.1)
+        walls = np.zeros(len(sender))
+        for (ax, ay), (bx, by) in self.walls:
+
+            def side(x1, y1, x2, y2, x3, y3):  # type: ignore[no-untyped-def]
+                return np.sign((x2 - x1) * (y3 - y1) - (y2 - y1) * (x3 - x1))
+
+            sx, sy, rx, ry = xy[sender, 0], xy[sender, 1], xy[receiver, 0], xy[receiver, 1]
+            walls += (side(ax, ay, bx, by, sx, sy) != side(ax, ay, bx, by, rx, ry)) & (
+                side(sx, sy, rx, ry, ax, ay) != side(sx, sy, rx, ry, bx, by)
+            )
+        mean = (
+            self.true_ref_rssi_1m_dbm[receiver]
+            - 10.0 * self.true_path_loss_exponent[receiver] * np.log10(dist)
+            - self.wall_loss_db * walls
+            + rng.normal(0, self.shadowing_sigma_db, len(sender))
+        )
+        ticks = int(round(duration_s * self.advert_hz))
+        ts = self.start_ts + np.repeat(np.arange(1, ticks + 1) / self.advert_hz, len(sender))
+        rssi = np.tile(mean, ticks) + rng.normal(0, self.fading_sigma_db, ticks * len(sender))
+        heard = (rssi > self.sensitivity_dbm) & (rng.random(len(rssi)) >= self.dropout)
+        s_all, r_all = np.tile(sender, ticks)[heard], np.tile(receiver, ticks)[heard]
+        observations = Observations(
+            ts[heard],
+            self.gateway_ids[s_all],
+            self.gateway_ids[r_all],
+            np.round(rssi[heard]).astype(np.int64),
+            np.full(int(heard.sum()), 100),
+        )
+        return observations, xy[s_all, 0].copy(), xy[s_all, 1].copy()
+
     def run(self, duration_s: float) -> SimulationRun:
         observations, truth = self.step(duration_s)
         return SimulationRun(observations, truth, self.events)
