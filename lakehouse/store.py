@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
 
 import pyarrow as pa
+import pyarrow.dataset as pads
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
@@ -145,7 +146,30 @@ class Lakehouse:
         return sorted(found, key=lambda p: (p.date, p.hour or 0))
 
     def partition_uris(self, dataset: Dataset, start: dt.date, end: dt.date | None = None) -> list[str]:
-        """URLs of the written partition files for dates start..end (inclusive), in time order.
+        """URLs of the written partition files for dates start..end (inclusive), in time order."""
+        return [self.uri(dataset.partition_key(p)) for p in self.partitions_between(dataset, start, end)]
+
+    def read_between(
+        self,
+        dataset: Dataset,
+        start: dt.date,
+        end: dt.date | None = None,
+        columns: Sequence[str] | None = None,
+    ) -> pa.Table | None:
+        """The rows of dates start..end read with pyarrow's parallel S3/local reader (about twice as fast as
+        DuckDB's httpfs for whole files); None if nothing was written. No hive columns are added."""
+        partitions = self.partitions_between(dataset, start, end)
+        if not partitions:
+            return None
+        paths = [self.path(dataset.partition_key(p)) for p in partitions]
+        return pads.dataset(paths, filesystem=self.fs, format="parquet").to_table(
+            columns=list(columns) if columns else None
+        )
+
+    def partitions_between(
+        self, dataset: Dataset, start: dt.date, end: dt.date | None = None
+    ) -> list[Partition]:
+        """Written partitions for dates start..end (inclusive), in time order.
 
         Lists only the requested days' folders: a dataset with years of hourly partitions stays cheap to read."""
         found: list[Partition] = []
@@ -159,7 +183,7 @@ class Lakehouse:
                     if partition is not None:
                         found.append(partition)
         found.sort(key=lambda p: (p.date, p.hour or 0))
-        return [self.uri(dataset.partition_key(p)) for p in found]
+        return found
 
     def delete_partition(self, dataset: Dataset, partition: Partition) -> None:
         path = self.path(dataset.partition_key(partition))

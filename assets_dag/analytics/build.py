@@ -59,7 +59,9 @@ def build_mart(
     parameters = parameters or marts.MartParameters()
     connection = connection or connect(lakehouse)
     if not sources_ready:
-        sources.register(connection, lakehouse, day, definition.reads, definition.days_before)
+        sources.register(
+            connection, lakehouse, day, definition.reads, definition.days_before, materialise=True
+        )
     if assets is not None:
         connection.register("assets", assets)
     if name == "battery_trend":

@@ -24,6 +24,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 import duckdb
+import polars as pl
 import pyarrow as pa
 
 DAY_S = 86_400
@@ -58,62 +59,89 @@ def _has_view(connection: duckdb.DuckDBPyConnection, name: str) -> bool:
 
 
 def utilisation(connection: duckdb.DuckDBPyConnection, day: dt.date, p: MartParameters) -> pa.Table:
-    """Per tag (asset): seconds moving, idle, missing and in use; utilisation = in use / 24 h; distance."""
-    category = (
-        "(SELECT category FROM assets a WHERE CAST(a.asset_id AS VARCHAR) = s.asset_id LIMIT 1)"
-        if _has_view(connection, "assets")
-        else "CAST(NULL AS VARCHAR)"
+    """Per tag (asset): seconds moving, idle, missing and in use; utilisation = in use / 24 h; distance.
+
+    Written with Polars: after one sort by (tag, ts), every step is a shift or a forward fill over whole
+    columns, which is several times faster than the equivalent SQL window functions at millions of fixes."""
+    fixes = pl.from_arrow(
+        connection.execute(
+            "SELECT tag_id, asset_id, ts, x, y FROM locations WHERE ts >= $day_start AND ts < $day_end",
+            {k: v for k, v in _bounds(day).items() if k != "day"},
+        ).fetch_arrow_table()
     )
-    sql = f"""
-    WITH fixes AS (
-        SELECT tag_id, asset_id, ts, x, y FROM locations WHERE ts >= $day_start AND ts < $day_end
-    ), intervals AS (
-        SELECT tag_id, asset_id, ts AS t0, lead(ts) OVER w AS t1,
-               sqrt(power(lead(x) OVER w - x, 2) + power(lead(y) OVER w - y, 2)) AS distance_m
-        FROM fixes WINDOW w AS (PARTITION BY tag_id ORDER BY ts)
-    ), classified AS (
-        SELECT *, epoch(t1) - epoch(t0) AS seconds,
-               CASE WHEN epoch(t1) - epoch(t0) > $missing_gap_s THEN 'missing'
-                    WHEN distance_m / nullif(epoch(t1) - epoch(t0), 0) >= $moving_speed_mps THEN 'moving'
-                    ELSE 'idle' END AS state
-        FROM intervals WHERE t1 IS NOT NULL
-    ), with_last_move AS (
-        SELECT *, max(CASE WHEN state = 'moving' THEN epoch(t1) END) OVER (
-                    PARTITION BY tag_id ORDER BY t0 ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
-                  ) AS last_move_end
-        FROM classified
-    ), per_tag AS (
-        SELECT tag_id, max(asset_id) AS asset_id,
-               count(*) + 1 AS fixes,
-               coalesce(sum(seconds) FILTER (state = 'moving'), 0) AS moving_s,
-               coalesce(sum(seconds) FILTER (state = 'idle'), 0) AS idle_s,
-               coalesce(sum(greatest(0, least(epoch(t1), last_move_end + $in_use_grace_s) - epoch(t0)))
-                        FILTER (state = 'idle' AND last_move_end IS NOT NULL), 0) AS idle_in_use_s,
-               coalesce(sum(distance_m) FILTER (state = 'moving'), 0) AS distance_m
-        FROM with_last_move GROUP BY tag_id
-    ), tags AS (  -- tags with a single fix have no interval but were still seen
-        SELECT tag_id, max(asset_id) AS asset_id FROM fixes GROUP BY tag_id
-    ), s AS (
-        SELECT t.tag_id, coalesce(p.asset_id, t.asset_id) AS asset_id, coalesce(p.fixes, 1) AS fixes,
-               coalesce(p.moving_s, 0) AS moving_s, coalesce(p.idle_s, 0) AS idle_s,
-               coalesce(p.idle_in_use_s, 0) AS idle_in_use_s, coalesce(p.distance_m, 0) AS distance_m
-        FROM tags t LEFT JOIN per_tag p USING (tag_id)
+    assert isinstance(fixes, pl.DataFrame)
+    tag = pl.col("tag_id")
+    same_tag_next = tag == tag.shift(-1)
+    first_of_tag = (tag != tag.shift(1)).fill_null(True)
+    intervals = (
+        fixes.sort("tag_id", "ts")
+        .with_columns(t=pl.col("ts").dt.epoch("us") / 1e6)
+        .with_columns(
+            seconds=pl.when(same_tag_next).then(pl.col("t").shift(-1) - pl.col("t")),
+            distance_m=pl.when(same_tag_next).then(
+                (
+                    (pl.col("x").shift(-1) - pl.col("x")) ** 2 + (pl.col("y").shift(-1) - pl.col("y")) ** 2
+                ).sqrt()
+            ),
+            first=first_of_tag,
+        )
+        .with_columns(
+            missing=pl.col("seconds") > p.missing_gap_s,
+            moving=(pl.col("seconds") <= p.missing_gap_s)
+            & (pl.col("distance_m") >= p.moving_speed_mps * pl.col("seconds"))
+            & (pl.col("seconds") > 0),
+        )
+        # End of the latest moving interval before this one, not leaking across tags: seed each tag with -inf.
+        .with_columns(
+            move_end=pl.when(pl.col("moving"))
+            .then(pl.col("t") + pl.col("seconds"))
+            .when(pl.col("first"))
+            .then(float("-inf"))
+            .forward_fill()
+        )
+        .with_columns(
+            last_move_end=pl.when(pl.col("first")).then(None).otherwise(pl.col("move_end").shift(1))
+        )
+        .with_columns(
+            idle=pl.col("seconds").is_not_null() & ~pl.col("missing") & ~pl.col("moving"),
+            idle_in_use=(
+                pl.min_horizontal(pl.col("t") + pl.col("seconds"), pl.col("last_move_end") + p.in_use_grace_s)
+                - pl.col("t")
+            ).clip(lower_bound=0),
+        )
     )
-    SELECT $day AS date, tag_id, asset_id, {category} AS category, fixes,
-           moving_s, idle_s, {DAY_S} - moving_s - idle_s AS missing_s, moving_s + idle_in_use_s AS in_use_s,
-           (moving_s + idle_in_use_s) / {DAY_S} AS utilisation, distance_m
-    FROM s ORDER BY tag_id
-    """
-    return _run(
-        connection,
-        sql,
-        _bounds(day)
-        | {
-            "missing_gap_s": p.missing_gap_s,
-            "moving_speed_mps": p.moving_speed_mps,
-            "in_use_grace_s": p.in_use_grace_s,
-        },
+    per_tag = (
+        intervals.group_by("tag_id")
+        .agg(
+            asset_id=pl.col("asset_id").max(),
+            fixes=pl.len(),
+            moving_s=pl.col("seconds").filter(pl.col("moving")).sum(),
+            idle_s=pl.col("seconds").filter(pl.col("idle")).sum(),
+            idle_in_use_s=pl.col("idle_in_use")
+            .filter(pl.col("idle") & pl.col("last_move_end").is_finite())
+            .sum(),
+            distance_m=pl.col("distance_m").filter(pl.col("moving")).sum(),
+        )
+        .with_columns(
+            date=pl.lit(day),
+            missing_s=DAY_S - pl.col("moving_s") - pl.col("idle_s"),
+            in_use_s=pl.col("moving_s") + pl.col("idle_in_use_s"),
+        )
+        .with_columns(utilisation=pl.col("in_use_s") / DAY_S)
     )
+    if _has_view(connection, "assets"):
+        categories = pl.from_arrow(
+            connection.execute(
+                "SELECT CAST(asset_id AS VARCHAR) AS asset_id, category FROM assets"
+            ).fetch_arrow_table()
+        )
+        assert isinstance(categories, pl.DataFrame)
+        per_tag = per_tag.join(categories.unique("asset_id"), on="asset_id", how="left")
+    else:
+        per_tag = per_tag.with_columns(category=pl.lit(None, pl.String))
+    columns = ["date", "tag_id", "asset_id", "category", "fixes", "moving_s", "idle_s", "missing_s", "in_use_s",
+               "utilisation", "distance_m"]  # fmt: skip
+    return per_tag.select(columns).sort("tag_id").to_arrow()
 
 
 _VISITS = """
@@ -178,30 +206,59 @@ def zone_occupancy(connection: duckdb.DuckDBPyConnection, day: dt.date) -> pa.Ta
 
 
 def gateway_health(connection: duckdb.DuckDBPyConnection, day: dt.date, p: MartParameters) -> pa.Table:
-    """Per gateway: observations, tags heard, RSSI distribution, silent periods (count, total, longest)."""
+    """Per gateway: observations, tags heard, RSSI distribution, silent periods (count, total, longest).
+
+    Every step aggregates into small tables first, so 10 million observations are never sorted: RSSI
+    quantiles come from each gateway's histogram of (integer) RSSI values, with the same linear
+    interpolation as `quantile_cont`; silences from each minute's first and last observation, which is
+    exact for any threshold of a minute or more (a gap inside one minute cannot exceed it)."""
+    if p.silent_gap_s < 60:
+        raise ValueError(f"silent_gap_s: must be at least 60 s, got {p.silent_gap_s}")
     sql = """
     WITH obs AS (
         SELECT gateway_id, tag_id, ts, rssi FROM observations WHERE ts >= $day_start AND ts < $day_end
+    ), histogram AS (
+        SELECT gateway_id, rssi, count(*) AS n FROM obs GROUP BY gateway_id, rssi
+    ), ranked AS (
+        SELECT gateway_id, rssi, sum(n) OVER (PARTITION BY gateway_id ORDER BY rssi) AS upto,
+               sum(n) OVER (PARTITION BY gateway_id) AS total
+        FROM histogram
+    ), wanted AS (
+        SELECT DISTINCT gateway_id, total, q, (total - 1) * q AS position
+        FROM ranked, (VALUES (0.1::DOUBLE), (0.5::DOUBLE), (0.9::DOUBLE)) qs(q)
+    ), quantiles AS (  -- value at rank floor(position), interpolated towards the value at rank ceil(position)
+        SELECT w.gateway_id, w.q,
+               min(r.rssi) FILTER (r.upto > floor(w.position))
+               + (w.position - floor(w.position))
+                 * (min(r.rssi) FILTER (r.upto > ceil(w.position)) - min(r.rssi) FILTER (r.upto > floor(w.position)))
+               AS value
+        FROM wanted w JOIN ranked r USING (gateway_id) GROUP BY w.gateway_id, w.q, w.position
+    ), tags AS (
+        SELECT gateway_id, count(*) AS tags_heard FROM (SELECT DISTINCT gateway_id, tag_id FROM obs) GROUP BY 1
     ), stats AS (
-        SELECT gateway_id, count(*) AS observations, count(DISTINCT tag_id) AS tags_heard,
-               min(rssi) AS rssi_min, quantile_cont(rssi, 0.1) AS rssi_p10, median(rssi) AS rssi_median,
-               quantile_cont(rssi, 0.9) AS rssi_p90, max(rssi) AS rssi_max,
+        SELECT gateway_id, count(*) AS observations, min(rssi) AS rssi_min, max(rssi) AS rssi_max,
                min(ts) AS first_seen, max(ts) AS last_seen
         FROM obs GROUP BY gateway_id
-    ), stamps AS (
-        -- Whole seconds: a silence is minutes long, and this cuts the rows to sort by up to 10x.
-        SELECT DISTINCT gateway_id, floor(epoch(ts)) AS t FROM obs
-        UNION ALL SELECT gateway_id, epoch($day_start) FROM stats  -- midnight to the first observation
-        UNION ALL SELECT gateway_id, epoch($day_end) FROM stats    -- the last observation to midnight
+    ), minutes AS (
+        SELECT gateway_id, min(epoch(ts)) AS first_t, max(epoch(ts)) AS last_t
+        FROM obs GROUP BY gateway_id, floor(epoch(ts) / 60)
+        UNION ALL SELECT gateway_id, epoch($day_start), epoch($day_start) FROM stats  -- from midnight
+        UNION ALL SELECT gateway_id, epoch($day_end), epoch($day_end) FROM stats      -- to the next midnight
     ), gaps AS (
-        SELECT gateway_id, lead(t) OVER (PARTITION BY gateway_id ORDER BY t) - t AS gap_s FROM stamps
+        SELECT gateway_id, lead(first_t) OVER (PARTITION BY gateway_id ORDER BY first_t) - last_t AS gap_s
+        FROM minutes
     ), silences AS (
         SELECT gateway_id, count(*) AS silent_periods, sum(gap_s) AS silent_s, max(gap_s) AS longest_silence_s
         FROM gaps WHERE gap_s > $silent_gap_s GROUP BY gateway_id
     )
-    SELECT $day AS date, s.*, coalesce(z.silent_periods, 0) AS silent_periods,
-           coalesce(z.silent_s, 0) AS silent_s, coalesce(z.longest_silence_s, 0) AS longest_silence_s
-    FROM stats s LEFT JOIN silences z USING (gateway_id) ORDER BY gateway_id
+    SELECT $day AS date, s.gateway_id, s.observations, t.tags_heard, s.rssi_min,
+           (SELECT value FROM quantiles q WHERE q.gateway_id = s.gateway_id AND q.q = 0.1::DOUBLE) AS rssi_p10,
+           (SELECT value FROM quantiles q WHERE q.gateway_id = s.gateway_id AND q.q = 0.5::DOUBLE) AS rssi_median,
+           (SELECT value FROM quantiles q WHERE q.gateway_id = s.gateway_id AND q.q = 0.9::DOUBLE) AS rssi_p90,
+           s.rssi_max, s.first_seen, s.last_seen,
+           coalesce(z.silent_periods, 0) AS silent_periods, coalesce(z.silent_s, 0) AS silent_s,
+           coalesce(z.longest_silence_s, 0) AS longest_silence_s
+    FROM stats s JOIN tags t USING (gateway_id) LEFT JOIN silences z USING (gateway_id) ORDER BY s.gateway_id
     """
     return _run(connection, sql, _bounds(day) | {"silent_gap_s": p.silent_gap_s})
 

@@ -62,13 +62,15 @@ def register(
         dataset, schema, columns = SOURCES[name]
         listed = ", ".join(columns)
         source = duckdb_source(lakehouse, dataset, day - dt.timedelta(days=days_before), day)
+        connection.unregister(name)
         connection.execute(f"DROP VIEW IF EXISTS {name}")
-        connection.execute(f"DROP TABLE IF EXISTS {name}")
         if source is None:
             connection.register(f"{name}_empty", schema.empty_table())
             connection.execute(f"CREATE OR REPLACE VIEW {name} AS SELECT {listed} FROM {name}_empty")
         elif materialise:
-            connection.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT {listed} FROM {source}")
+            # pyarrow fetches the files in parallel; DuckDB then scans the Arrow table in place (no copy).
+            table = lakehouse.read_between(dataset, day - dt.timedelta(days=days_before), day, columns)
+            connection.register(name, table)
         else:
             connection.execute(f"CREATE OR REPLACE VIEW {name} AS SELECT {listed} FROM {source}")
 

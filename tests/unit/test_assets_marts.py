@@ -210,3 +210,33 @@ def test_battery_without_any_history_reports_no_trend() -> None:
         None,
         None,
     )
+
+
+def test_gateway_rssi_quantiles_match_duckdb_quantile_cont_on_the_raw_values() -> None:
+    import random
+
+    rng = random.Random(3)
+    rows = [
+        {
+            "gateway_id": f"G{g}",
+            "tag_id": "A",
+            "ts": at(rng.uniform(0, 86_399)),
+            "rssi": rng.randint(-100, -40),
+        }
+        for g in range(3)
+        for _ in range(rng.randint(1, 400))
+    ]
+    connection = _connection(observations=_table(schemas.OBSERVATIONS, rows))
+    expected = connection.execute(
+        "SELECT gateway_id, quantile_cont(rssi, 0.1), median(rssi), quantile_cont(rssi, 0.9)"
+        " FROM observations GROUP BY 1 ORDER BY 1"
+    ).fetchall()
+    result = marts.gateway_health(connection, DAY, P)
+    assert _rows(result, "gateway_id", "rssi_p10", "rssi_median", "rssi_p90") == [
+        (g, pytest.approx(a), pytest.approx(b), pytest.approx(c)) for g, a, b, c in expected
+    ]
+
+
+def test_gateway_silence_threshold_below_a_minute_is_refused_by_name() -> None:
+    with pytest.raises(ValueError, match="silent_gap_s: must be at least 60 s"):
+        marts.gateway_health(_connection(), DAY, marts.MartParameters(silent_gap_s=30))
