@@ -96,9 +96,7 @@ def test_landing_an_hour_twice_gives_identical_files_with_only_that_hours_record
     key = RAW_OBSERVATIONS.partition_key(PARTITION)
     files = []
     for _ in range(2):
-        result = dg.materialize(
-            [raw_observations], resources=resources, partition_key=PARTITION.dagster_key
-        )
+        result = dg.materialize([raw_observations], resources=resources, partition_key=PARTITION.dagster_key)
         assert result.success
         files.append(lakehouse.read_bytes(key))
     assert files[0] == files[1]
@@ -136,4 +134,3 @@ def test_zone_events_land_from_their_topic(settings: Settings, resources: dict[s
         {"kind": "enter", "dwell_s": None},
         {"kind": "exit", "dwell_s": 540.0},
     ]
-
