@@ -249,7 +249,16 @@ def run(args: argparse.Namespace) -> int:
         _thread("simulator", produce_observations, settings, site, args.beacon_s, stop, failures=failures),
     ]
     server = uvicorn.Server(
-        uvicorn.Config(create_app(settings), host=host, port=port, log_level="warning", lifespan="on")
+        uvicorn.Config(
+            create_app(settings),
+            host=host,
+            port=port,
+            log_level="warning",
+            lifespan="on",
+            # Live map frames are small and fanned out to every client: compressing each one per socket costs
+            # more CPU than it saves bandwidth on a LAN.
+            ws_per_message_deflate=False,
+        )
     )
 
     base = f"http://{host}:{port}"

@@ -262,38 +262,103 @@ def _wrk(port: int, paths: list[str], api_key: str, connections: int, seconds: f
 # --- WebSocket fan-out ---------------------------------------------------------------------------------------
 
 
+class _ListeningSocket(asyncio.Protocol):
+    """A bare WebSocket client that only listens: it stamps each text frame's arrival and keeps the bytes.
+
+    Decoding waits until the run is over, so 1,000 clients in one process cost next to nothing per message and
+    the measured delay is the server's, not the client library's. No compression is offered (as with
+    `--ws-per-message-deflate False` on the server)."""
+
+    def __init__(self, request: bytes, snapshot: asyncio.Future[None]) -> None:
+        self.request = request
+        self.snapshot = snapshot
+        self.buffer = b""
+        self.upgraded = False
+        self.frames: list[tuple[float, bytes]] = []
+        self.close_code: int | None = None
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        transport.write(self.request)  # type: ignore[attr-defined]
+
+    def data_received(self, data: bytes) -> None:
+        received = time.time()
+        self.buffer += data
+        if not self.upgraded:
+            head, sep, rest = self.buffer.partition(b"\r\n\r\n")
+            if not sep:
+                return
+            if not head.startswith(b"HTTP/1.1 101"):
+                self.snapshot.set_exception(RuntimeError(head.split(b"\r\n")[0].decode()))
+                return
+            self.upgraded, self.buffer = True, rest
+        while len(self.buffer) >= 2:
+            opcode, length, offset = self.buffer[0] & 0x0F, self.buffer[1] & 0x7F, 2
+            if length == 126:
+                length, offset = int.from_bytes(self.buffer[2:4], "big"), 4
+            elif length == 127:
+                length, offset = int.from_bytes(self.buffer[2:10], "big"), 10
+            if len(self.buffer) < offset + length:
+                return
+            payload, self.buffer = self.buffer[offset : offset + length], self.buffer[offset + length :]
+            if opcode == 1:
+                if not self.snapshot.done():
+                    self.snapshot.set_result(None)  # the first frame is the snapshot
+                else:
+                    self.frames.append((received, payload))
+            elif opcode == 8:
+                self.close_code = int.from_bytes(payload[:2], "big") if len(payload) >= 2 else 1005
+            elif opcode == 9 and self.transport is not None:  # ping -> pong (client frames are masked)
+                self.transport.write(bytes([0x8A, 0x80 | len(payload)]) + b"\0\0\0\0" + payload)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.close_code is None:
+            self.close_code = 1006
+        if not self.snapshot.done():
+            self.snapshot.set_exception(RuntimeError("connection closed before the snapshot"))
+
+
 async def _ws_clients(
     port: int, site_id: str, api_key: str, clients: int, messages: int, ready: mp.Event
 ) -> dict:
-    import websockets
+    import base64
 
-    url = f"ws://127.0.0.1:{port}/ws/sites/{site_id}/locations?api_key={api_key}"
-    delays: list[float] = []
-    closed_early: list[int] = []
-    sockets = []
-    for start in range(0, clients, 50):  # connect in waves: each connection gets a snapshot from the database
-        batch = await asyncio.gather(
-            *(websockets.connect(url, max_queue=None) for _ in range(start, min(clients, start + 50)))
+    loop = asyncio.get_running_loop()
+    path = f"/ws/sites/{site_id}/locations?api_key={api_key}"
+    sockets: list[_ListeningSocket] = []
+
+    async def connect() -> _ListeningSocket:
+        key = base64.b64encode(os.urandom(16)).decode()
+        request = (
+            f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        ).encode()
+        snapshot: asyncio.Future[None] = loop.create_future()
+        _, protocol = await loop.create_connection(
+            lambda: _ListeningSocket(request, snapshot), "127.0.0.1", port
         )
-        for socket in batch:
-            assert json.loads(await socket.recv())["type"] == "snapshot"
-        sockets.extend(batch)
+        await asyncio.wait_for(snapshot, timeout=60)
+        return protocol
+
+    for start in range(0, clients, 50):  # connect in waves: each connection gets a snapshot from the database
+        sockets.extend(await asyncio.gather(*(connect() for _ in range(start, min(clients, start + 50)))))
     ready.set()
-
-    async def listen(socket) -> None:  # type: ignore[no-untyped-def]
-        try:
-            for _ in range(messages):
-                raw = await asyncio.wait_for(socket.recv(), timeout=30)
-                received = time.time()
-                for fix in json.loads(raw)["locations"]:
-                    delays.append(received - fix["bench_sent"])
-        except websockets.ConnectionClosed as exc:
-            closed_early.append(exc.rcvd.code if exc.rcvd else 1006)
-        except TimeoutError:
-            closed_early.append(0)
-
-    await asyncio.gather(*(listen(socket) for socket in sockets))
-    await asyncio.gather(*(socket.close() for socket in sockets), return_exceptions=True)
+    deadline = time.monotonic() + 60 + messages
+    while time.monotonic() < deadline and any(
+        len(s.frames) < messages and s.close_code is None for s in sockets
+    ):
+        await asyncio.sleep(0.2)
+    delays = [
+        received - fix["bench_sent"]
+        for socket in sockets
+        for received, payload in socket.frames
+        for fix in json.loads(payload)["locations"]
+    ]
+    closed_early = [s.close_code for s in sockets if s.close_code is not None and len(s.frames) < messages]
+    for socket in sockets:
+        if socket.transport is not None:
+            socket.transport.close()
     return {"delays": delays, "closed_early": closed_early}
 
 
@@ -306,7 +371,9 @@ def _ws_process(
     out.put(uvloop.run(_ws_clients(port, site_id, api_key, clients, messages, ready)))
 
 
-def _fan_out(port: int, seed: dict, redis_url: str, clients: int, messages: int, interval_s: float) -> dict:
+def _fan_out(
+    port: int, server_pid: int, seed: dict, redis_url: str, clients: int, messages: int, interval_s: float
+) -> dict:
     import msgspec
     import redis
 
@@ -320,6 +387,7 @@ def _fan_out(port: int, seed: dict, redis_url: str, clients: int, messages: int,
         process.kill()
         raise RuntimeError(f"{clients} WebSocket clients did not connect within 300 s")
     time.sleep(1.0)
+    cpu0, wall0 = _cpu_s(server_pid), time.monotonic()
     publisher = redis.Redis.from_url(redis_url)
     for i in range(messages):
         fix = {
@@ -333,6 +401,7 @@ def _fan_out(port: int, seed: dict, redis_url: str, clients: int, messages: int,
         time.sleep(interval_s)
     publisher.close()
     result = out.get(timeout=120)
+    result["server_cpu_s"], result["wall_s"] = _cpu_s(server_pid) - cpu0, time.monotonic() - wall0
     process.join(timeout=30)
     return result
 
@@ -341,8 +410,10 @@ def _fan_out(port: int, seed: dict, redis_url: str, clients: int, messages: int,
 
 
 def _start_server(port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    # Compressing each small fix frame separately for each of 1,000 sockets costs far more CPU than it saves.
     command = [sys.executable, "-m", "uvicorn", "--factory", "api.app:create_app", "--host", "127.0.0.1",
-               "--port", str(port), "--workers", "1", "--log-level", "warning", "--no-access-log"]  # fmt: skip
+               "--port", str(port), "--workers", "1", "--log-level", "warning", "--no-access-log",
+               "--ws-per-message-deflate", "False", "--ws", os.environ.get("BENCH_WS", "auto")]  # fmt: skip
     server = subprocess.Popen(command, cwd=_ROOT, env=env)
     import httpx
 
@@ -360,12 +431,55 @@ def _start_server(port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
     raise RuntimeError("the API server did not answer /health within 120 s")
 
 
+def _cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) a process has used: tells a slow server from a starved one."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _free_port() -> int:
     import socket
 
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+def _http_phases(
+    args: argparse.Namespace, server: subprocess.Popen[bytes], port: int, paths: list[str], api_key: str
+) -> tuple[float, float, float]:
+    """Throughput, then latency at --rate; returns (rps, p50_ms, p99_ms at --rate)."""
+    # Warm-up: key and asset->tag caches, connection pools, first-request imports.
+    _run_client(_http_client, "closed", port, paths, api_key, 8, 3.0)
+
+    cpu0, wall0 = _cpu_s(server.pid), time.monotonic()
+    use_wrk = args.client == "wrk" or (args.client == "auto" and shutil.which("wrk"))
+    if use_wrk:
+        top = _wrk(port, paths, api_key, args.connections, args.seconds)
+        client = "wrk"
+    else:
+        result = _run_client(_http_client, "closed", port, paths, api_key, args.connections, args.seconds)
+        top = {"rps": result["rps"], "p50_ms": _percentile(result["latencies"], 50) * 1000,
+               "p99_ms": _percentile(result["latencies"], 99) * 1000, "errors": result["errors"]}  # fmt: skip
+        client = "asyncio"
+    cpu, wall = _cpu_s(server.pid) - cpu0, time.monotonic() - wall0
+    print(
+        f"throughput ({client}, {args.connections} connections, {args.seconds:g} s): {top['rps']:.0f} req/s, "
+        f"p50 {top['p50_ms']:.1f} ms, p99 {top['p99_ms']:.1f} ms, non-200: {top['errors']}; server used "
+        f"{cpu / wall:.0%} of a core, {cpu / max(1.0, top['rps'] * wall) * 1e6:.0f} us CPU per request; "
+        f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs",
+        flush=True,
+    )
+
+    paced = _run_client(_http_client, "open", port, paths, api_key, args.rate, args.seconds)
+    p50_ms = _percentile(paced["latencies"], 50) * 1000
+    p99_ms = _percentile(paced["latencies"], 99) * 1000
+    print(
+        f"at {args.rate:.0f} req/s (open loop, {args.seconds:g} s): achieved {paced['rps']:.0f} req/s, "
+        f"p50 {p50_ms:.2f} ms, p99 {p99_ms:.2f} ms, non-200: {paced['errors']}",
+        flush=True,
+    )
+    return top["rps"], p50_ms, p99_ms
 
 
 def main() -> None:
@@ -383,6 +497,9 @@ def main() -> None:
     parser.add_argument("--ws-interval-s", type=float, default=0.2)
     parser.add_argument(
         "--client", choices=["auto", "wrk", "python"], default="auto", help="throughput client"
+    )
+    parser.add_argument(
+        "--ws-only", action="store_true", help="skip the HTTP phases (their JSON fields are null)"
     )
     args = parser.parse_args()
     _raise_fd_limit()
@@ -415,49 +532,32 @@ def main() -> None:
             flush=True,
         )
 
-        # Warm-up: key and asset->tag caches, connection pools, first-request imports.
-        _run_client(_http_client, "closed", port, paths, api_key, 8, 3.0)
+        rps: float | None = None
+        p50_ms = p99_ms = None
+        if not args.ws_only:
+            rps, p50_ms, p99_ms = _http_phases(args, server, port, paths, api_key)
 
-        use_wrk = args.client == "wrk" or (args.client == "auto" and shutil.which("wrk"))
-        if use_wrk:
-            top = _wrk(port, paths, api_key, args.connections, args.seconds)
-            client = "wrk"
-        else:
-            result = _run_client(_http_client, "closed", port, paths, api_key, args.connections, args.seconds)
-            top = {"rps": result["rps"], "p50_ms": _percentile(result["latencies"], 50) * 1000,
-                   "p99_ms": _percentile(result["latencies"], 99) * 1000, "errors": result["errors"]}  # fmt: skip
-            client = "asyncio"
-        print(
-            f"throughput ({client}, {args.connections} connections, {args.seconds:g} s): {top['rps']:.0f} req/s, "
-            f"p50 {top['p50_ms']:.1f} ms, p99 {top['p99_ms']:.1f} ms, non-200: {top['errors']}",
-            flush=True,
+        fan = _fan_out(
+            port, server.pid, seed, redis_url, args.ws_clients, args.ws_messages, args.ws_interval_s
         )
-
-        paced = _run_client(_http_client, "open", port, paths, api_key, args.rate, args.seconds)
-        p50_ms = _percentile(paced["latencies"], 50) * 1000
-        p99_ms = _percentile(paced["latencies"], 99) * 1000
-        print(
-            f"at {args.rate:.0f} req/s (open loop, {args.seconds:g} s): achieved {paced['rps']:.0f} req/s, "
-            f"p50 {p50_ms:.2f} ms, p99 {p99_ms:.2f} ms, non-200: {paced['errors']}",
-            flush=True,
-        )
-
-        fan = _fan_out(port, seed, redis_url, args.ws_clients, args.ws_messages, args.ws_interval_s)
+        ws_cpu = fan["server_cpu_s"]
         delays = fan["delays"]
         expected = args.ws_clients * args.ws_messages
         ws_p50, ws_p99 = _percentile(delays, 50) * 1000, _percentile(delays, 99) * 1000
         print(
             f"WebSocket fan-out: {args.ws_clients} clients x {args.ws_messages} fixes: received "
             f"{len(delays)}/{expected}, publish->receipt p50 {ws_p50:.1f} ms, p99 {ws_p99:.1f} ms, "
-            f"max {max(delays, default=float('nan')) * 1000:.1f} ms; dropped clients: {len(fan['closed_early'])}",
+            f"max {max(delays, default=float('nan')) * 1000:.1f} ms; dropped clients: {len(fan['closed_early'])}; "
+            f"server CPU {ws_cpu:.1f} s over {fan['wall_s']:.1f} s ({ws_cpu / max(1, len(delays)) * 1e6:.0f} us per delivery); "
+            f"load average {os.getloadavg()[0]:.1f}",
             flush=True,
         )
         print(
             json.dumps(
                 {
-                    "rps": round(top["rps"]),
-                    "p50_ms": round(p50_ms, 2),
-                    "p99_ms": round(p99_ms, 2),
+                    "rps": None if rps is None else round(rps),
+                    "p50_ms": None if p50_ms is None else round(p50_ms, 2),
+                    "p99_ms": None if p99_ms is None else round(p99_ms, 2),
                     "ws_clients": args.ws_clients,
                     "ws_p99_ms": round(ws_p99, 1),
                 }  # fmt: skip
