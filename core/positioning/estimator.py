@@ -93,7 +93,7 @@ def _select_floor(
     return chosen, valid & (gw_floor == chosen[:, None])
 
 
-def _confidence(accuracy_m: np.ndarray, gateway_count: np.ndarray) -> np.ndarray:
+def confidence_from_accuracy(accuracy_m: np.ndarray, gateway_count: np.ndarray) -> np.ndarray:
     """0–1: high when the 68 % radius is small and several gateways agree; 1 m → ~0.8, 3 m → ~0.3."""
     support = 1.0 - 0.5 ** np.maximum(gateway_count, 1)
     return np.clip(support / (1.0 + (accuracy_m / 2.0) ** 2), 0.0, 1.0)
@@ -194,7 +194,7 @@ def estimate_batch(
         y=y,
         floor=floor,
         accuracy_m=accuracy,
-        confidence=_confidence(accuracy, m),
+        confidence=confidence_from_accuracy(accuracy, m),
         method=method,
         gateway_count=m,
         tx_offset_db=b_out,

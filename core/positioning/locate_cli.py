@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from core.errors import CommandError
-from core.positioning.estimator import estimate_windows
+from core.positioning.estimator import confidence_from_accuracy, estimate_windows
 from core.positioning.gateways import GatewayTable, GatewayTableError
 from core.positioning.locate_io import ObservationFile, read_gateway_rows, read_observations, write_fixes
 from core.positioning.training import train_site_model
@@ -130,6 +130,7 @@ def run(args: argparse.Namespace) -> int:
 
         smoothed = track_series(tags, windows.fix_ts, x, y, accuracy)
         x, y, accuracy = smoothed.x, smoothed.y, smoothed.accuracy_m
+        confidence = confidence_from_accuracy(accuracy, fixes.gateway_count)
     write_fixes(
         args.out, windows.fix_ts, tags, x, y, accuracy, confidence, fixes.method_names, fixes.gateway_count
     )
