@@ -4,7 +4,7 @@
 const SVG_NS = "http://www.w3.org/2000/svg";
 const PAGE_SIZE = 500;
 const STALE_AFTER_MS = 60_000;
-const LABELS_UP_TO = 60; // more assets than this: names only on hover, or the plan drowns in text
+const LABELS_UP_TO = 15; // more assets than this: names only on hover, or the plan drowns in text
 
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
