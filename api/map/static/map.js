@@ -226,7 +226,9 @@ function applyFix(fix) {
     svg("circle", { class: "accuracy", r: 1 }, group);
     svg("circle", { class: "dot", r: 0.55 }, group);
     svg("title", {}, group);
-    if (state.markers.size < LABELS_UP_TO) svg("text", { class: "label", x: 0.8, y: -0.6 }, group);
+    if ((state.assetsByTag.size || state.markers.size + 1) <= LABELS_UP_TO) {
+      svg("text", { class: "label", x: 0.8, y: -0.6 }, group);
+    }
     marker = { group, ts: 0 };
     state.markers.set(fix.tag_id, marker);
   }
