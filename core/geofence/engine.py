@@ -135,7 +135,8 @@ class GeofenceEngine:
         transitions: list[ZoneTransition] = []
         zone_ids: list[list[str]] = [[] for _ in range(len(ts))]
         unknown = np.zeros(len(ts), bool)
-        order = sorted(range(len(ts)), key=lambda i: (tag_ids[i], ts[i]))
+        tag_arr = np.asarray(tag_ids, dtype=object)
+        order = np.lexsort((ts, tag_arr.astype(str))).tolist() if len(ts) else []
         for i in order:
             tag = tag_ids[i]
             state = new_states.get(tag) or states.get(tag) or TagZoneState()

@@ -150,6 +150,9 @@ def apply_fix(
         unknown_since = state.unknown_since if state.unknown_since is not None else ts
         return TagZoneState(ts=ts, zones=state.zones, unknown_since=unknown_since), []
 
+    if state.unknown_since is None and _steady(state.zones, signed_m):
+        return TagZoneState(ts=ts, zones=state.zones), []  # the common case, kept cheap: nothing can change
+
     margin = config.margin_m(accuracy_m)
     dwell = dwell or {}
     inside_before = [zone_id for zone_id, m in state.zones.items() if m.inside]
@@ -207,6 +210,14 @@ def apply_fix(
                     transitions.append(ZoneTransition(tag_id, other, EXIT, ts, dwell_s=ts - kept.since))
     transitions.sort(key=lambda t: (t.kind != EXIT, t.zone_id))  # exits first: leave A, then enter B
     return TagZoneState(ts=ts, zones=zones, unknown_since=None), transitions
+
+
+def _steady(zones: Mapping[str, ZoneMembership], signed_m: Mapping[str, float]) -> bool:
+    """Inside every stored zone with nothing pending, and not inside any other zone."""
+    for zone_id, membership in zones.items():
+        if not membership.inside or membership.pending is not None or signed_m.get(zone_id, -1.0) < 0:
+            return False
+    return all(d < 0 or zone_id in zones for zone_id, d in signed_m.items())
 
 
 def _pick(override: float | None, default: float) -> float:
