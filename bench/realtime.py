@@ -35,6 +35,12 @@ sys.modules.pop("realtime", None)
 SERVICES_ENV = Path(os.environ.get("ASSET_TAG_SERVICES_ENV", Path.home() / ".cache/asset-tag/services.env"))
 
 
+def _rss() -> str:
+    """Current and peak resident memory of this process, for the phase lines."""
+    fields = dict(line.split(":", 1) for line in Path("/proc/self/status").read_text().splitlines() if ":" in line)
+    return f"RSS {int(fields['VmRSS'].split()[0]) / 1024:.0f} MB (peak {int(fields['VmHWM'].split()[0]) / 1024:.0f} MB)"
+
+
 def _services() -> dict[str, str]:
     values = {}
     for line in SERVICES_ENV.read_text().splitlines():
@@ -184,7 +190,7 @@ def main() -> None:
             produced = pool.apply(_produce_backlog, (settings, args.tags, args.messages, args.seed))
         print(
             f"setup: seeded {args.tags} assets, produced {produced} observations in "
-            f"{time.perf_counter() - t0:.1f} s",
+            f"{time.perf_counter() - t0:.1f} s; {_rss()}",
             flush=True,
         )
 
@@ -203,7 +209,7 @@ def main() -> None:
             seen += len(batch)
         ceiling = seen / (time.perf_counter() - started)
         consumer.close()
-        print(f"ceiling: {ceiling:,.0f} obs/s (consume + decode)", flush=True)
+        print(f"ceiling: {ceiling:,.0f} obs/s (consume + decode); {_rss()}", flush=True)
 
         # Throughput: the real pipeline drains the backlog.
         pipeline = RealtimePipeline(
@@ -232,7 +238,7 @@ def main() -> None:
         obs_per_s = done / elapsed
         print(
             f"pipeline: {obs_per_s:,.0f} obs/s end to end ({done} obs, {fixes} fixes, {batches} batches, "
-            f"{elapsed:.1f} s), {len(pipeline.states.tags)} tags tracked",
+            f"{elapsed:.1f} s), {len(pipeline.states.tags)} tags tracked; {_rss()}",
             flush=True,
         )
 
@@ -256,7 +262,7 @@ def main() -> None:
         )
         print(
             f"latency: {result['produced'] / result['seconds']:,.0f} obs/s offered, {lat.size} fixes timed, "
-            f"p50 {p50:.0f} ms, p99 {p99:.0f} ms",
+            f"p50 {p50:.0f} ms, p99 {p99:.0f} ms; {_rss()}",
             flush=True,
         )
         rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0

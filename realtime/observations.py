@@ -237,7 +237,15 @@ def decode_batch(values: list[bytes | None], now_s: float, max_skew_s: float, ma
             rejected.extend((i, r) for r in bad)
     n = len(objs)
     message = np.asarray(source, np.int64)
-    tags = list(map(_tag_cache.get, map(_get_tag, objs)))
+    raw_tags = list(map(_get_tag, objs))
+    tags = list(map(_tag_cache.get, raw_tags))
+    if None in tags:  # tags seen for the first time: normalise each distinct one once (bad ones: row path)
+        for raw in {raw for raw, tag in zip(raw_tags, tags, strict=True) if tag is None}:
+            try:
+                normalised_tag(raw)
+            except ValueError:
+                continue
+        tags = list(map(_tag_cache.get, raw_tags))
     gateways = list(map(_get_gateway, objs))
     ts_raw = np.array(list(map(_get_ts, objs))) if n else np.zeros(0, np.int64)
     rssi = np.fromiter(map(_get_rssi, objs), float, n)
