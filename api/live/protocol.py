@@ -12,7 +12,7 @@ A fix follows the location-fix contract of DESIGN.md (tag_id, asset_id, site_id,
 The realtime consumer may publish one object or a list per message; the envelope always carries a list, built by
 byte concatenation (no parse, no re-encode) because it runs once per message on the hot path.
 
-Close codes: 4401 no or bad API key, 4404 unknown site/asset, 1013 client too slow (fell `max_backlog` messages
+Close codes: 4400 malformed parameter, 4401 no or bad API key, 4404 unknown site/asset, 1013 client too slow (fell `max_backlog` messages
 behind and was dropped so it cannot delay others), 1011 server error.
 """
 
@@ -25,6 +25,7 @@ import msgspec
 
 from core.live import LiveKeys
 
+CLOSE_BAD_REQUEST = 4400
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_NOT_FOUND = 4404
 CLOSE_TOO_SLOW = 1013

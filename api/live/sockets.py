@@ -21,6 +21,7 @@ from litestar.channels import ChannelsPlugin
 
 from api.live.channels import BoundedSubscriber
 from api.live.protocol import (
+    CLOSE_BAD_REQUEST,
     CLOSE_NOT_FOUND,
     CLOSE_TOO_SLOW,
     CLOSE_UNAUTHORIZED,
@@ -181,21 +182,29 @@ async def asset_locations_socket(socket: WebSocket, asset_id: uuid.UUID) -> None
 
 
 @websocket("/ws/alerts", name="live-alerts", opt=SELF_AUTHENTICATED)
-async def alerts_socket(socket: WebSocket, site_id: uuid.UUID | None = None) -> None:
+async def alerts_socket(socket: WebSocket, site_id: str | None = None) -> None:
     """Alerts as they open, change and resolve — of every site, or of one with `?site_id=`; the snapshot holds
     the alerts still open."""
+    # site_id is parsed here rather than by Litestar so a bad value is a close with a reason naming the field.
     services = await _accept(socket)
     if services is None:
         return
     snapshots = services.snapshots
     assert snapshots is not None
-    if site_id is not None and not await snapshots.site_exists(site_id):
-        await _close(socket, CLOSE_NOT_FOUND, f"site_id: no site {site_id}")
-        return
-    channel = services.keys.all_alerts_pattern() if site_id is None else services.keys.alerts_channel(site_id)
+    site: uuid.UUID | None = None
+    if site_id is not None:
+        try:
+            site = uuid.UUID(site_id)
+        except ValueError:
+            await _close(socket, CLOSE_BAD_REQUEST, f"site_id: expected a UUID, got {site_id[:80]!r}")
+            return
+        if not await snapshots.site_exists(site):
+            await _close(socket, CLOSE_NOT_FOUND, f"site_id: no site {site}")
+            return
+    channel = services.keys.all_alerts_pattern() if site is None else services.keys.alerts_channel(site)
 
     async def snapshot() -> str:
-        return snapshot_frame(alerts=await snapshots.open_alerts(site_id))
+        return snapshot_frame(alerts=await snapshots.open_alerts(site))
 
     await _relay(socket, services, channel, snapshot)
 

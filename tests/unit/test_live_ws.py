@@ -18,7 +18,7 @@ from litestar.exceptions import WebSocketDisconnect
 from litestar.testing import TestClient
 
 from api.live.plugin import LivePlugin
-from api.live.protocol import CLOSE_NOT_FOUND, CLOSE_TOO_SLOW, CLOSE_UNAUTHORIZED
+from api.live.protocol import CLOSE_BAD_REQUEST, CLOSE_NOT_FOUND, CLOSE_TOO_SLOW, CLOSE_UNAUTHORIZED
 from api.live.sockets import LiveServices, _relay
 from core.db.engine import make_engine, session_factory, upgrade_database
 from core.db.models import Alert, Asset, CurrentLocation, Site
@@ -298,3 +298,11 @@ async def test_slow_client_is_dropped_with_1013_while_a_healthy_client_gets_ever
         assert not healthy_task.done()
         healthy_task.cancel()
         await asyncio.gather(healthy_task, return_exceptions=True)
+
+
+def test_malformed_site_id_is_refused_naming_the_field(client: TestClient[Litestar], seed: Seed) -> None:
+    with client.websocket_connect(f"/ws/alerts?site_id=not-a-uuid&api_key={GOOD_KEY}") as ws:
+        with pytest.raises(WebSocketDisconnect) as closed:
+            ws.receive_json(timeout=5)
+    assert closed.value.code == CLOSE_BAD_REQUEST
+    assert closed.value.detail == "site_id: expected a UUID, got 'not-a-uuid'"
