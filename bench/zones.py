@@ -6,8 +6,15 @@
    share walls — the hardest layout for flapping. Two radios: the realtime simulator's (independent 3 dB noise
    per packet; the headline figures) and a harsher one with a static, spatially correlated shadowing bias.
    - stationary tags parked within 1.5 m of a wall: spurious enter/exit events per tag-hour (target 0);
-   - tags walked between rooms at 1 m/s with pauses: share of fix times whose reported zones differ from the
-     ground truth (target <= 5 %).
+   - tags walked between rooms at 1 m/s with pauses (destinations uniform over the floor, so a fifth of the time
+     a tag is parked within 1 m of a wall): share of fix times whose reported zones are wrong (target <= 5 %).
+     How a user judges it: the reported zone set (an empty set = "in no zone") is *wrong* at fix time t when it
+     equals the true zone set at no instant in [t - WINDOW_S, t]. A fix summarises the beacons of the last
+     WINDOW_S seconds, so being one positioning window behind a doorway is the chain's latency, not a wrong room;
+     anything later than that counts in full (a tag still shown in the old room 4 s after the door is wrong).
+     A fix reported "unknown" (accuracy too poor) counts as wrong unless its last known zones are right — the
+     unknown share is printed separately. The floor has no corridors: every true position is in exactly one room.
+     The strict figure (no latency allowance at all) is printed and kept in the JSON as `*_strict`.
    The same fixes with naive membership (inside the polygon = in the zone) are reported for contrast.
 2. Throughput of the signed-distance evaluation (`ZoneIndex.locate`) against 1,000 polygons, fixes/s of CPU
    time on one core (wall-clock is also printed: the machine may be shared).
@@ -34,6 +41,7 @@ REF_RSSI_DBM, PATH_LOSS_N = -59.0, 2.2
 SHADOW_DB, FADING_DB, HEARING_DBM, LOSS = 3.0, 4.0, -92.0, 0.1
 ROOM_W, ROOM_H, COLS, ROWS = 10.0, 8.0, 4, 3
 FIX_INTERVAL_S, WINDOW_S = 0.5, 3.0
+LATENCY_S = WINDOW_S  # a reported zone that was true within the last positioning window is not wrong
 WARMUP_S = 15.0
 
 
@@ -161,6 +169,25 @@ def membership_runs(rooms: list, tags, ts, x, y, acc):  # type: ignore[no-untype
     return result, naive, naive_events
 
 
+def wrong_zone(
+    tags, ts, reported: list[list[str]], expected: list[list[str]], latency_s: float
+) -> np.ndarray:  # type: ignore[no-untyped-def]
+    """Per fix: the reported zones match the truth at no fix time of the same tag within [t - latency_s, t]."""
+    truth = np.array(["|".join(e) for e in expected], dtype=object)
+    shown = np.array(["|".join(r) for r in reported], dtype=object)
+    wrong = truth != shown
+    order = np.lexsort((ts, tags))
+    tag_o, ts_o = np.asarray(tags)[order], np.asarray(ts)[order]
+    for a in np.flatnonzero(wrong[order]).tolist():
+        i, b = order[a], a - 1
+        while b >= 0 and tag_o[b] == tag_o[a] and ts_o[a] - ts_o[b] <= latency_s:
+            if truth[order[b]] == shown[i]:
+                wrong[i] = False
+                break
+            b -= 1
+    return wrong
+
+
 def truth_zones(rooms: list, gx: np.ndarray, gy: np.ndarray) -> list[list[str]]:
     inside = np.stack([shapely.contains_xy(room.geometry, gx, gy) for room in rooms], axis=1)
     ids = np.array([room.id for room in rooms])
@@ -202,21 +229,25 @@ def stability(minutes: float, n_tags: int, seed: int, radio_name: str) -> dict[s
     result, naive, _ = membership_runs(rooms, tags, ts, x, y, acc)
     expected = truth_zones(rooms, gx, gy)
     keep = ts >= WARMUP_S
-    wrong = np.array([reported != exp for reported, exp in zip(result.zone_ids, expected, strict=True)])
-    naive_wrong = np.array([reported != exp for reported, exp in zip(naive, expected, strict=True)])
+    wrong = wrong_zone(tags, ts, result.zone_ids, expected, LATENCY_S)
+    strict = wrong_zone(tags, ts, result.zone_ids, expected, 0.0)
+    naive_wrong = wrong_zone(tags, ts, naive, expected, LATENCY_S)
     crossings = sum(1 for t in result.transitions if t.kind == "exit")
     # The same walks with perfect positions (1 m claimed accuracy): what the membership logic alone costs.
     perfect, _, _ = membership_runs(rooms, tags, ts, gx, gy, np.full(len(ts), 1.0))
-    lag = np.array([reported != exp for reported, exp in zip(perfect.zone_ids, expected, strict=True)])
+    lag = wrong_zone(tags, ts, perfect.zone_ids, expected, LATENCY_S)
     print(f"stationary: {spurious} spurious events in {hours:.1f} tag-hours with hysteresis ({flaps} from "
           f"leaving/re-entering, the rest a wrong room entered once), {naive_spurious} naive")  # fmt: skip
-    print(f"walking: wrong-zone share {wrong[keep].mean():.3%} with hysteresis ({crossings} exits), "
+    print(f"walking: wrong-zone share {wrong[keep].mean():.3%} with hysteresis ({crossings} exits; "
+          f"{strict[keep].mean():.3%} strict, {result.unknown[keep].mean():.3%} unknown), "
           f"{naive_wrong[keep].mean():.3%} naive, {lag[keep].mean():.3%} with perfect positions")  # fmt: skip
     return {
         "spurious_per_tag_hour": round(spurious / hours, 3),
         "flaps_per_tag_hour": round(flaps / hours, 3),
         "naive_spurious_per_tag_hour": round(naive_spurious / hours, 1),
         "wrong_zone_share": round(float(wrong[keep].mean()), 4),
+        "wrong_zone_share_strict": round(float(strict[keep].mean()), 4),
+        "unknown_share": round(float(result.unknown[keep].mean()), 4),
         "naive_wrong_zone_share": round(float(naive_wrong[keep].mean()), 4),
         "wrong_zone_share_perfect_positions": round(float(lag[keep].mean()), 4),
     }
@@ -231,7 +262,7 @@ def throughput(seed: int, n: int = 200_000) -> dict[str, float]:
             shell = [(x0, y0), (x0 + w, y0), (x0 + w, y0 + 6), (x0 + w / 2, y0 + 7), (x0, y0 + 6)]
             zones.append(polygon_zone(f"z{i}-{j}", "campus", shell))
     started = time.perf_counter()
-    index = ZoneIndex(zones, reach_m=MembershipConfig().max_margin_m)
+    index = ZoneIndex(zones, reach_m=MembershipConfig().reach_m)
     build_s = time.perf_counter() - started
     x, y = rng.uniform(-5, 405, n), rng.uniform(-5, 205, n)
     index.locate(x[:1000], y[:1000])  # warm-up

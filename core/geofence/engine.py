@@ -83,7 +83,7 @@ class GeofenceEngine:
         index = self._indexes.get(key)
         if index is None:
             zones = [z for z in self._by_site.get(site_id, []) if z.floor is None or z.floor == floor]
-            index = ZoneIndex(zones, reach_m=self.config.max_margin_m, cell_m=self.cell_m)
+            index = ZoneIndex(zones, reach_m=self.config.reach_m, cell_m=self.cell_m)
             self._indexes[key] = index
         return index
 
@@ -93,7 +93,7 @@ class GeofenceEngine:
     def locate(
         self, site_ids: Sequence[str], floors: np.ndarray, x: np.ndarray, y: np.ndarray
     ) -> list[dict[str, float]]:
-        """Per fix: signed distance (m, + inside, clipped to ±max_margin_m) to each zone it is in or near."""
+        """Per fix: signed distance (m, + inside, clipped to ±reach_m) to each zone it is in or near."""
         n = len(x)
         result: list[dict[str, float]] = [{} for _ in range(n)]
         site_arr = np.asarray([str(s) for s in site_ids], dtype=object)

@@ -11,8 +11,10 @@ Per (tag, zone) the only inputs are the signed distance of each fix to the zone 
   dwell time; a fix back inside restarts that clock, a fix in the grey band between neither restarts nor completes it;
 - **rooms are exclusive** (with `overlaps`): a tag in room A switches to an adjacent, non-overlapping room B on
   clear evidence (inside B beyond the margin) and leaves A at that moment; lingering past the wall switches it
-  after the enter dwell only if its fixes were on average `switch_depth_m` inside B (or after `switch_dwell_s`
-  continuously in B) — a tag parked on the wall does not ping-pong between two rooms;
+  after the enter dwell only if its fixes were on average deep enough inside B: `switch_depth_m` at the enter
+  dwell, less the longer it stayed (a mean over more fixes is surer: the depth asked falls as 1/sqrt(time), down
+  to `switch_min_depth_m`), or after `switch_dwell_s` continuously in B — a tag parked on the wall does not
+  ping-pong between two rooms, and a tag parked just past it is moved there within a minute or so;
 - **unknown** when the fix's accuracy is worse than `max_accuracy_m`: such a fix changes nothing (it neither
   confirms nor breaks membership) and the tag's membership is reported as unknown until a usable fix arrives.
 
@@ -23,6 +25,7 @@ in Redis (or memory) between batches.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
@@ -39,11 +42,13 @@ class MembershipConfig:
     enter_dwell_s: float = 5.0
     enter_confirm_s: float = 0.5
     exit_dwell_s: float = 2.0
-    switch_depth_m: float = 1.0
+    switch_depth_m: float = 1.5
     switch_dwell_s: float = 300.0
+    switch_min_depth_m: float = 0.3  # a lingering switch asks ever less depth (1/sqrt(time)), down to this
     margin_per_accuracy: float = 1.0
     min_margin_m: float = 0.5
     max_margin_m: float = 3.0
+    reach_m: float = 3.0  # signed distances are computed (and clipped) within this distance of a boundary
     max_accuracy_m: float = 10.0
 
     def __post_init__(self) -> None:
@@ -53,6 +58,7 @@ class MembershipConfig:
             "exit_dwell_s",
             "switch_dwell_s",
             "switch_depth_m",
+            "switch_min_depth_m",
             "margin_per_accuracy",
             "min_margin_m",
         ):
@@ -60,6 +66,8 @@ class MembershipConfig:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
         if self.max_margin_m < self.min_margin_m or self.max_margin_m <= 0:
             raise ValueError("max_margin_m must be > 0 and >= min_margin_m")
+        if self.reach_m < self.max_margin_m:
+            raise ValueError("reach_m must be >= max_margin_m (distances beyond the reach are not measured)")
         if self.max_accuracy_m <= 0:
             raise ValueError(f"max_accuracy_m must be > 0, got {self.max_accuracy_m}")
 
@@ -180,7 +188,9 @@ def apply_fix(
             if lingered and not clearly_in and overlaps is not None and ts - started < config.switch_dwell_s:
                 mine = overlaps.get(zone_id, frozenset())
                 if any(other not in mine for other in inside_before):  # would leave another room: be surer
-                    lingered = depth_sum / fixes >= config.switch_depth_m
+                    # a mean over longer is surer: the depth asked falls as 1/sqrt(time spent), to a floor
+                    needed = config.switch_depth_m * math.sqrt(enter_dwell / max(ts - started, 1e-9))
+                    lingered = depth_sum / fixes >= max(needed, config.switch_min_depth_m)
             if clearly_in or lingered:
                 zones[zone_id] = ZoneMembership(inside=True, since=ts)
                 transitions.append(ZoneTransition(tag_id, zone_id, ENTER, ts))
