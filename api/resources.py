@@ -77,5 +77,6 @@ class ApiResources:
         return Lakehouse.from_settings(self.settings)
 
     async def aclose(self) -> None:
+        await self.tags.aclose()
         await self.live.aclose()
         await self.engine.dispose()

@@ -2,13 +2,16 @@
 locations filtered by polygon or distance, and downsampled history.
 
 The current-location read is the API's hot path (target ≥ 5,000 requests/s on one worker), so it never opens
-an ORM session on a hit: asset -> tag ids are cached for `TAG_CACHE_TTL_S`, and the fix is passed through as the
+an ORM session on a hit: the asset -> tag map is held in memory and reloaded every `TAG_REFRESH_S`, and the fix is passed through as the
 JSON bytes the realtime consumer stored.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import datetime
+import logging
 import math
 import re
 import time
@@ -25,35 +28,88 @@ from api.errors import NotFound, Unprocessable
 from api.locations.schemas import HistoryPoint, LocationFix, NearbyFix
 from core.db.models import Asset, CurrentLocation, LocationHistory
 
-TAG_CACHE_TTL_S = 10.0
+logger = logging.getLogger(__name__)
+
+TAG_REFRESH_S = 30.0
+"""How often the whole asset -> tag map is reloaded: the longest a change made outside this process (another
+worker, a direct database edit) takes to show; changes through this process's API show at once (`forget`)."""
+MAX_STALE_S = 300.0
+"""Past this age (the reload keeps failing) a mapping is no longer trusted and is read from the database."""
 _encoder = msgspec.json.Encoder()
 
 
 class TagLookup:
-    """asset id -> tag id, cached briefly (re-tagging an asset shows up within the TTL)."""
+    """asset id -> tag id for the current-location hot path.
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], ttl_s: float = TAG_CACHE_TTL_S) -> None:
+    All mappings are loaded in one query and reloaded in the background every `refresh_s` (stale-while-revalidate),
+    so a request never waits for the database once the map is warm: with thousands of assets, per-asset entries
+    with a short TTL meant a query every few requests. An asset missing from the map (created since the last load)
+    is read on its own and remembered. The API calls `forget()` when it re-tags or deletes an asset.
+    """
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        refresh_s: float = TAG_REFRESH_S,
+        max_stale_s: float = MAX_STALE_S,
+    ) -> None:
         self._sessions = sessions
-        self._ttl_s = ttl_s
-        self._cache: dict[uuid.UUID, tuple[float, str | None]] = {}
+        self._refresh_s = refresh_s
+        self._max_stale_s = max(max_stale_s, refresh_s)
+        self._tags: dict[uuid.UUID, str | None] = {}
+        self._loaded_at = -math.inf
+        self._reload: asyncio.Task[None] | None = None
+        # Ids forgotten while a reload was in flight: its snapshot may predate their change.
+        self._forgotten_during_reload: set[uuid.UUID] = set()
 
     async def tag_of(self, asset_id: uuid.UUID) -> str | None:
         """The asset's tag id (None if untagged); raises NotFound if there is no such asset."""
-        now = time.monotonic()
-        hit = self._cache.get(asset_id)
-        if hit is not None and now - hit[0] < self._ttl_s:
-            return hit[1]
+        age = time.monotonic() - self._loaded_at
+        if age >= self._refresh_s and self._reload is None:
+            self._reload = asyncio.get_running_loop().create_task(self._reload_all())
+            if age >= self._max_stale_s:
+                # Cold start, or the map is too old to trust: wait for the reload rather than serve from it.
+                await asyncio.shield(self._reload)
+        tags = self._tags
+        if asset_id in tags and time.monotonic() - self._loaded_at < self._max_stale_s:
+            return tags[asset_id]
+        return await self._load_one(asset_id)
+
+    async def _load_one(self, asset_id: uuid.UUID) -> str | None:
         async with self._sessions() as session:
             row = (await session.execute(select(Asset.id, Asset.tag_id).where(Asset.id == asset_id))).first()
         if row is None:
             raise NotFound(f"asset {asset_id} does not exist")
-        if len(self._cache) > 100_000:
-            self._cache.clear()
-        self._cache[asset_id] = (now, row.tag_id)
-        return row.tag_id
+        self._tags[asset_id] = row.tag_id
+        return row.tag_id  # type: ignore[no-any-return]
+
+    async def _reload_all(self) -> None:
+        self._forgotten_during_reload.clear()
+        started = time.monotonic()
+        try:
+            async with self._sessions() as session:
+                rows = (await session.execute(select(Asset.id, Asset.tag_id))).all()
+            tags: dict[uuid.UUID, str | None] = {row.id: row.tag_id for row in rows}
+            for asset_id in self._forgotten_during_reload:
+                tags.pop(asset_id, None)
+            self._tags, self._loaded_at = tags, started
+        except Exception:  # noqa: BLE001 - the next request retries; single lookups still work meanwhile
+            logger.warning("reloading the asset -> tag map failed", exc_info=True)
+        finally:
+            self._forgotten_during_reload.clear()
+            self._reload = None
+
+    async def aclose(self) -> None:
+        if self._reload is not None:
+            self._reload.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reload
 
     def forget(self, asset_id: uuid.UUID) -> None:
-        self._cache.pop(asset_id, None)
+        """The asset was re-tagged or deleted through this process: read it afresh next time."""
+        self._tags.pop(asset_id, None)
+        if self._reload is not None:
+            self._forgotten_during_reload.add(asset_id)
 
 
 def fix_from_row(row: CurrentLocation | LocationHistory) -> LocationFix:
