@@ -27,6 +27,10 @@ STATE_WIDTH = 27  # floats per serialised tag state (see TagStates.pack)
 STATE_MAGIC = b"RT3"
 _LEGACY = {b"RT2": 25}  # older layouts are a prefix of this one: read them, newer fields start at zero
 _HAS_DRIFT = "drift" in TrackBatch.__dataclass_fields__
+# How far behind its partition's newest event time an observation is still carried for a tag that has not been
+# heard since: it only matters if the tag's next observations arrive this late. The carry (memory, and the
+# per-batch work over it) grows with observation rate × this, so it is seconds, not a minute.
+LATE_SLACK_S = 10.0
 _PER_OBS_CANDIDATES_OVER = 64  # a tag needing more grid points than this gets them from its observations
 
 
@@ -277,8 +281,12 @@ def _next_carry(combined: Columns, states: TagStates, touched: np.ndarray, vec: 
     last_fix = states.vec[combined.code, 0].copy()
     mine = np.isin(combined.code, touched)
     last_fix[mine] = vec[np.searchsorted(touched, combined.code[mine]), 0]
-    newest = combined.ts.max()
-    keep = (combined.ts > last_fix + interval - window) & (combined.ts > newest - window - 60.0)
+    # Newest event time per partition, not of the whole stream: catching up on a backlog, one partition can
+    # be read far ahead of another, and the lagging one's tags still need their windows.
+    newest = np.full(int(combined.partition.max()) + 1, -np.inf)
+    np.maximum.at(newest, combined.partition, combined.ts)
+    keep = (combined.ts > last_fix + interval - window) & (
+        combined.ts > newest[combined.partition] - window - LATE_SLACK_S)
     return combined.take(keep)
 
 

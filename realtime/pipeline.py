@@ -36,7 +36,7 @@ from core.live import LiveKeys
 from core.settings import Settings
 from realtime import metrics
 from realtime.catalog import Catalog, load_catalog
-from realtime.fixes import FixBatch, rfc3339, to_datetime
+from realtime.fixes import FixBatch, rfc3339
 from realtime.live_store import LiveStore, LiveStoreError, open_live_store, unknown_tags_key
 from realtime.locator import Columns, Located, TagStates, locate
 from realtime.observations import DeadLetter, decode_batch
@@ -494,9 +494,9 @@ class RealtimePipeline:
 
     def _touches(self, decoded: _Decoded) -> tuple[list, list]:
         opts = self.options
-        gateways = [(gid, to_datetime(ts)) for gid, ts in decoded.gateway_seen.items()
+        gateways = [(gid, ts) for gid, ts in decoded.gateway_seen.items()
                     if ts - self._gateway_touched.get(gid, -1e18) >= opts.gateway_touch_s]
-        assets = [(tag, to_datetime(ts), battery) for tag, (ts, battery) in decoded.asset_seen.items()
+        assets = [(tag, ts, battery) for tag, (ts, battery) in decoded.asset_seen.items()
                   if ts - self._asset_touched.get(tag, -1e18) >= opts.asset_touch_s]
         return gateways, assets
 

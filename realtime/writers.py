@@ -12,7 +12,6 @@ in SQL, so no Python datetime is built per row. SQLite keeps the multi-row INSER
 
 from __future__ import annotations
 
-import datetime
 from collections.abc import Sequence
 
 import msgspec
@@ -22,7 +21,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from core.db.enums import GatewayStatus
 from core.db.models import Asset, CurrentLocation, Gateway, LocationHistory
-from realtime.fixes import FixBatch
+from realtime.fixes import FixBatch, to_datetime
 
 _json = msgspec.json.Encoder().encode
 _HISTORY = LocationHistory.__table__
@@ -157,8 +156,8 @@ def write_current(conn: Connection, fixes: FixBatch, index: np.ndarray) -> int:
     return len(rows)
 
 
-def touch_gateways(conn: Connection, last_seen: Sequence[tuple[str, datetime.datetime]]) -> None:
-    """Gateways heard in the batch are online as of their newest observation."""
+def touch_gateways(conn: Connection, last_seen: Sequence[tuple[str, float]]) -> None:
+    """Gateways heard in the batch are online as of their newest observation (epoch seconds)."""
     if not last_seen:
         return
     if conn.dialect.name == "postgresql":
@@ -181,17 +180,15 @@ def touch_gateways(conn: Connection, last_seen: Sequence[tuple[str, datetime.dat
         .where(or_(table.c.last_seen.is_(None), table.c.last_seen < bindparam("seen")))
         .values(last_seen=bindparam("seen"), status=GatewayStatus.ONLINE.value)
     )
-    conn.execute(statement, [{"gid": gid, "seen": seen} for gid, seen in last_seen])
+    conn.execute(statement, [{"gid": gid, "seen": to_datetime(seen)} for gid, seen in last_seen])
 
 
-def _ms(when: datetime.datetime | float) -> int:
-    """Epoch milliseconds of an aware datetime or of epoch seconds."""
-    seconds = when.timestamp() if isinstance(when, datetime.datetime) else when
+def _ms(seconds: float) -> int:
     return int(round(seconds * 1000.0))
 
 
-def touch_assets(conn: Connection, seen: Sequence[tuple[str, datetime.datetime, float | None]]) -> None:
-    """Assets' last_seen moves forward; battery is replaced when the tag reported one."""
+def touch_assets(conn: Connection, seen: Sequence[tuple[str, float, float | None]]) -> None:
+    """Assets' last_seen (epoch seconds) moves forward; battery is replaced when the tag reported one."""
     if not seen:
         return
     if conn.dialect.name == "postgresql":
@@ -214,10 +211,10 @@ def touch_assets(conn: Connection, seen: Sequence[tuple[str, datetime.datetime, 
         .where(or_(table.c.last_seen.is_(None), table.c.last_seen < bindparam("seen")))
         .values(last_seen=bindparam("seen"), battery_pct=bindparam("battery"))
     )
-    with_battery = [{"tag": t, "seen": s, "battery": b} for t, s, b in seen if b is not None]
+    with_battery = [{"tag": t, "seen": to_datetime(s), "battery": b} for t, s, b in seen if b is not None]
     if with_battery:
         conn.execute(statement, with_battery)
-    without = [{"tag": t, "seen": s} for t, s, b in seen if b is None]
+    without = [{"tag": t, "seen": to_datetime(s)} for t, s, b in seen if b is None]
     if without:
         conn.execute(
             update(table)
