@@ -46,6 +46,10 @@ SOURCES: dict[str, tuple[Dataset, pa.Schema, tuple[str, ...]]] = {
 }
 
 
+# Identifiers and labels repeated on millions of rows: read as dictionaries (see Lakehouse.read_between).
+DICTIONARY_COLUMNS = frozenset({"tag_id", "gateway_id", "asset_id", "method", "zone_id", "kind"})
+
+
 def register(
     connection: duckdb.DuckDBPyConnection,
     lakehouse: Lakehouse,
@@ -69,7 +73,13 @@ def register(
             connection.execute(f"CREATE OR REPLACE VIEW {name} AS SELECT {listed} FROM {name}_empty")
         elif materialise:
             # pyarrow fetches the files in parallel; DuckDB then scans the Arrow table in place (no copy).
-            table = lakehouse.read_between(dataset, day - dt.timedelta(days=days_before), day, columns)
+            table = lakehouse.read_between(
+                dataset,
+                day - dt.timedelta(days=days_before),
+                day,
+                columns,
+                dictionary_columns=[c for c in columns if c in DICTIONARY_COLUMNS],
+            )
             connection.register(name, table)
         else:
             connection.execute(f"CREATE OR REPLACE VIEW {name} AS SELECT {listed} FROM {source}")
