@@ -35,7 +35,6 @@ from core.db.models import ApiKey
 
 KEY_CACHE_TTL_S = 30.0
 MAX_CACHED_KEYS = 10_000
-API_KEY_HEADER = "x-api-key"
 PUBLIC_PATHS = [r"^/health$", r"^/docs"]
 
 ROLE_RANK = {ApiKeyRole.VIEWER: 0, ApiKeyRole.OPERATOR: 1, ApiKeyRole.ADMIN: 2}
@@ -127,13 +126,20 @@ class KeyStore:
 
 
 def presented_key(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
-    headers = connection.headers
-    if key := headers.get(API_KEY_HEADER):
-        return key.strip()
-    authorization = headers.get("authorization", "")
-    scheme, _, token = authorization.partition(" ")
-    if scheme.lower() == "bearer" and token.strip():
-        return token.strip()
+    # Scans the raw ASGI headers (names are lower-case bytes) rather than building `connection.headers`, a
+    # multidict this hot path would construct for one or two lookups on every request.
+    api_key = authorization = None
+    for name, value in connection.scope["headers"]:
+        if name == b"x-api-key" and api_key is None:
+            api_key = value
+        elif name == b"authorization" and authorization is None:
+            authorization = value
+    if api_key is not None and (key := api_key.decode("latin-1").strip()):
+        return key
+    if authorization is not None:
+        scheme, _, token = authorization.decode("latin-1").partition(" ")
+        if scheme.lower() == "bearer" and token.strip():
+            return token.strip()
     if connection.scope["type"] == "websocket":
         return connection.query_params.get("api_key")
     return None
