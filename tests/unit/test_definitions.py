@@ -39,7 +39,12 @@ def test_definitions_load_with_every_asset_grouped_documented_and_partitioned() 
     # Every job and schedule resolves against the assets (selection typos would fail here).
     assert {job.name for job in defs.resolve_all_job_defs()} >= {"hourly_landing", "daily_analytics"}
     schedules = {s.name: defs.resolve_schedule_def(s.name).cron_schedule for s in defs.schedules}
-    assert schedules == {"hourly_landing_schedule": "10 * * * *", "daily_analytics_schedule": "30 1 * * *"}
+    assert schedules == {
+        "hourly_landing_schedule": "10 * * * *",
+        "daily_analytics_schedule": "30 1 * * *",
+        "history_retention_job_schedule": "15 0 * * *",
+        "ml_weekly_retrain": "0 3 * * 1",
+    }
 
 
 def test_resources_read_set_variables_at_run_time_and_default_to_the_embedded_lakehouse(
