@@ -8,6 +8,7 @@ import dagster as dg
 import numpy as np
 from sqlalchemy import select
 
+from assets_dag.ml.drift_alerts import sync_drift_alerts
 from assets_dag.ml.registry import champion_evaluation, log_location_model, promote_if_better
 from assets_dag.ml.training_data import SiteTrainingData, load_site_training_data
 from assets_dag.partitions import DAILY
@@ -131,7 +132,9 @@ def location_model_drift(
     context: dg.AssetExecutionContext, database: DatabaseResource, mlflow: MLflowResource
 ) -> dg.MaterializeResult:
     """Per site with a champion: the day's live fixes (accuracy_m, method mix, serving version) against the
-    champion's held-out evaluation. The check fails (warning) for every site that degraded."""
+    champion's held-out evaluation. The check fails (warning) for every site that degraded, and each degraded
+    site opens (or refreshes) one `model_drift` alert in the alert engine's table; a site judged healthy again
+    has its alert auto-resolved."""
     day = dt.date.fromisoformat(context.partition_key)
     reports: list[DriftReport] = []
     for site, (accuracy, method, version) in sorted(_live_fixes(database, day).items()):
@@ -142,10 +145,12 @@ def location_model_drift(
         label = f"{location_model_name(site)}/{champion_version}"
         reports.append(drift_report(site, accuracy, method, version, reference, label))
     degraded = [r for r in reports if r.degraded]
+    writes = sync_drift_alerts(database.engine(), reports, day, dt.datetime.now(dt.UTC))
     return dg.MaterializeResult(
         metadata={
             "dagster/row_count": len(reports),
             "degraded_sites": len(degraded),
+            "alerts": dg.MetadataValue.json([{"action": w.action, "subject": w.subject_key} for w in writes]),
             "reports": dg.MetadataValue.json([asdict(r) for r in reports]),
         },
         check_results=[
