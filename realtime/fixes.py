@@ -73,10 +73,15 @@ class FixBatch:
     method: np.ndarray  # (N,) object str: proximity|midpoint|centroid|trilateration|fingerprint
     gateway_count: np.ndarray  # (N,) int
     zone_ids: list[list[str]] = field(default_factory=list)
+    # (N,) object str | None: "<registered model>/<version>" of the site's champion that made the fix, None when
+    # the path-loss chain did (stored in location_history / current_locations for drift monitoring).
+    model_version: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         if not self.zone_ids:
             self.zone_ids = [[] for _ in range(len(self.ts))]
+        if self.model_version is None:
+            self.model_version = np.full(len(self.ts), None, dtype=object)
 
     def __len__(self) -> int:
         return len(self.ts)
@@ -96,6 +101,7 @@ class FixBatch:
             self.y[index], self.lat[index], self.lon[index], self.floor[index], self.accuracy_m[index],
             self.confidence[index], self.method[index], self.gateway_count[index],
             [self.zone_ids[i] for i in index] or [[] for _ in index],
+            self.model_version[index],  # type: ignore[index]
         )
 
     def datetimes(self) -> list[datetime.datetime]:

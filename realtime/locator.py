@@ -12,7 +12,10 @@ returns the fixes plus the *pending* state, which the pipeline applies only afte
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -22,6 +25,13 @@ from core.tracking import TrackBatch, track_update
 from realtime.catalog import Catalog, to_lat_lon
 from realtime.fixes import FixBatch
 
+if TYPE_CHECKING:
+    from core.ml.location_model import LocationModel
+
+# site id → the site's served model (None = the path-loss chain); `ModelRegistryWatcher.current` is one.
+ModelLookup = Callable[[object], "LocationModel | None"]
+
+log = logging.getLogger(__name__)
 _TRIU = np.triu_indices(4)
 STATE_WIDTH = 27  # floats per serialised tag state (see TagStates.pack)
 STATE_MAGIC = b"RT3"
@@ -178,9 +188,11 @@ def _grid_candidates(ts: np.ndarray, code: np.ndarray, last_fix: dict[int, float
 
 
 def locate(states: TagStates, carry: Columns, new: Columns, catalog: Catalog, *, window_s: float,
-           fix_interval_s: float, heartbeat_s: float, current_write_s: float, asset_lookup: list) -> Located:
+           fix_interval_s: float, heartbeat_s: float, current_write_s: float, asset_lookup: list,
+           model_for: ModelLookup | None = None) -> Located:
     """Fixes for every tag in `new` (state for those tags must be loaded). `asset_lookup[code]` gives
-    (asset_id, site_id) for the tag of each code."""
+    (asset_id, site_id) for the tag of each code. A site for which `model_for(site_id)` returns a model is
+    estimated with it (its version recorded on the fixes); every other site with `estimate_batch`."""
     combined = Columns.concat(carry, new)
     interval, window = fix_interval_s, window_s
     touched = np.unique(new.code)
@@ -211,10 +223,22 @@ def locate(states: TagStates, carry: Columns, new: Columns, catalog: Catalog, *,
 
     x, y, acc, conf = (np.full(n, np.nan) for _ in range(4))
     floor, method, count = np.zeros(n, np.int64), np.zeros(n, np.int8), np.zeros(n, np.int64)
+    model_version = np.full(n, None, dtype=object)
     for s in np.unique(site).tolist():
         rows = np.flatnonzero(site == s)
-        est = estimate_batch(catalog.gateways, gw[rows], rssi[rows], sample_count=win.sample_count[rows],
-                             bounds=catalog.sites[s].bounds)
+        info = catalog.sites[s]
+        model = model_for(info.id) if model_for is not None else None
+        est = None
+        if model is not None:
+            try:
+                est = model.estimate(catalog.gateways, gw[rows], rssi[rows], sample_count=win.sample_count[rows],
+                                     bounds=info.bounds)
+                model_version[rows] = model.version
+            except Exception:  # noqa: BLE001 - a broken model must not stop the site's fixes
+                log.exception("model %s failed on site %s; using the path-loss chain", model.version, info.id)
+        if est is None:
+            est = estimate_batch(catalog.gateways, gw[rows], rssi[rows], sample_count=win.sample_count[rows],
+                                 bounds=info.bounds)
         x[rows], y[rows], acc[rows], conf[rows] = est.x, est.y, est.accuracy_m, est.confidence
         floor[rows], method[rows], count[rows] = est.floor, est.method, est.gateway_count
     ok = np.isfinite(x)
@@ -222,7 +246,8 @@ def locate(states: TagStates, carry: Columns, new: Columns, catalog: Catalog, *,
     order = np.lexsort((win.fix_ts, fix_code))
     order = order[ok[order]]
     fix_code, fix_ts, site = fix_code[order], win.fix_ts[order], site[order]
-    x, y, acc, conf, floor, method, count = (a[order] for a in (x, y, acc, conf, floor, method, count))
+    x, y, acc, conf, floor, method, count, model_version = (
+        a[order] for a in (x, y, acc, conf, floor, method, count, model_version))
     n = len(order)
     pos = np.searchsorted(touched, fix_code)
     first = np.r_[True, fix_code[1:] != fix_code[:-1]] if n else np.array([], bool)
@@ -267,7 +292,7 @@ def locate(states: TagStates, carry: Columns, new: Columns, catalog: Catalog, *,
         tag_id=np.array(states.tags, dtype=object)[fix_code] if n else np.array([], dtype=object),
         asset_id=asset_ids, site_id=site_ids, ts=fix_ts, x=sx, y=sy, lat=lat, lon=lon, floor=floor,
         accuracy_m=sacc, confidence=conf, method=np.asarray(METHOD_NAMES, dtype=object)[method],
-        gateway_count=count,
+        gateway_count=count, model_version=model_version,
     )
     return Located(fixes_out, history, latest, current_db, touched, vec,
                    _next_carry(combined, states, touched, vec, interval, window))

@@ -38,7 +38,7 @@ from realtime import metrics
 from realtime.catalog import Catalog, load_catalog
 from realtime.fixes import FixBatch, rfc3339
 from realtime.live_store import LiveStore, LiveStoreError, open_live_store, unknown_tags_key
-from realtime.locator import Columns, Located, TagStates, locate
+from realtime.locator import Columns, Located, ModelLookup, TagStates, locate
 from realtime.observations import DeadLetter, decode_batch
 from realtime.stages import FixStage, StageContext
 from realtime.stream import (
@@ -132,8 +132,12 @@ class RealtimePipeline:
         producer: StreamProducer | None = None,
         options: PipelineOptions | None = None,
         clock: Callable[[], float] = time.time,
+        models: ModelLookup | None = None,
     ) -> None:
+        """`models`: site id → the site's served `LocationModel` or None, asked once per site per batch
+        (`ModelRegistryWatcher.current`); without it every site uses the path-loss chain."""
         self.settings = settings
+        self.models = models
         self.stages = list(stages)
         self.options = options or PipelineOptions()
         self.engine = engine or make_engine(settings.database_url)
@@ -467,7 +471,7 @@ class RealtimePipeline:
             self.states, self.carry, decoded.columns, self.catalog,
             window_s=self.settings.window_s, fix_interval_s=self.settings.fix_interval_s,
             heartbeat_s=self.settings.history_heartbeat_s, current_write_s=self.options.current_write_s,
-            asset_lookup=self._asset_of,
+            asset_lookup=self._asset_of, model_for=self.models,
         )
         gateway_rows, asset_rows = self._touches(decoded)
         self.states.vec[located.state_codes] = located.state_vec

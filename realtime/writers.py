@@ -38,15 +38,16 @@ def _rows(fixes: FixBatch, index: np.ndarray, with_zones: bool) -> list[dict[str
         return []
     sub = fixes.select(index)
     rows = []
-    for i, (tag, asset, site, when, x, y, lat, lon, floor, acc, conf, method, count) in enumerate(zip(
+    for i, (tag, asset, site, when, x, y, lat, lon, floor, acc, conf, method, count, model) in enumerate(zip(
         sub.tag_id.tolist(), sub.asset_id.tolist(), sub.site_id.tolist(), sub.datetimes(), sub.x.tolist(),
         sub.y.tolist(), sub.lat.tolist(), sub.lon.tolist(), sub.floor.tolist(), sub.accuracy_m.tolist(),
-        sub.confidence.tolist(), sub.method.tolist(), sub.gateway_count.tolist(), strict=True,
+        sub.confidence.tolist(), sub.method.tolist(), sub.gateway_count.tolist(),
+        sub.model_version.tolist(), strict=True,  # type: ignore[union-attr]
     )):
         row = {"tag_id": tag, "asset_id": asset, "site_id": site, "ts": when, "x": x, "y": y,
                "lat": None if lat != lat else lat, "lon": None if lon != lon else lon, "floor": floor,
                "accuracy_m": acc, "confidence": min(max(conf, 0.0), 1.0), "method": method,
-               "gateway_count": count, "model_version": None}
+               "gateway_count": count, "model_version": model}
         if with_zones:
             row["zone_ids"] = sub.zone_ids[i]
         rows.append(row)
@@ -57,12 +58,12 @@ _FIX_STAGE = "rt_fix_stage"
 _ASSET_STAGE = "rt_asset_stage"
 _GATEWAY_STAGE = "rt_gateway_stage"
 _FIX_COLUMNS = ("tag_id", "asset_id", "site_id", "ts", "x", "y", "lat", "lon", "floor", "accuracy_m",
-                "confidence", "method", "gateway_count")
+                "confidence", "method", "gateway_count", "model_version")
 _FROM_MS = "(TIMESTAMPTZ 'epoch' + {col} * INTERVAL '1 millisecond')"
 _STAGE_SQL = {
     _FIX_STAGE: "tag_id text, asset_id uuid, site_id uuid, ts_ms bigint, x float8, y float8, lat float8, "
                 "lon float8, floor int, accuracy_m float8, confidence float8, method text, gateway_count int, "
-                "zone_ids jsonb, in_history bool, in_current bool",
+                "model_version text, zone_ids jsonb, in_history bool, in_current bool",
     _ASSET_STAGE: "tag_id text, seen_ms bigint, battery float8",
     _GATEWAY_STAGE: "gateway_id text, seen_ms bigint",
 }
@@ -77,7 +78,7 @@ _CURRENT_SQL = (
     f"INSERT INTO current_locations ({', '.join(_FIX_COLUMNS)}, zone_ids) SELECT {_SELECT_FIX}, zone_ids "
     f"FROM {_FIX_STAGE} WHERE in_current ON CONFLICT (tag_id) DO UPDATE SET "
     + ", ".join(f"{c} = excluded.{c}" for c in (*_FIX_COLUMNS[1:], "zone_ids"))
-    + ", model_version = NULL WHERE current_locations.ts <= excluded.ts"
+    + " WHERE current_locations.ts <= excluded.ts"
 )
 
 
@@ -120,7 +121,8 @@ def write_fixes(conn: Connection, fixes: FixBatch, history: np.ndarray, current:
             write = copy.write_row
             for row in zip(sub.tag_id.tolist(), sub.asset_id.tolist(), sub.site_id.tolist(), ts_ms,
                            sub.x.tolist(), sub.y.tolist(), lat, lon, sub.floor.tolist(), sub.accuracy_m.tolist(),
-                           confidence, sub.method.tolist(), sub.gateway_count.tolist(), zones,
+                           confidence, sub.method.tolist(), sub.gateway_count.tolist(),
+                           sub.model_version.tolist(), zones,  # type: ignore[union-attr]
                            in_history[rows].tolist(), in_current[rows].tolist(), strict=True):
                 write(row)
         cur.execute(_HISTORY_SQL)
