@@ -148,9 +148,9 @@ class Settings(BaseSettings):
         """Full topic name, e.g. `topic("ble.observations")`."""
         return f"{self.topic_prefix}{name}"
 
-    def kafka_config(self) -> dict[str, str]:
+    def kafka_config(self) -> dict[str, str | int | float | bool]:
         """librdkafka options shared by producers, consumers and admin clients."""
-        config = {"bootstrap.servers": self.kafka_bootstrap_servers, "security.protocol": self.kafka_security_protocol}
+        config: dict[str, str | int | float | bool] = {"bootstrap.servers": self.kafka_bootstrap_servers, "security.protocol": self.kafka_security_protocol}
         optional = {
             "sasl.mechanism": self.kafka_sasl_mechanism,
             "sasl.username": self.kafka_sasl_username,

@@ -110,8 +110,9 @@ class FixBatch:
     def rows(self) -> Iterator[LocationFix]:
         """Contract records, one per fix (rounding and time formatting done on whole columns)."""
         n = len(self)
-        lat = np.where(np.isnan(self.lat), None, np.round(self.lat, 8)).tolist() if n else []
-        lon = np.where(np.isnan(self.lon), None, np.round(self.lon, 8)).tolist() if n else []
+        # None where there is no geo origin; numpy's stubs do not know where() takes None
+        lat = np.where(np.isnan(self.lat), None, np.round(self.lat, 8)).tolist() if n else []  # type: ignore[call-overload]
+        lon = np.where(np.isnan(self.lon), None, np.round(self.lon, 8)).tolist() if n else []  # type: ignore[call-overload]
         columns = zip(
             self.tag_id.tolist(), _strings(self.asset_id), _strings(self.site_id), rfc3339_many(self.ts),
             np.round(self.x, 3).tolist(), np.round(self.y, 3).tolist(), lat, lon, self.floor.tolist(),

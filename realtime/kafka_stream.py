@@ -141,7 +141,9 @@ class KafkaStreamConsumer:
             self._paused = True
         for message in self._consumer.consume(num_messages=1, timeout=0):
             if message.error() is None:  # fetched before the pause took effect: seek back so it is read again
-                self._consumer.seek(KafkaTopicPartition(message.topic(), message.partition(), message.offset()))
+                topic, partition, offset = message.topic(), message.partition(), message.offset()
+                if topic is not None and partition is not None and offset is not None:
+                    self._consumer.seek(KafkaTopicPartition(topic, partition, offset))
 
     def resume(self) -> None:
         if self._paused:

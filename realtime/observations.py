@@ -271,12 +271,12 @@ def decode_batch(values: list[bytes | None], now_s: float, max_skew_s: float, ma
             rejected.append((i, Rejected(result, values[i] or b"")))
         else:
             slow.append((i, result[0], result[1]))
-    good = np.flatnonzero(ok)
-    if len(good) == n:
+    kept = np.flatnonzero(ok)
+    if len(kept) == n:
         out = DecodedBatch(message, tags, gateways, rssi, ts, battery, rejected)  # type: ignore[arg-type]
     else:
-        out = DecodedBatch(message[good], [tags[r] for r in good.tolist()],  # type: ignore[misc]
-                           [gateways[r] for r in good.tolist()], rssi[good], ts[good], battery[good], rejected)
+        out = DecodedBatch(message[kept], [tags[r] for r in kept.tolist()],  # type: ignore[misc]
+                           [gateways[r] for r in kept.tolist()], rssi[kept], ts[kept], battery[kept], rejected)
     rejected.sort(key=lambda item: item[0])
     if slow:
         out.message = np.concatenate([out.message, np.array([i for i, _, _ in slow], np.int64)])

@@ -13,6 +13,7 @@ in SQL, so no Python datetime is built per row. SQLite keeps the multi-row INSER
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import cast
 
 import msgspec
 import numpy as np
@@ -24,8 +25,8 @@ from core.db.models import Asset, CurrentLocation, Gateway, LocationHistory
 from realtime.fixes import FixBatch, to_datetime
 
 _json = msgspec.json.Encoder().encode
-_HISTORY = LocationHistory.__table__
-_CURRENT = CurrentLocation.__table__
+_HISTORY = cast(Table, LocationHistory.__table__)
+_CURRENT = cast(Table, CurrentLocation.__table__)
 _PAGE = 2000
 
 
@@ -111,8 +112,8 @@ def write_fixes(conn: Connection, fixes: FixBatch, history: np.ndarray, current:
         return 0
     sub = fixes.select(rows)
     ts_ms = np.rint(sub.ts * 1000.0).astype(np.int64).tolist()
-    lat = np.where(np.isnan(sub.lat), None, sub.lat).tolist()
-    lon = np.where(np.isnan(sub.lon), None, sub.lon).tolist()
+    lat = np.where(np.isnan(sub.lat), None, sub.lat).tolist()  # type: ignore[call-overload]
+    lon = np.where(np.isnan(sub.lon), None, sub.lon).tolist()  # type: ignore[call-overload]
     confidence = np.clip(sub.confidence, 0.0, 1.0).tolist()
     zones = [_json_list(z) for z in sub.zone_ids]
     raw = _stage(conn, _FIX_STAGE)
@@ -175,7 +176,7 @@ def touch_gateways(conn: Connection, last_seen: Sequence[tuple[str, float]]) -> 
                 (GatewayStatus.ONLINE.value,),
             )
         return
-    table = Gateway.__table__
+    table = cast(Table, Gateway.__table__)
     statement = (
         update(table)
         .where(table.c.gateway_id == bindparam("gid"))
@@ -206,7 +207,7 @@ def touch_assets(conn: Connection, seen: Sequence[tuple[str, float, float | None
                 f"WHERE a.tag_id = s.tag_id AND (a.last_seen IS NULL OR a.last_seen < {seen_sql})"
             )
         return
-    table = Asset.__table__
+    table = cast(Table, Asset.__table__)
     statement = (
         update(table)
         .where(table.c.tag_id == bindparam("tag"))
