@@ -1,9 +1,13 @@
-"""When location models retrain: weekly, and as soon as enough new calibration data has been recorded."""
+"""When models retrain: location models weekly and as soon as enough new calibration data has been recorded;
+battery-life models weekly, on the history up to the day before."""
+
+import datetime as dt
 
 import dagster as dg
 from sqlalchemy import func, select
 
 from assets_dag.ml.assets import location_models, location_training_data
+from assets_dag.ml.battery_assets import battery_models
 from assets_dag.ml.training_data import USABLE_STATUSES
 from assets_dag.resources import DatabaseResource
 from core.db.models import CalibrationPoint, CalibrationSession
@@ -22,6 +26,23 @@ ml_weekly_retrain = dg.ScheduleDefinition(
     execution_timezone="UTC",
     default_status=dg.DefaultScheduleStatus.RUNNING,
 )
+
+ml_battery_training_job = dg.define_asset_job(
+    "ml_battery_training", selection=dg.AssetSelection.assets(battery_models)
+)
+
+
+@dg.schedule(
+    job=ml_battery_training_job,
+    cron_schedule="0 4 * * 1",  # Monday 04:00 UTC, after the daily marts have built Sunday's battery_trend
+    execution_timezone="UTC",
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+)
+def ml_weekly_battery_retrain(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
+    """Retrain every site's battery-life model on the history up to yesterday (the last complete day)."""
+    scheduled = context.scheduled_execution_time or dt.datetime.now(dt.UTC)
+    day = (scheduled.astimezone(dt.UTC) - dt.timedelta(days=1)).date().isoformat()
+    return dg.RunRequest(run_key=f"battery-{day}", partition_key=day)
 
 
 def usable_point_count(database: DatabaseResource) -> int:

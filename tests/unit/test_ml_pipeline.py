@@ -99,7 +99,7 @@ def test_definitions_of_the_ml_group_load() -> None:
         },
     )
     keys = {key.to_user_string() for key in defs.resolve_asset_graph().get_all_asset_keys()}
-    assert keys == {"location_training_data", "location_models", "location_model_drift"}
+    assert keys == {"location_training_data", "location_models", "location_model_drift", "battery_models"}
     assert defs.resolve_job_def("ml_training") is not None
 
 
