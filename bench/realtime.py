@@ -37,7 +37,9 @@ SERVICES_ENV = Path(os.environ.get("ASSET_TAG_SERVICES_ENV", Path.home() / ".cac
 
 def _rss() -> str:
     """Current and peak resident memory of this process, for the phase lines."""
-    fields = dict(line.split(":", 1) for line in Path("/proc/self/status").read_text().splitlines() if ":" in line)
+    fields = dict(
+        line.split(":", 1) for line in Path("/proc/self/status").read_text().splitlines() if ":" in line
+    )
     return f"RSS {int(fields['VmRSS'].split()[0]) / 1024:.0f} MB (peak {int(fields['VmHWM'].split()[0]) / 1024:.0f} MB)"
 
 

@@ -20,13 +20,28 @@ from core.settings import SettingsError
 
 # name -> (module, one-line help). Keep sorted by how often people use them.
 COMMANDS: dict[str, tuple[str, str]] = {
-    "demo": ("api.demo", "the whole platform in one process, no services: simulator, realtime loop, API, live map"),
-    "consume": ("realtime.consume", "realtime consumer: observations -> fixes in Postgres, Redis and ble.locations"),
+    "demo": (
+        "api.demo",
+        "the whole platform in one process, no services: simulator, realtime loop, API, live map",
+    ),
+    "consume": (
+        "realtime.consume",
+        "realtime consumer: observations -> fixes in Postgres, Redis and ble.locations",
+    ),
     "ingest": ("realtime.ingest", "gateway HTTP ingest: POST observations -> ble.observations"),
     "simulate": ("realtime.simulate", "simulated site: seed the database and stream observations"),
-    "alerts": ("realtime.alerting.cli", "alert ticker (time-based rules) and notification delivery, standalone"),
-    "api": ("api.cli", "serve the REST API and WebSockets (uvicorn) on ASSET_TAG_API_HOST:ASSET_TAG_API_PORT"),
-    "keys": ("api.keys.cli", "API keys: `assettag keys create --name N --role admin|operator|viewer`, list, revoke"),
+    "alerts": (
+        "realtime.alerting.cli",
+        "alert ticker (time-based rules) and notification delivery, standalone",
+    ),
+    "api": (
+        "api.cli",
+        "serve the REST API and WebSockets (uvicorn) on ASSET_TAG_API_HOST:ASSET_TAG_API_PORT",
+    ),
+    "keys": (
+        "api.keys.cli",
+        "API keys: `assettag keys create --name N --role admin|operator|viewer`, list, revoke",
+    ),
     "db": ("core.db.cli", "database schema: `assettag db upgrade|downgrade|current|maintain`"),
     "locate": ("core.positioning.locate_cli", "offline location estimation of a CSV/Parquet of observations"),
 }

@@ -100,7 +100,12 @@ class MemoryHub:
 
     def publish(self, channel: str, data: bytes) -> int:
         with self._lock:
-            targets = [cb for pattern, cbs in self._subscribers.items() if fnmatch.fnmatchcase(channel, pattern) for cb in cbs]
+            targets = [
+                cb
+                for pattern, cbs in self._subscribers.items()
+                if fnmatch.fnmatchcase(channel, pattern)
+                for cb in cbs
+            ]
         for callback in targets:
             callback(channel, data)
         return len(targets)

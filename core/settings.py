@@ -43,16 +43,24 @@ class Settings(BaseSettings):
     )
 
     # --- where things live -------------------------------------------------------------
-    data_dir: Path = Field(default_factory=_default_data_dir, description="Embedded backends keep files here.")
+    data_dir: Path = Field(
+        default_factory=_default_data_dir, description="Embedded backends keep files here."
+    )
     database_url: str = Field(
         default="",
         description="sqlite:///path/to.db (embedded) or postgresql+psycopg://user:pass@host:port/db",
     )
     redis_url: str = Field(default="memory://", description="memory:// (in-process) or redis://host:port/db")
-    redis_prefix: str = Field(default="", description="prepended to every Redis key and channel (isolates test runs)")
-    stream_url: str = Field(default="memory://", description="memory:// (in-process queue) or kafka://host:port[,host:port]")
+    redis_prefix: str = Field(
+        default="", description="prepended to every Redis key and channel (isolates test runs)"
+    )
+    stream_url: str = Field(
+        default="memory://", description="memory:// (in-process queue) or kafka://host:port[,host:port]"
+    )
     lakehouse_url: str = Field(default="", description="file:///path/to/lakehouse or s3://bucket/prefix")
-    s3_endpoint_url: str | None = Field(default=None, description="S3 endpoint for MinIO, e.g. http://127.0.0.1:9000")
+    s3_endpoint_url: str | None = Field(
+        default=None, description="S3 endpoint for MinIO, e.g. http://127.0.0.1:9000"
+    )
     s3_access_key_id: str | None = Field(default=None, description="falls back to AWS_ACCESS_KEY_ID")
     s3_secret_access_key: str | None = Field(default=None, description="falls back to AWS_SECRET_ACCESS_KEY")
     s3_region: str = "us-east-1"
@@ -76,13 +84,17 @@ class Settings(BaseSettings):
     path_loss_exponent: float = Field(default=2.0, gt=0.5, lt=6.0, description="default path-loss n")
     window_s: float = Field(default=3.0, gt=0, le=60, description="event-time window per tag")
     fix_interval_s: float = Field(default=0.5, gt=0, le=60, description="one fix per tag this often")
-    max_clock_skew_s: float = Field(default=300.0, gt=0, description="observations further in the future are rejected")
+    max_clock_skew_s: float = Field(
+        default=300.0, gt=0, description="observations further in the future are rejected"
+    )
     max_observation_age_s: float = Field(
         default=7 * 24 * 3600.0, gt=0, description="older observations are rejected by the realtime path"
     )
 
     # --- history and retention ------------------------------------------------------------
-    history_heartbeat_s: float = Field(default=60.0, gt=0, description="store a history row at least this often")
+    history_heartbeat_s: float = Field(
+        default=60.0, gt=0, description="store a history row at least this often"
+    )
     history_retention_days: int = Field(default=90, gt=0)
 
     # --- API ------------------------------------------------------------------------------
@@ -106,7 +118,9 @@ class Settings(BaseSettings):
         if value and _scheme(value) not in {"sqlite", "sqlite+aiosqlite", "postgresql", "postgresql+psycopg"}:
             raise ValueError("expected sqlite:///path/to.db or postgresql+psycopg://user:pass@host:port/db")
         if _scheme(value).startswith("postgresql") and not urlsplit(value).hostname:
-            raise ValueError("a postgresql URL needs a host, e.g. postgresql+psycopg://user:pass@127.0.0.1:5432/assettag")
+            raise ValueError(
+                "a postgresql URL needs a host, e.g. postgresql+psycopg://user:pass@127.0.0.1:5432/assettag"
+            )
         return value
 
     @field_validator("redis_url")
@@ -150,7 +164,10 @@ class Settings(BaseSettings):
 
     def kafka_config(self) -> dict[str, str | int | float | bool]:
         """librdkafka options shared by producers, consumers and admin clients."""
-        config: dict[str, str | int | float | bool] = {"bootstrap.servers": self.kafka_bootstrap_servers, "security.protocol": self.kafka_security_protocol}
+        config: dict[str, str | int | float | bool] = {
+            "bootstrap.servers": self.kafka_bootstrap_servers,
+            "security.protocol": self.kafka_security_protocol,
+        }
         optional = {
             "sasl.mechanism": self.kafka_sasl_mechanism,
             "sasl.username": self.kafka_sasl_username,

@@ -4,7 +4,6 @@ PostgreSQL keeps a *significant* location history with a retention period (DESIG
 partitions is how that retention is enforced cheaply. The full-resolution record stays in the lakehouse.
 """
 
-
 import dagster as dg
 
 from assets_dag.resources import DatabaseResource
@@ -12,7 +11,9 @@ from core.db.partitions import maintain_history
 from core.settings import get_settings
 
 
-@dg.op(description="Create the coming days' location_history partitions and drop those past the retention period.")
+@dg.op(
+    description="Create the coming days' location_history partitions and drop those past the retention period."
+)
 def maintain_location_history(context: dg.OpExecutionContext, database: DatabaseResource) -> None:
     retention_days = get_settings().history_retention_days
     result = maintain_history(database.engine(), retention_days)
@@ -22,7 +23,9 @@ def maintain_location_history(context: dg.OpExecutionContext, database: Database
     )
 
 
-@dg.job(description="Daily: location_history partitions ahead, retention enforced (ASSET_TAG_HISTORY_RETENTION_DAYS).")
+@dg.job(
+    description="Daily: location_history partitions ahead, retention enforced (ASSET_TAG_HISTORY_RETENTION_DAYS)."
+)
 def history_retention_job() -> None:
     maintain_location_history()
 

@@ -30,8 +30,9 @@ def to_site_xy(lat: float, lon: float, origin_lat: float, origin_lon: float) -> 
     return x, y
 
 
-def to_lat_lon(x: np.ndarray, y: np.ndarray, origin_lat: np.ndarray, origin_lon: np.ndarray
-               ) -> tuple[np.ndarray, np.ndarray]:
+def to_lat_lon(
+    x: np.ndarray, y: np.ndarray, origin_lat: np.ndarray, origin_lon: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     lat = origin_lat + np.degrees(y / EARTH_RADIUS_M)
     lon = origin_lon + np.degrees(x / (EARTH_RADIUS_M * np.cos(np.radians(origin_lat))))
     return lat, lon
@@ -61,12 +62,26 @@ class Catalog:
 
 def load_catalog(engine: Engine, settings: Settings, margin_m: float = 1.0) -> Catalog:
     with engine.connect() as conn:
-        site_rows = conn.execute(select(Site.id, Site.origin_lat, Site.origin_lon, Site.width_m, Site.height_m)).all()
-        gateway_rows = conn.execute(select(
-            Gateway.gateway_id, Gateway.site_id, Gateway.x, Gateway.y, Gateway.z, Gateway.lat, Gateway.lon,
-            Gateway.floor, Gateway.ref_rssi_1m_dbm, Gateway.path_loss_exponent,
-        ).order_by(Gateway.gateway_id)).all()
-        asset_rows = conn.execute(select(Asset.tag_id, Asset.id, Asset.site_id).where(Asset.tag_id.is_not(None))).all()
+        site_rows = conn.execute(
+            select(Site.id, Site.origin_lat, Site.origin_lon, Site.width_m, Site.height_m)
+        ).all()
+        gateway_rows = conn.execute(
+            select(
+                Gateway.gateway_id,
+                Gateway.site_id,
+                Gateway.x,
+                Gateway.y,
+                Gateway.z,
+                Gateway.lat,
+                Gateway.lon,
+                Gateway.floor,
+                Gateway.ref_rssi_1m_dbm,
+                Gateway.path_loss_exponent,
+            ).order_by(Gateway.gateway_id)
+        ).all()
+        asset_rows = conn.execute(
+            select(Asset.tag_id, Asset.id, Asset.site_id).where(Asset.tag_id.is_not(None))
+        ).all()
     site_pos = {row.id: i for i, row in enumerate(site_rows)}
     origin = {row.id: (row.origin_lat, row.origin_lon) for row in site_rows}
     rows, gateway_site = [], []
@@ -76,11 +91,27 @@ def load_catalog(engine: Engine, settings: Settings, margin_m: float = 1.0) -> C
         x, y = gw.x, gw.y
         if x is None or y is None:
             x, y = to_site_xy(gw.lat, gw.lon, *origin[gw.site_id])
-        rows.append({"gateway_id": gw.gateway_id, "x": x, "y": y, "z": gw.z, "floor": gw.floor,
-                     "ref_rssi_1m_dbm": gw.ref_rssi_1m_dbm, "path_loss_exponent": gw.path_loss_exponent})
+        rows.append(
+            {
+                "gateway_id": gw.gateway_id,
+                "x": x,
+                "y": y,
+                "z": gw.z,
+                "floor": gw.floor,
+                "ref_rssi_1m_dbm": gw.ref_rssi_1m_dbm,
+                "path_loss_exponent": gw.path_loss_exponent,
+            }
+        )
         gateway_site.append(site_pos[gw.site_id])
-    table = GatewayTable.from_rows(rows, default_ref_rssi_1m_dbm=settings.ref_rssi_1m_dbm,
-                                   default_path_loss_exponent=settings.path_loss_exponent) if rows else None
+    table = (
+        GatewayTable.from_rows(
+            rows,
+            default_ref_rssi_1m_dbm=settings.ref_rssi_1m_dbm,
+            default_path_loss_exponent=settings.path_loss_exponent,
+        )
+        if rows
+        else None
+    )
     site_of = np.array(gateway_site, dtype=np.int64)
     sites = []
     for i, row in enumerate(site_rows):
@@ -88,8 +119,12 @@ def load_catalog(engine: Engine, settings: Settings, margin_m: float = 1.0) -> C
             bounds = (0.0, 0.0, float(row.width_m), float(row.height_m))
         elif table is not None and (site_of == i).any():
             mine = site_of == i
-            bounds = (float(table.x[mine].min() - margin_m), float(table.y[mine].min() - margin_m),
-                      float(table.x[mine].max() + margin_m), float(table.y[mine].max() + margin_m))
+            bounds = (
+                float(table.x[mine].min() - margin_m),
+                float(table.y[mine].min() - margin_m),
+                float(table.x[mine].max() + margin_m),
+                float(table.y[mine].max() + margin_m),
+            )
         else:
             bounds = (-1e6, -1e6, 1e6, 1e6)
         sites.append(SiteInfo(row.id, row.origin_lat, row.origin_lon, bounds))

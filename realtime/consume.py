@@ -28,8 +28,12 @@ class JsonLogFormatter(logging.Formatter):
     """One JSON object per line: what log shippers expect from a long-running consumer."""
 
     def format(self, record: logging.LogRecord) -> str:
-        entry = {"ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + "Z",
-                 "level": record.levelname.lower(), "logger": record.name, "message": record.getMessage()}
+        entry = {
+            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + "Z",
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         return json.dumps(entry)
@@ -59,15 +63,27 @@ def load_stages(spec: str, settings: Settings, *, required: bool) -> list[FixSta
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--metrics-port", type=int, default=9108, help="Prometheus /metrics and /health (0 = off)")
+    parser.add_argument(
+        "--metrics-port", type=int, default=9108, help="Prometheus /metrics and /health (0 = off)"
+    )
     parser.add_argument("--metrics-host", default="127.0.0.1")
     parser.add_argument("--max-batch", type=int, default=20000, help="messages per batch")
-    parser.add_argument("--stages", default=None,
-                        help=f"module:factory returning the FixStages to run (default {DEFAULT_STAGES} if present)")
-    parser.add_argument("--no-models", action="store_true",
-                        help="do not serve champion location models from the MLflow registry (path-loss chain only)")
-    parser.add_argument("--model-poll-s", type=float, default=30.0,
-                        help="how often the MLflow registry is polled for new champions (seconds)")
+    parser.add_argument(
+        "--stages",
+        default=None,
+        help=f"module:factory returning the FixStages to run (default {DEFAULT_STAGES} if present)",
+    )
+    parser.add_argument(
+        "--no-models",
+        action="store_true",
+        help="do not serve champion location models from the MLflow registry (path-loss chain only)",
+    )
+    parser.add_argument(
+        "--model-poll-s",
+        type=float,
+        default=30.0,
+        help="how often the MLflow registry is polled for new champions (seconds)",
+    )
     parser.add_argument("--log-level", default="info")
 
 
@@ -90,8 +106,12 @@ def run(args: argparse.Namespace) -> int:
         # until a site's champion is loaded that site uses the path-loss chain.
         watcher = ModelRegistryWatcher(settings, poll_interval_s=args.model_poll_s)
         watcher.start()
-    pipeline = RealtimePipeline(settings, stages, options=PipelineOptions(max_batch=args.max_batch),
-                                models=watcher.current if watcher is not None else None)
+    pipeline = RealtimePipeline(
+        settings,
+        stages,
+        options=PipelineOptions(max_batch=args.max_batch),
+        models=watcher.current if watcher is not None else None,
+    )
     stop = threading.Event()
 
     def request_stop(signum: int, _frame: object) -> None:
@@ -114,11 +134,14 @@ def run(args: argparse.Namespace) -> int:
         if watcher is not None:
             watcher.stop()
     logging.getLogger("realtime.consume").info(
-        "stopped after %d messages, %d fixes, %d DLQ records", totals.messages, totals.fixes, totals.dlq)
+        "stopped after %d messages, %d fixes, %d DLQ records", totals.messages, totals.fixes, totals.dlq
+    )
     return 0
 
 
-def _health(pipeline: RealtimePipeline, watcher: ModelRegistryWatcher | None) -> Callable[[], dict[str, object]]:
+def _health(
+    pipeline: RealtimePipeline, watcher: ModelRegistryWatcher | None
+) -> Callable[[], dict[str, object]]:
     """The pipeline's health plus which model version each site is served (a registry outage is not
     degradation: the last good models, or the path-loss chain, keep serving)."""
     if watcher is None:
@@ -126,7 +149,13 @@ def _health(pipeline: RealtimePipeline, watcher: ModelRegistryWatcher | None) ->
 
     def health() -> dict[str, object]:
         status = watcher.status()
-        return {**pipeline.health(), "models": {"registry_reachable": status.healthy, "versions": status.versions,
-                                                "last_error": status.last_error}}
+        return {
+            **pipeline.health(),
+            "models": {
+                "registry_reachable": status.healthy,
+                "versions": status.versions,
+                "last_error": status.last_error,
+            },
+        }
 
     return health

@@ -90,16 +90,39 @@ class FixBatch:
     def empty(cls) -> FixBatch:
         obj = np.array([], dtype=object)
         flt = np.array([], dtype=float)
-        return cls(obj, obj, obj, flt, flt, flt, flt, flt, np.array([], np.int64), flt, flt, obj,
-                   np.array([], np.int64))
+        return cls(
+            obj,
+            obj,
+            obj,
+            flt,
+            flt,
+            flt,
+            flt,
+            flt,
+            np.array([], np.int64),
+            flt,
+            flt,
+            obj,
+            np.array([], np.int64),
+        )
 
     def select(self, rows: np.ndarray) -> FixBatch:
         """A new batch with only `rows` (bool mask or indices); zone lists are shared, not copied."""
         index = np.flatnonzero(rows) if np.asarray(rows).dtype == bool else np.asarray(rows, dtype=np.int64)
         return FixBatch(
-            self.tag_id[index], self.asset_id[index], self.site_id[index], self.ts[index], self.x[index],
-            self.y[index], self.lat[index], self.lon[index], self.floor[index], self.accuracy_m[index],
-            self.confidence[index], self.method[index], self.gateway_count[index],
+            self.tag_id[index],
+            self.asset_id[index],
+            self.site_id[index],
+            self.ts[index],
+            self.x[index],
+            self.y[index],
+            self.lat[index],
+            self.lon[index],
+            self.floor[index],
+            self.accuracy_m[index],
+            self.confidence[index],
+            self.method[index],
+            self.gateway_count[index],
             [self.zone_ids[i] for i in index] or [[] for _ in index],
             self.model_version[index],  # type: ignore[index]
         )
@@ -114,15 +137,39 @@ class FixBatch:
         lat = np.where(np.isnan(self.lat), None, np.round(self.lat, 8)).tolist() if n else []  # type: ignore[call-overload]
         lon = np.where(np.isnan(self.lon), None, np.round(self.lon, 8)).tolist() if n else []  # type: ignore[call-overload]
         columns = zip(
-            self.tag_id.tolist(), _strings(self.asset_id), _strings(self.site_id), rfc3339_many(self.ts),
-            np.round(self.x, 3).tolist(), np.round(self.y, 3).tolist(), lat, lon, self.floor.tolist(),
-            np.round(self.accuracy_m, 3).tolist(), np.round(self.confidence, 4).tolist(), self.method.tolist(),
-            self.gateway_count.tolist(), self.zone_ids, strict=True,
+            self.tag_id.tolist(),
+            _strings(self.asset_id),
+            _strings(self.site_id),
+            rfc3339_many(self.ts),
+            np.round(self.x, 3).tolist(),
+            np.round(self.y, 3).tolist(),
+            lat,
+            lon,
+            self.floor.tolist(),
+            np.round(self.accuracy_m, 3).tolist(),
+            np.round(self.confidence, 4).tolist(),
+            self.method.tolist(),
+            self.gateway_count.tolist(),
+            self.zone_ids,
+            strict=True,
         )
         for tag, asset, site, ts, x, y, la, lo, floor, acc, conf, method, count, zones in columns:
-            yield LocationFix(tag_id=tag, asset_id=asset, site_id=site, ts=ts, x=x, y=y, lat=la, lon=lo,
-                              floor=floor, accuracy_m=acc, confidence=conf, method=method, gateway_count=count,
-                              zone_ids=zones)
+            yield LocationFix(
+                tag_id=tag,
+                asset_id=asset,
+                site_id=site,
+                ts=ts,
+                x=x,
+                y=y,
+                lat=la,
+                lon=lo,
+                floor=floor,
+                accuracy_m=acc,
+                confidence=conf,
+                method=method,
+                gateway_count=count,
+                zone_ids=zones,
+            )
 
 
 def rfc3339_many(ts_s: np.ndarray) -> list[str]:

@@ -49,22 +49,37 @@ def create_ingest_app(settings: Settings | None = None, producer: StreamProducer
                 sink.produce(topic, value, key)
             sink.flush(FLUSH_TIMEOUT_S)
 
-    @post("/observations", status_code=202, media_type=MediaType.JSON, operation_id="IngestObservations",
-          request_max_body_size=MAX_BODY_BYTES)
+    @post(
+        "/observations",
+        status_code=202,
+        media_type=MediaType.JSON,
+        operation_id="IngestObservations",
+        request_max_body_size=MAX_BODY_BYTES,
+    )
     async def ingest(request: Request) -> Response[dict[str, Any]]:
         body = await request.body()
-        good, bad = decode_message(body, time.time(), settings.max_clock_skew_s, settings.max_observation_age_s)
-        rejected = [{"index": r.index, "reason": r.reason} if r.index is not None else {"reason": r.reason}
-                    for r in bad]
+        good, bad = decode_message(
+            body, time.time(), settings.max_clock_skew_s, settings.max_observation_age_s
+        )
+        rejected = [
+            {"index": r.index, "reason": r.reason} if r.index is not None else {"reason": r.reason}
+            for r in bad
+        ]
         if not good:
             return Response({"accepted": 0, "rejected": rejected}, status_code=422)
         rows = [(obs.tag_id.encode(), _encode(obs)) for obs, _ in good]
         try:
             await sync_to_thread(deliver, rows)
         except StreamError as exc:
-            return Response({"accepted": 0, "rejected": rejected,
-                             "detail": f"the stream did not accept the observations, retry: {exc}"},
-                            status_code=503, headers={"Retry-After": "1"})
+            return Response(
+                {
+                    "accepted": 0,
+                    "rejected": rejected,
+                    "detail": f"the stream did not accept the observations, retry: {exc}",
+                },
+                status_code=503,
+                headers={"Retry-After": "1"},
+            )
         return Response({"accepted": len(rows), "rejected": rejected}, status_code=202)
 
     @get("/health", operation_id="IngestHealth")

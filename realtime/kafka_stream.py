@@ -21,7 +21,9 @@ from realtime.stream import AssignCallback, RevokeCallback, StreamError, StreamM
 log = logging.getLogger(__name__)
 
 
-def create_topics(settings: Settings, names: Sequence[str], *, partitions: int, retention_ms: int) -> list[str]:
+def create_topics(
+    settings: Settings, names: Sequence[str], *, partitions: int, retention_ms: int
+) -> list[str]:
     admin = AdminClient(settings.kafka_config())
     try:
         existing = set(admin.list_topics(timeout=15).topics)
@@ -31,8 +33,15 @@ def create_topics(settings: Settings, names: Sequence[str], *, partitions: int, 
     if not missing:
         return []
     futures = admin.create_topics(
-        [NewTopic(name, num_partitions=partitions, replication_factor=-1,
-                  config={"retention.ms": str(retention_ms)}) for name in missing],
+        [
+            NewTopic(
+                name,
+                num_partitions=partitions,
+                replication_factor=-1,
+                config={"retention.ms": str(retention_ms)},
+            )
+            for name in missing
+        ],
         operation_timeout=15,
     )
     created = []

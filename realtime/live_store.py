@@ -71,8 +71,9 @@ class RedisLiveStore:
         import redis
 
         self._redis_errors = (redis.RedisError, OSError)
-        self.client = redis.Redis.from_url(url, socket_timeout=10, socket_connect_timeout=5,
-                                           health_check_interval=30)
+        self.client = redis.Redis.from_url(
+            url, socket_timeout=10, socket_connect_timeout=5, health_check_interval=30
+        )
 
     def _run(self, action):  # type: ignore[no-untyped-def]
         try:
@@ -83,7 +84,7 @@ class RedisLiveStore:
     def get_many(self, keys: Sequence[str]) -> list[bytes | None]:
         out: list[bytes | None] = []
         for start in range(0, len(keys), _CHUNK):
-            chunk = keys[start:start + _CHUNK]
+            chunk = keys[start : start + _CHUNK]
             out.extend(self._run(lambda chunk=chunk: self.client.mget(chunk)))
         return out
 
@@ -93,7 +94,7 @@ class RedisLiveStore:
         def write() -> None:
             pipe = self.client.pipeline(transaction=False)
             for start in range(0, len(pairs), _CHUNK):
-                pipe.mset(dict(pairs[start:start + _CHUNK]))
+                pipe.mset(dict(pairs[start : start + _CHUNK]))
             pipe.execute()
 
         if pairs:

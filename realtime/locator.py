@@ -64,13 +64,23 @@ class Columns:
         return len(self.ts)
 
     def take(self, rows: np.ndarray) -> Columns:
-        return Columns(self.ts[rows], self.code[rows], self.gw[rows], self.rssi[rows], self.partition[rows],
-                       self.offset[rows])
+        return Columns(
+            self.ts[rows],
+            self.code[rows],
+            self.gw[rows],
+            self.rssi[rows],
+            self.partition[rows],
+            self.offset[rows],
+        )
 
     @staticmethod
     def concat(a: Columns, b: Columns) -> Columns:
-        return Columns(*(np.concatenate([getattr(a, f), getattr(b, f)]) for f in
-                         ("ts", "code", "gw", "rssi", "partition", "offset")))
+        return Columns(
+            *(
+                np.concatenate([getattr(a, f), getattr(b, f)])
+                for f in ("ts", "code", "gw", "rssi", "partition", "offset")
+            )
+        )
 
 
 class TagStates:
@@ -114,7 +124,7 @@ class TagStates:
     def pack(self, vec: np.ndarray) -> list[bytes]:
         blob = np.ascontiguousarray(vec, dtype="<f8").tobytes()
         width = STATE_WIDTH * 8
-        return [STATE_MAGIC + blob[i * width:(i + 1) * width] for i in range(len(vec))]
+        return [STATE_MAGIC + blob[i * width : (i + 1) * width] for i in range(len(vec))]
 
     def load(self, codes: np.ndarray, blobs: list[bytes | None], partitions: np.ndarray) -> None:
         """Install states read from the live store (None = a tag never seen: fresh state)."""
@@ -152,8 +162,9 @@ class Located:
     carry: Columns
 
 
-def _grid_candidates(ts: np.ndarray, code: np.ndarray, last_fix: dict[int, float] | np.ndarray,
-                     interval: float, window: float) -> tuple[np.ndarray, np.ndarray]:
+def _grid_candidates(
+    ts: np.ndarray, code: np.ndarray, last_fix: dict[int, float] | np.ndarray, interval: float, window: float
+) -> tuple[np.ndarray, np.ndarray]:
     """Grid times per tag in (last fix, newest ts] that may have observations in their window."""
     order = np.lexsort((ts, code))
     ts_s, code_s = ts[order], code[order]
@@ -187,17 +198,34 @@ def _grid_candidates(ts: np.ndarray, code: np.ndarray, last_fix: dict[int, float
     return eval_tag, np.round(eval_k * interval, 6)
 
 
-def locate(states: TagStates, carry: Columns, new: Columns, catalog: Catalog, *, window_s: float,
-           fix_interval_s: float, heartbeat_s: float, current_write_s: float, asset_lookup: list,
-           model_for: ModelLookup | None = None) -> Located:
+def locate(
+    states: TagStates,
+    carry: Columns,
+    new: Columns,
+    catalog: Catalog,
+    *,
+    window_s: float,
+    fix_interval_s: float,
+    heartbeat_s: float,
+    current_write_s: float,
+    asset_lookup: list,
+    model_for: ModelLookup | None = None,
+) -> Located:
     """Fixes for every tag in `new` (state for those tags must be loaded). `asset_lookup[code]` gives
     (asset_id, site_id) for the tag of each code. A site for which `model_for(site_id)` returns a model is
     estimated with it (its version recorded on the fixes); every other site with `estimate_batch`."""
     combined = Columns.concat(carry, new)
     interval, window = fix_interval_s, window_s
     touched = np.unique(new.code)
-    empty = Located(FixBatch.empty(), np.array([], bool), np.array([], np.int64), np.array([], np.int64),
-                    np.array([], np.int64), np.zeros((0, STATE_WIDTH)), combined)
+    empty = Located(
+        FixBatch.empty(),
+        np.array([], bool),
+        np.array([], np.int64),
+        np.array([], np.int64),
+        np.array([], np.int64),
+        np.zeros((0, STATE_WIDTH)),
+        combined,
+    )
     if touched.size == 0 or catalog.gateways is None:
         return empty
     mine = np.isin(combined.code, touched)
@@ -207,14 +235,22 @@ def locate(states: TagStates, carry: Columns, new: Columns, catalog: Catalog, *,
     eval_tag, eval_ts = _grid_candidates(obs.ts, obs.code, vec[:, 0], interval, window)
     fixes_out = empty.fixes
     if eval_tag.size:
-        win = aggregate_windows(obs.ts, obs.code, obs.gw, obs.rssi, window_s=window, eval_ts=eval_ts,
-                                eval_tag=eval_tag)
+        win = aggregate_windows(
+            obs.ts, obs.code, obs.gw, obs.rssi, window_s=window, eval_ts=eval_ts, eval_tag=eval_tag
+        )
         n = len(win)
     else:
         n = 0
     if n == 0:
-        return Located(empty.fixes, empty.history, empty.latest, empty.current_db, touched, vec,
-                       _next_carry(combined, states, touched, vec, interval, window))
+        return Located(
+            empty.fixes,
+            empty.history,
+            empty.latest,
+            empty.current_db,
+            touched,
+            vec,
+            _next_carry(combined, states, touched, vec, interval, window),
+        )
     fix_code = win.tag_ids[win.fix_tag]
     gw, rssi = win.gateway.copy(), win.rssi_dbm.copy()
     site = catalog.gateway_site[np.maximum(gw[:, 0], 0)]
@@ -231,14 +267,24 @@ def locate(states: TagStates, carry: Columns, new: Columns, catalog: Catalog, *,
         est = None
         if model is not None:
             try:
-                est = model.estimate(catalog.gateways, gw[rows], rssi[rows], sample_count=win.sample_count[rows],
-                                     bounds=info.bounds)
+                est = model.estimate(
+                    catalog.gateways,
+                    gw[rows],
+                    rssi[rows],
+                    sample_count=win.sample_count[rows],
+                    bounds=info.bounds,
+                )
                 model_version[rows] = model.version
             except Exception:  # noqa: BLE001 - a broken model must not stop the site's fixes
                 log.exception("model %s failed on site %s; using the path-loss chain", model.version, info.id)
         if est is None:
-            est = estimate_batch(catalog.gateways, gw[rows], rssi[rows], sample_count=win.sample_count[rows],
-                                 bounds=info.bounds)
+            est = estimate_batch(
+                catalog.gateways,
+                gw[rows],
+                rssi[rows],
+                sample_count=win.sample_count[rows],
+                bounds=info.bounds,
+            )
         x[rows], y[rows], acc[rows], conf[rows] = est.x, est.y, est.accuracy_m, est.confidence
         floor[rows], method[rows], count[rows] = est.floor, est.method, est.gateway_count
     ok = np.isfinite(x)
@@ -247,7 +293,8 @@ def locate(states: TagStates, carry: Columns, new: Columns, catalog: Catalog, *,
     order = order[ok[order]]
     fix_code, fix_ts, site = fix_code[order], win.fix_ts[order], site[order]
     x, y, acc, conf, floor, method, count, model_version = (
-        a[order] for a in (x, y, acc, conf, floor, method, count, model_version))
+        a[order] for a in (x, y, acc, conf, floor, method, count, model_version)
+    )
     n = len(order)
     pos = np.searchsorted(touched, fix_code)
     first = np.r_[True, fix_code[1:] != fix_code[:-1]] if n else np.array([], bool)
@@ -290,16 +337,34 @@ def locate(states: TagStates, carry: Columns, new: Columns, catalog: Catalog, *,
         asset_ids[i] = asset_lookup[c]
     fixes_out = FixBatch(
         tag_id=np.array(states.tags, dtype=object)[fix_code] if n else np.array([], dtype=object),
-        asset_id=asset_ids, site_id=site_ids, ts=fix_ts, x=sx, y=sy, lat=lat, lon=lon, floor=floor,
-        accuracy_m=sacc, confidence=conf, method=np.asarray(METHOD_NAMES, dtype=object)[method],
-        gateway_count=count, model_version=model_version,
+        asset_id=asset_ids,
+        site_id=site_ids,
+        ts=fix_ts,
+        x=sx,
+        y=sy,
+        lat=lat,
+        lon=lon,
+        floor=floor,
+        accuracy_m=sacc,
+        confidence=conf,
+        method=np.asarray(METHOD_NAMES, dtype=object)[method],
+        gateway_count=count,
+        model_version=model_version,
     )
-    return Located(fixes_out, history, latest, current_db, touched, vec,
-                   _next_carry(combined, states, touched, vec, interval, window))
+    return Located(
+        fixes_out,
+        history,
+        latest,
+        current_db,
+        touched,
+        vec,
+        _next_carry(combined, states, touched, vec, interval, window),
+    )
 
 
-def _next_carry(combined: Columns, states: TagStates, touched: np.ndarray, vec: np.ndarray, interval: float,
-                window: float) -> Columns:
+def _next_carry(
+    combined: Columns, states: TagStates, touched: np.ndarray, vec: np.ndarray, interval: float, window: float
+) -> Columns:
     """Observations that can still fall into a future fix's window (and not absurdly old ones)."""
     if len(combined) == 0:
         return combined
@@ -311,7 +376,8 @@ def _next_carry(combined: Columns, states: TagStates, touched: np.ndarray, vec: 
     newest = np.full(int(combined.partition.max()) + 1, -np.inf)
     np.maximum.at(newest, combined.partition, combined.ts)
     keep = (combined.ts > last_fix + interval - window) & (
-        combined.ts > newest[combined.partition] - window - LATE_SLACK_S)
+        combined.ts > newest[combined.partition] - window - LATE_SLACK_S
+    )
     return combined.take(keep)
 
 
@@ -323,9 +389,17 @@ def _track_batch(vec: np.ndarray) -> TrackBatch:
     active = vec[:, 1] > 0
     cov[~active] = np.eye(4)
     extra = {"drift": vec[:, 25:27].copy()} if _HAS_DRIFT else {}
-    return TrackBatch(active=active, ts=vec[:, 2].copy(), state=vec[:, 3:7].copy(), cov=cov,
-                      floor=vec[:, 17].astype(np.int64), still_s=vec[:, 18].copy(),
-                      rejected=vec[:, 19].astype(np.int64), bias_m=vec[:, 24].copy(), **extra)
+    return TrackBatch(
+        active=active,
+        ts=vec[:, 2].copy(),
+        state=vec[:, 3:7].copy(),
+        cov=cov,
+        floor=vec[:, 17].astype(np.int64),
+        still_s=vec[:, 18].copy(),
+        rejected=vec[:, 19].astype(np.int64),
+        bias_m=vec[:, 24].copy(),
+        **extra,
+    )
 
 
 def _store_track(vec: np.ndarray, rows: np.ndarray, batch: TrackBatch) -> None:

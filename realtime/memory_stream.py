@@ -133,8 +133,13 @@ class MemoryBroker:
             group = self._group(consumer.group)
             topics = sorted({t for m in group.members for t in m.topics})
             everything = [(t, p) for t in topics for p in range(len(self._partitions(t)))]
-            mine = [tp for i, tp in enumerate(everything) if group.members and
-                    group.members[i % len(group.members)] is consumer and tp[0] in consumer.topics]
+            mine = [
+                tp
+                for i, tp in enumerate(everything)
+                if group.members
+                and group.members[i % len(group.members)] is consumer
+                and tp[0] in consumer.topics
+            ]
             return group.generation, mine
 
 
@@ -197,7 +202,7 @@ class MemoryConsumer:
                     for tp in list(self._positions):
                         log = self._broker._partitions(tp[0])[tp[1]]
                         position = self._positions[tp]
-                        take = log[position: position + (num_messages - len(out))]
+                        take = log[position : position + (num_messages - len(out))]
                         out.extend(take)
                         self._positions[tp] = position + len(take)
                         if len(out) >= num_messages:
@@ -226,8 +231,10 @@ class MemoryConsumer:
 
     def lag(self) -> int:
         with self._broker._lock:
-            return sum(max(len(self._broker._partitions(t)[p]) - position, 0)
-                       for (t, p), position in self._positions.items())
+            return sum(
+                max(len(self._broker._partitions(t)[p]) - position, 0)
+                for (t, p), position in self._positions.items()
+            )
 
     def keepalive(self) -> None:
         self._paused = True

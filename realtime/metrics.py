@@ -18,11 +18,13 @@ FIXES = Counter("assettag_realtime_fixes", "Location fixes computed")
 HISTORY_ROWS = Counter("assettag_realtime_history_rows", "Significant fixes written to location_history")
 RETRIES = Counter("assettag_realtime_retries", "Batch write attempts that failed transiently", ["backend"])
 BATCH_SECONDS = Histogram(
-    "assettag_realtime_batch_seconds", "Time to process and write one batch",
+    "assettag_realtime_batch_seconds",
+    "Time to process and write one batch",
     buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
 )
 END_TO_END_SECONDS = Histogram(
-    "assettag_realtime_produce_to_write_seconds", "Kafka produce time to batch written (newest message)",
+    "assettag_realtime_produce_to_write_seconds",
+    "Kafka produce time to batch written (newest message)",
     buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60),
 )
 LAG = Gauge("assettag_realtime_consumer_lag", "Messages behind the end of the assigned partitions")

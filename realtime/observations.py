@@ -92,8 +92,9 @@ def epoch_seconds(ts: datetime.datetime | int | float) -> float:
     return float(ts) / 1000.0
 
 
-def check(raw: RawObservation, gateway_id: str | None, now_s: float, max_skew_s: float,
-          max_age_s: float) -> tuple[Observation, float] | str:
+def check(
+    raw: RawObservation, gateway_id: str | None, now_s: float, max_skew_s: float, max_age_s: float
+) -> tuple[Observation, float] | str:
     """Validate one decoded row: the normalised observation and its epoch seconds, or the reason it is bad."""
     gateway = raw.gateway_id if raw.gateway_id is not None else gateway_id
     if not gateway or not gateway.strip():
@@ -113,8 +114,16 @@ def check(raw: RawObservation, gateway_id: str | None, now_s: float, max_skew_s:
         return f"battery: {raw.battery} is outside 0..100 %"
     if raw.tx_power is not None and not -100 <= raw.tx_power <= 30:
         return f"tx_power: {raw.tx_power} dBm is outside -100..30"
-    return Observation(tag, gateway.strip(), raw.rssi, int(round(ts_s * 1000)), raw.tx_power, raw.battery,
-                       raw.temperature, raw.seq), ts_s
+    return Observation(
+        tag,
+        gateway.strip(),
+        raw.rssi,
+        int(round(ts_s * 1000)),
+        raw.tx_power,
+        raw.battery,
+        raw.temperature,
+        raw.seq,
+    ), ts_s
 
 
 def _reason(exc: msgspec.ValidationError | msgspec.DecodeError) -> str:
@@ -129,8 +138,9 @@ def _reason(exc: msgspec.ValidationError | msgspec.DecodeError) -> str:
     return text
 
 
-def decode_message(value: bytes | None, now_s: float, max_skew_s: float,
-                   max_age_s: float) -> tuple[list[tuple[Observation, float]], list[Rejected]]:
+def decode_message(
+    value: bytes | None, now_s: float, max_skew_s: float, max_age_s: float
+) -> tuple[list[tuple[Observation, float]], list[Rejected]]:
     """All observations in one message (single or gateway batch): the good ones and the rejected ones."""
     if not value:
         return [], [Rejected("empty message", value or b"")]
@@ -204,15 +214,22 @@ _get_battery = attrgetter("battery")
 _get_tx_power = attrgetter("tx_power")
 
 
-def decode_batch(values: list[bytes | None], now_s: float, max_skew_s: float, max_age_s: float) -> DecodedBatch:
+def decode_batch(
+    values: list[bytes | None], now_s: float, max_skew_s: float, max_age_s: float
+) -> DecodedBatch:
     """`decode_message` over many messages, column-oriented: one msgspec call decodes all single observations
     (joined into one JSON array), the common checks run on whole numpy columns, and only rows failing them
     (plus gateway batches and broken messages) take the exact per-row path that names the problem."""
     rejected: list[tuple[int, Rejected]] = []
     objs: list[RawObservation] | None = None
     joined = b",".join(values) if values and None not in values else b""  # type: ignore[arg-type]
-    if (joined and b'"observations"' not in joined and b",," not in joined
-            and joined[:1] != b"," and joined[-1:] != b","):  # an empty message leaves an empty slot
+    if (
+        joined
+        and b'"observations"' not in joined
+        and b",," not in joined
+        and joined[:1] != b","
+        and joined[-1:] != b","
+    ):  # an empty message leaves an empty slot
         try:
             objs = _list_decoder.decode(b"[" + joined + b"]")
             if len(objs) != len(values):  # a message holding several values: find it the slow way
@@ -275,8 +292,15 @@ def decode_batch(values: list[bytes | None], now_s: float, max_skew_s: float, ma
     if len(kept) == n:
         out = DecodedBatch(message, tags, gateways, rssi, ts, battery, rejected)  # type: ignore[arg-type]
     else:
-        out = DecodedBatch(message[kept], [tags[r] for r in kept.tolist()],  # type: ignore[misc]
-                           [gateways[r] for r in kept.tolist()], rssi[kept], ts[kept], battery[kept], rejected)
+        out = DecodedBatch(
+            message[kept],
+            [tags[r] for r in kept.tolist()],  # type: ignore[misc]
+            [gateways[r] for r in kept.tolist()],
+            rssi[kept],
+            ts[kept],
+            battery[kept],
+            rejected,
+        )
     rejected.sort(key=lambda item: item[0])
     if slow:
         out.message = np.concatenate([out.message, np.array([i for i, _, _ in slow], np.int64)])

@@ -259,7 +259,9 @@ class RealtimePipeline:
         metrics.BATCH_SECONDS.observe(report.seconds)
         metrics.HISTORY_ROWS.inc(flight.history_rows)
         if flight.decoded.newest_produce_ms:
-            metrics.END_TO_END_SECONDS.observe(max(self.clock() - flight.decoded.newest_produce_ms / 1000.0, 0.0))
+            metrics.END_TO_END_SECONDS.observe(
+                max(self.clock() - flight.decoded.newest_produce_ms / 1000.0, 0.0)
+            )
         for name in ("messages", "observations", "dlq", "unknown_tags", "fixes", "history_rows"):
             setattr(self.totals, name, getattr(self.totals, name) + getattr(report, name))
         log.debug("batch %s", report)
@@ -268,8 +270,12 @@ class RealtimePipeline:
         def write() -> None:
             try:
                 flight.history_rows = self._retry(
-                    "write", lambda: self._write(flight.decoded, flight.located, flight.gateway_rows,
-                                                 flight.asset_rows), abandon=flight.abandon)
+                    "write",
+                    lambda: self._write(
+                        flight.decoded, flight.located, flight.gateway_rows, flight.asset_rows
+                    ),
+                    abandon=flight.abandon,
+                )
             except BaseException as exc:  # noqa: BLE001 - handed to the loop's thread by flush()
                 flight.error = exc
 
@@ -325,7 +331,9 @@ class RealtimePipeline:
 
     def _on_revoke(self, partitions: list[TopicPartition]) -> None:
         flight = self._inflight
-        if flight is not None:  # finish the write in flight (or give it up if it is failing), commit if written
+        if (
+            flight is not None
+        ):  # finish the write in flight (or give it up if it is failing), commit if written
             flight.abandon.set()
             if flight.thread is not None:
                 flight.thread.join()
@@ -382,8 +390,16 @@ class RealtimePipeline:
         batch = decode_batch(values, now, self.settings.max_clock_skew_s, self.settings.max_observation_age_s)
         for i, rejected in batch.rejected:
             if not warm[i]:
-                out.dlq.append(self._dead_letter(rejected.reason, rejected.raw, self.topic, int(partitions[i]),
-                                                 int(offsets[i]), rejected.index))
+                out.dlq.append(
+                    self._dead_letter(
+                        rejected.reason,
+                        rejected.raw,
+                        self.topic,
+                        int(partitions[i]),
+                        int(offsets[i]),
+                        rejected.index,
+                    )
+                )
         if not len(batch):
             return out
         gw = self._gateway_rows(batch.gateway_id)
@@ -392,9 +408,16 @@ class RealtimePipeline:
         row_warm = warm[batch.message]
         for r in np.flatnonzero((gw < 0) & ~row_warm).tolist():
             msg = int(batch.message[r])
-            out.dlq.append(self._dead_letter(f"gateway_id: unknown gateway {batch.gateway_id[r]!r}",
-                                             values[msg] or b"", self.topic, int(partitions[msg]),
-                                             int(offsets[msg]), None))
+            out.dlq.append(
+                self._dead_letter(
+                    f"gateway_id: unknown gateway {batch.gateway_id[r]!r}",
+                    values[msg] or b"",
+                    self.topic,
+                    int(partitions[msg]),
+                    int(offsets[msg]),
+                    None,
+                )
+            )
         # Tags: work on the batch's distinct tags (a tag is heard by many gateways per beacon).
         unique_tags = list(dict.fromkeys(batch.tag_id))
         local = {tag: i for i, tag in enumerate(unique_tags)}
@@ -438,11 +461,21 @@ class RealtimePipeline:
             self._gateway_id_list, self._gateway_ids_of = ids, self.catalog
         return self._gateway_id_list
 
-    def _dead_letter(self, reason: str, raw: bytes, topic: str, partition: int, offset: int,
-                     index: int | None) -> bytes:
+    def _dead_letter(
+        self, reason: str, raw: bytes, topic: str, partition: int, offset: int, index: int | None
+    ) -> bytes:
         metrics.DLQ.labels(reason=reason.split(":")[0].split("[")[0][:40]).inc()
-        return _encode(DeadLetter(reason=reason, original=raw, source_topic=topic, source_partition=partition,
-                                  source_offset=offset, index=index, rejected_at=rfc3339(self.clock())))
+        return _encode(
+            DeadLetter(
+                reason=reason,
+                original=raw,
+                source_topic=topic,
+                source_partition=partition,
+                source_offset=offset,
+                index=index,
+                rejected_at=rfc3339(self.clock()),
+            )
+        )
 
     def _load_states(self, decoded: _Decoded) -> None:
         codes = decoded.columns.code
@@ -468,10 +501,16 @@ class RealtimePipeline:
         decoded = self._decode(messages)
         self._load_states(decoded)
         located = locate(
-            self.states, self.carry, decoded.columns, self.catalog,
-            window_s=self.settings.window_s, fix_interval_s=self.settings.fix_interval_s,
-            heartbeat_s=self.settings.history_heartbeat_s, current_write_s=self.options.current_write_s,
-            asset_lookup=self._asset_of, model_for=self.models,
+            self.states,
+            self.carry,
+            decoded.columns,
+            self.catalog,
+            window_s=self.settings.window_s,
+            fix_interval_s=self.settings.fix_interval_s,
+            heartbeat_s=self.settings.history_heartbeat_s,
+            current_write_s=self.options.current_write_s,
+            asset_lookup=self._asset_of,
+            model_for=self.models,
         )
         gateway_rows, asset_rows = self._touches(decoded)
         self.states.vec[located.state_codes] = located.state_vec
@@ -498,10 +537,16 @@ class RealtimePipeline:
 
     def _touches(self, decoded: _Decoded) -> tuple[list, list]:
         opts = self.options
-        gateways = [(gid, ts) for gid, ts in decoded.gateway_seen.items()
-                    if ts - self._gateway_touched.get(gid, -1e18) >= opts.gateway_touch_s]
-        assets = [(tag, ts, battery) for tag, (ts, battery) in decoded.asset_seen.items()
-                  if ts - self._asset_touched.get(tag, -1e18) >= opts.asset_touch_s]
+        gateways = [
+            (gid, ts)
+            for gid, ts in decoded.gateway_seen.items()
+            if ts - self._gateway_touched.get(gid, -1e18) >= opts.gateway_touch_s
+        ]
+        assets = [
+            (tag, ts, battery)
+            for tag, (ts, battery) in decoded.asset_seen.items()
+            if ts - self._asset_touched.get(tag, -1e18) >= opts.asset_touch_s
+        ]
         return gateways, assets
 
     def _write(self, decoded: _Decoded, located: Located, gateway_rows: list, asset_rows: list) -> int:
@@ -534,21 +579,26 @@ class RealtimePipeline:
         publish: dict[object, list[bytes]] = defaultdict(list)
         if len(located.latest):
             latest = located.latest.tolist()
-            for tag, site, i in zip(fixes.tag_id[latest].tolist(), fixes.site_id[latest].tolist(), latest,
-                                    strict=True):
+            for tag, site, i in zip(
+                fixes.tag_id[latest].tolist(), fixes.site_id[latest].tolist(), latest, strict=True
+            ):
                 items.append((self.keys.current_location(tag), payloads[i]))
                 publish[site].append(payloads[i])
         codes = located.state_codes
         if codes.size:
             blobs = self.states.pack(located.state_vec)
-            items.extend((self.keys.track_state(self.states.tags[c]), blob)
-                         for c, blob in zip(codes.tolist(), blobs, strict=True))
+            items.extend(
+                (self.keys.track_state(self.states.tags[c]), blob)
+                for c, blob in zip(codes.tolist(), blobs, strict=True)
+            )
         self.live.set_many(items)
         if decoded.unknown:
             self.live.incr_fields(unknown_tags_key(self.keys), decoded.unknown)
         # The channel message is the JSON list of the site's fixes: the payloads joined, not re-encoded.
-        self.live.publish_many((self.keys.locations_channel(site), b"[" + b",".join(records) + b"]")
-                               for site, records in publish.items())
+        self.live.publish_many(
+            (self.keys.locations_channel(site), b"[" + b",".join(records) + b"]")
+            for site, records in publish.items()
+        )
 
     def _offsets(self, decoded: _Decoded) -> dict[TopicPartition, tuple[int, str]]:
         offsets: dict[TopicPartition, tuple[int, str]] = {}
@@ -569,8 +619,12 @@ class RealtimePipeline:
             log.warning("offsets not committed (partitions revoked); the batch will be replayed idempotently")
 
     # --- retries --------------------------------------------------------------------------------
-    def _retry(self, backend: str, action: Callable[[], object],  # type: ignore[no-untyped-def]
-                abandon: threading.Event | None = None):
+    def _retry(
+        self,
+        backend: str,
+        action: Callable[[], object],  # type: ignore[no-untyped-def]
+        abandon: threading.Event | None = None,
+    ):
         """Run `action` until it succeeds, backing off on transient failures. On the loop's thread the consumer
         is kept in the group meanwhile; the writer thread leaves that to `flush()` and gives up when `abandon`
         is set (partitions revoked)."""

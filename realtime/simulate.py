@@ -28,9 +28,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--duration", type=float, default=60.0, help="seconds to run (0 = until interrupted)")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--site-name", default="Simulated campus")
-    parser.add_argument("--no-seed-db", action="store_true", help="do not create the site/gateways/assets rows")
-    parser.add_argument("--gateway-down", type=float, nargs=2, metavar=("FROM_S", "TO_S"),
-                        help="gateway GW00000 stops hearing anything between these seconds")
+    parser.add_argument(
+        "--no-seed-db", action="store_true", help="do not create the site/gateways/assets rows"
+    )
+    parser.add_argument(
+        "--gateway-down",
+        type=float,
+        nargs=2,
+        metavar=("FROM_S", "TO_S"),
+        help="gateway GW00000 stops hearing anything between these seconds",
+    )
     parser.add_argument("--truth", type=Path, help="write ground truth CSV here")
 
 
@@ -50,8 +57,14 @@ def run(args: argparse.Namespace) -> int:
     site = build_site(args.assets, seed=args.seed, name=args.site_name)
     if not args.no_seed_db:
         site_id = seed_database(make_engine(settings.database_url), site)
-        log.info("site %s (%s): %d gateways, %d zones, %d assets", site.name, site_id, len(site.gateway_ids),
-                 len(site.zone_names), len(site.tag_ids))
+        log.info(
+            "site %s (%s): %d gateways, %d zones, %d assets",
+            site.name,
+            site_id,
+            len(site.gateway_ids),
+            len(site.zone_names),
+            len(site.tag_ids),
+        )
     start = time.time()
     probe = SiteSimulator(site, start_s=start, seed=args.seed)
     heard_per_beacon = max(len(probe.observations_at(start)) / len(site.tag_ids), 1.0)
@@ -82,8 +95,15 @@ def run(args: argparse.Namespace) -> int:
             if writer:
                 xy, on_site = sim.positions(t)
                 for r in rows.tolist():
-                    writer.writerow([site.tag_ids[r], int(round(t * 1000)), f"{xy[r, 0]:.3f}", f"{xy[r, 1]:.3f}",
-                                     int(on_site[r])])
+                    writer.writerow(
+                        [
+                            site.tag_ids[r],
+                            int(round(t * 1000)),
+                            f"{xy[r, 0]:.3f}",
+                            f"{xy[r, 1]:.3f}",
+                            int(on_site[r]),
+                        ]
+                    )
             tick += 1
             if tick % 10 == 0:
                 producer.flush(30.0)

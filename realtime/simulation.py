@@ -58,15 +58,32 @@ def build_site(assets: int, *, seed: int = 7, name: str = "Simulated campus") ->
     zone_xy = np.stack([zx.ravel(), zy.ravel()], axis=1)
     rng = np.random.default_rng(seed)
     tags = [f"{v:012X}" for v in rng.choice(2**44, size=assets, replace=False) + 0xAC0000000000]
-    return SimulatedSite(name, side, side, [f"GW{i:05d}" for i in range(len(xy))], xy, cols,
-                         [f"Zone {i + 1}" for i in range(len(zone_xy))], zone_xy, 4.0, tags)
+    return SimulatedSite(
+        name,
+        side,
+        side,
+        [f"GW{i:05d}" for i in range(len(xy))],
+        xy,
+        cols,
+        [f"Zone {i + 1}" for i in range(len(zone_xy))],
+        zone_xy,
+        4.0,
+        tags,
+    )
 
 
 class SiteSimulator:
     """Assets' motion, batteries and what the gateways hear. Fractions: moving 40 %, parked 55 %, 5 % leave."""
 
-    def __init__(self, site: SimulatedSite, *, start_s: float, seed: int = 7, beacon_s: float = 1.0,
-                 gateway_down: tuple[int, float, float] | None = None) -> None:
+    def __init__(
+        self,
+        site: SimulatedSite,
+        *,
+        start_s: float,
+        seed: int = 7,
+        beacon_s: float = 1.0,
+        gateway_down: tuple[int, float, float] | None = None,
+    ) -> None:
         self.site = site
         self.start_s = start_s
         self.beacon_s = beacon_s
@@ -92,8 +109,11 @@ class SiteSimulator:
         elapsed = np.asarray(t, dtype=float) - self.start_s
         cycle = (elapsed / (2 * self.leg_s) + self.phase) % 1.0
         frac = np.where(cycle < 0.5, 2 * cycle, 2 - 2 * cycle)  # walk there and back, repeatedly
-        xy = np.where((self.kind == 1)[:, None], self.from_xy,
-                      self.from_xy + frac[:, None] * (self.to_xy - self.from_xy))
+        xy = np.where(
+            (self.kind == 1)[:, None],
+            self.from_xy,
+            self.from_xy + frac[:, None] * (self.to_xy - self.from_xy),
+        )
         on_site = ~((self.kind == 2) & (np.asarray(t) >= self.leaves_at))
         return np.clip(xy, 0, [self.site.width_m, self.site.height_m]), on_site
 
@@ -122,8 +142,10 @@ class SiteSimulator:
         tag_of, gw_of = self._tags[rows][r], self._gateways[gw[r, c]]
         levels = np.rint(rssi[r, c]).astype(np.int64).tolist()
         batt = np.round(battery[r], 1).tolist()
-        return [WireObservation(tag, g, level, ts_ms, b)
-                for tag, g, level, b in zip(tag_of.tolist(), gw_of.tolist(), levels, batt, strict=True)]
+        return [
+            WireObservation(tag, g, level, ts_ms, b)
+            for tag, g, level, b in zip(tag_of.tolist(), gw_of.tolist(), levels, batt, strict=True)
+        ]
 
     def beacon_times(self, start_s: float, end_s: float) -> np.ndarray:
         first = np.ceil(start_s / self.beacon_s - 1e-9) * self.beacon_s
@@ -141,24 +163,69 @@ def seed_database(engine, site: SimulatedSite) -> uuid.UUID:  # type: ignore[no-
         if existing is not None:
             return existing
         site_id = uuid.uuid4()
-        conn.execute(insert(Site), [{"id": site_id, "name": site.name, "origin_lat": site.origin[0],
-                                     "origin_lon": site.origin[1], "width_m": site.width_m,
-                                     "height_m": site.height_m, "timezone": "UTC"}])
-        conn.execute(insert(Gateway), [
-            {"id": uuid.uuid4(), "gateway_id": gid, "site_id": site_id, "name": gid, "x": float(x), "y": float(y),
-             "z": None, "floor": 0, "status": "unknown"}
-            for gid, (x, y) in zip(site.gateway_ids, site.gateway_xy.tolist(), strict=True)
-        ])
-        conn.execute(insert(Geofence), [
-            {"id": uuid.uuid4(), "site_id": site_id, "name": zone, "kind": "work_area", "shape": "circle",
-             "center_x": float(x), "center_y": float(y), "radius_m": site.zone_radius_m, "enabled": True}
-            for zone, (x, y) in zip(site.zone_names, site.zone_xy.tolist(), strict=True)
-        ])
-        rows = [{"id": uuid.uuid4(), "name": f"Asset {tag}", "category": "equipment", "tag_id": tag,
-                 "site_id": site_id, "status": "active", "usage_hours": 0.0, "attributes": {}}
-                for tag in site.tag_ids]
+        conn.execute(
+            insert(Site),
+            [
+                {
+                    "id": site_id,
+                    "name": site.name,
+                    "origin_lat": site.origin[0],
+                    "origin_lon": site.origin[1],
+                    "width_m": site.width_m,
+                    "height_m": site.height_m,
+                    "timezone": "UTC",
+                }
+            ],
+        )
+        conn.execute(
+            insert(Gateway),
+            [
+                {
+                    "id": uuid.uuid4(),
+                    "gateway_id": gid,
+                    "site_id": site_id,
+                    "name": gid,
+                    "x": float(x),
+                    "y": float(y),
+                    "z": None,
+                    "floor": 0,
+                    "status": "unknown",
+                }
+                for gid, (x, y) in zip(site.gateway_ids, site.gateway_xy.tolist(), strict=True)
+            ],
+        )
+        conn.execute(
+            insert(Geofence),
+            [
+                {
+                    "id": uuid.uuid4(),
+                    "site_id": site_id,
+                    "name": zone,
+                    "kind": "work_area",
+                    "shape": "circle",
+                    "center_x": float(x),
+                    "center_y": float(y),
+                    "radius_m": site.zone_radius_m,
+                    "enabled": True,
+                }
+                for zone, (x, y) in zip(site.zone_names, site.zone_xy.tolist(), strict=True)
+            ],
+        )
+        rows = [
+            {
+                "id": uuid.uuid4(),
+                "name": f"Asset {tag}",
+                "category": "equipment",
+                "tag_id": tag,
+                "site_id": site_id,
+                "status": "active",
+                "usage_hours": 0.0,
+                "attributes": {},
+            }
+            for tag in site.tag_ids
+        ]
         for start in range(0, len(rows), 5000):
-            conn.execute(insert(Asset), rows[start:start + 5000])
+            conn.execute(insert(Asset), rows[start : start + 5000])
     return site_id
 
 

@@ -49,7 +49,9 @@ class StreamMessage(Protocol):
 
 
 class StreamConsumer(Protocol):
-    def subscribe(self, topics: Sequence[str], on_assign: AssignCallback, on_revoke: RevokeCallback) -> None: ...
+    def subscribe(
+        self, topics: Sequence[str], on_assign: AssignCallback, on_revoke: RevokeCallback
+    ) -> None: ...
 
     def consume(self, num_messages: int, timeout_s: float) -> list[StreamMessage]: ...
 

@@ -39,16 +39,41 @@ def _rows(fixes: FixBatch, index: np.ndarray, with_zones: bool) -> list[dict[str
         return []
     sub = fixes.select(index)
     rows = []
-    for i, (tag, asset, site, when, x, y, lat, lon, floor, acc, conf, method, count, model) in enumerate(zip(
-        sub.tag_id.tolist(), sub.asset_id.tolist(), sub.site_id.tolist(), sub.datetimes(), sub.x.tolist(),
-        sub.y.tolist(), sub.lat.tolist(), sub.lon.tolist(), sub.floor.tolist(), sub.accuracy_m.tolist(),
-        sub.confidence.tolist(), sub.method.tolist(), sub.gateway_count.tolist(),
-        sub.model_version.tolist(), strict=True,  # type: ignore[union-attr]
-    )):
-        row = {"tag_id": tag, "asset_id": asset, "site_id": site, "ts": when, "x": x, "y": y,
-               "lat": None if lat != lat else lat, "lon": None if lon != lon else lon, "floor": floor,
-               "accuracy_m": acc, "confidence": min(max(conf, 0.0), 1.0), "method": method,
-               "gateway_count": count, "model_version": model}
+    for i, (tag, asset, site, when, x, y, lat, lon, floor, acc, conf, method, count, model) in enumerate(
+        zip(
+            sub.tag_id.tolist(),
+            sub.asset_id.tolist(),
+            sub.site_id.tolist(),
+            sub.datetimes(),
+            sub.x.tolist(),
+            sub.y.tolist(),
+            sub.lat.tolist(),
+            sub.lon.tolist(),
+            sub.floor.tolist(),
+            sub.accuracy_m.tolist(),
+            sub.confidence.tolist(),
+            sub.method.tolist(),
+            sub.gateway_count.tolist(),
+            sub.model_version.tolist(),  # type: ignore[union-attr]
+            strict=True,
+        )
+    ):
+        row = {
+            "tag_id": tag,
+            "asset_id": asset,
+            "site_id": site,
+            "ts": when,
+            "x": x,
+            "y": y,
+            "lat": None if lat != lat else lat,
+            "lon": None if lon != lon else lon,
+            "floor": floor,
+            "accuracy_m": acc,
+            "confidence": min(max(conf, 0.0), 1.0),
+            "method": method,
+            "gateway_count": count,
+            "model_version": model,
+        }
         if with_zones:
             row["zone_ids"] = sub.zone_ids[i]
         rows.append(row)
@@ -58,19 +83,31 @@ def _rows(fixes: FixBatch, index: np.ndarray, with_zones: bool) -> list[dict[str
 _FIX_STAGE = "rt_fix_stage"
 _ASSET_STAGE = "rt_asset_stage"
 _GATEWAY_STAGE = "rt_gateway_stage"
-_FIX_COLUMNS = ("tag_id", "asset_id", "site_id", "ts", "x", "y", "lat", "lon", "floor", "accuracy_m",
-                "confidence", "method", "gateway_count", "model_version")
+_FIX_COLUMNS = (
+    "tag_id",
+    "asset_id",
+    "site_id",
+    "ts",
+    "x",
+    "y",
+    "lat",
+    "lon",
+    "floor",
+    "accuracy_m",
+    "confidence",
+    "method",
+    "gateway_count",
+    "model_version",
+)
 _FROM_MS = "(TIMESTAMPTZ 'epoch' + {col} * INTERVAL '1 millisecond')"
 _STAGE_SQL = {
     _FIX_STAGE: "tag_id text, asset_id uuid, site_id uuid, ts_ms bigint, x float8, y float8, lat float8, "
-                "lon float8, floor int, accuracy_m float8, confidence float8, method text, gateway_count int, "
-                "model_version text, zone_ids jsonb, in_history bool, in_current bool",
+    "lon float8, floor int, accuracy_m float8, confidence float8, method text, gateway_count int, "
+    "model_version text, zone_ids jsonb, in_history bool, in_current bool",
     _ASSET_STAGE: "tag_id text, seen_ms bigint, battery float8",
     _GATEWAY_STAGE: "gateway_id text, seen_ms bigint",
 }
-_SELECT_FIX = ", ".join(
-    _FROM_MS.format(col="ts_ms") if c == "ts" else c for c in _FIX_COLUMNS
-)
+_SELECT_FIX = ", ".join(_FROM_MS.format(col="ts_ms") if c == "ts" else c for c in _FIX_COLUMNS)
 _HISTORY_SQL = (
     f"INSERT INTO location_history ({', '.join(_FIX_COLUMNS)}) SELECT {_SELECT_FIX} FROM {_FIX_STAGE} "
     "WHERE in_history ON CONFLICT (tag_id, ts) DO NOTHING"
@@ -120,11 +157,26 @@ def write_fixes(conn: Connection, fixes: FixBatch, history: np.ndarray, current:
     with raw.cursor() as cur:
         with cur.copy(f"COPY {_FIX_STAGE} FROM STDIN") as copy:
             write = copy.write_row
-            for row in zip(sub.tag_id.tolist(), sub.asset_id.tolist(), sub.site_id.tolist(), ts_ms,
-                           sub.x.tolist(), sub.y.tolist(), lat, lon, sub.floor.tolist(), sub.accuracy_m.tolist(),
-                           confidence, sub.method.tolist(), sub.gateway_count.tolist(),
-                           sub.model_version.tolist(), zones,  # type: ignore[union-attr]
-                           in_history[rows].tolist(), in_current[rows].tolist(), strict=True):
+            for row in zip(
+                sub.tag_id.tolist(),
+                sub.asset_id.tolist(),
+                sub.site_id.tolist(),
+                ts_ms,
+                sub.x.tolist(),
+                sub.y.tolist(),
+                lat,
+                lon,
+                sub.floor.tolist(),
+                sub.accuracy_m.tolist(),
+                confidence,
+                sub.method.tolist(),
+                sub.gateway_count.tolist(),
+                sub.model_version.tolist(),  # type: ignore[union-attr]
+                zones,
+                in_history[rows].tolist(),
+                in_current[rows].tolist(),
+                strict=True,
+            ):
                 write(row)
         cur.execute(_HISTORY_SQL)
         cur.execute(_CURRENT_SQL)
@@ -139,7 +191,7 @@ def write_history(conn: Connection, fixes: FixBatch, significant: np.ndarray) ->
     rows = _rows(fixes, np.flatnonzero(significant), with_zones=False)
     statement = _insert(conn, _HISTORY).on_conflict_do_nothing(index_elements=["tag_id", "ts"])
     for start in range(0, len(rows), _PAGE):
-        conn.execute(statement, rows[start:start + _PAGE])
+        conn.execute(statement, rows[start : start + _PAGE])
     return len(rows)
 
 
@@ -155,7 +207,7 @@ def write_current(conn: Connection, fixes: FixBatch, index: np.ndarray) -> int:
         where=_CURRENT.c.ts <= insert.excluded.ts,
     )
     for start in range(0, len(rows), _PAGE):
-        conn.execute(statement, rows[start:start + _PAGE])
+        conn.execute(statement, rows[start : start + _PAGE])
     return len(rows)
 
 

@@ -26,7 +26,9 @@ START_HINT = "start them with `scripts/services.sh up` (or `make services`)"
 
 def _read_services_env() -> dict[str, str]:
     if not SERVICES_ENV.exists():
-        pytest.fail(f"{SERVICES_ENV} not found: the integration services are not running; {START_HINT}", pytrace=False)
+        pytest.fail(
+            f"{SERVICES_ENV} not found: the integration services are not running; {START_HINT}", pytrace=False
+        )
     values: dict[str, str] = {}
     for line in SERVICES_ENV.read_text().splitlines():
         line = line.removeprefix("export ").strip()

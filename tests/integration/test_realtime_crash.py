@@ -17,15 +17,32 @@ pytestmark = pytest.mark.integration
 
 
 def _consumer(settings, log_path) -> subprocess.Popen:
-    env = {**os.environ,
-           "ASSET_TAG_DATABASE_URL": settings.database_url, "ASSET_TAG_REDIS_URL": settings.redis_url,
-           "ASSET_TAG_REDIS_PREFIX": settings.redis_prefix, "ASSET_TAG_STREAM_URL": settings.stream_url,
-           "ASSET_TAG_TOPIC_PREFIX": settings.topic_prefix, "ASSET_TAG_CONSUMER_GROUP": settings.consumer_group,
-           "ASSET_TAG_HISTORY_HEARTBEAT_S": "0.5"}
+    env = {
+        **os.environ,
+        "ASSET_TAG_DATABASE_URL": settings.database_url,
+        "ASSET_TAG_REDIS_URL": settings.redis_url,
+        "ASSET_TAG_REDIS_PREFIX": settings.redis_prefix,
+        "ASSET_TAG_STREAM_URL": settings.stream_url,
+        "ASSET_TAG_TOPIC_PREFIX": settings.topic_prefix,
+        "ASSET_TAG_CONSUMER_GROUP": settings.consumer_group,
+        "ASSET_TAG_HISTORY_HEARTBEAT_S": "0.5",
+    }
     return subprocess.Popen(
-        [sys.executable, "-m", "core.cli", "consume", "--max-batch", "300", "--metrics-port", "0",
-         "--stages", "realtime.stages:no_stages"],
-        env=env, stdout=log_path.open("ab"), stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "core.cli",
+            "consume",
+            "--max-batch",
+            "300",
+            "--metrics-port",
+            "0",
+            "--stages",
+            "realtime.stages:no_stages",
+        ],
+        env=env,
+        stdout=log_path.open("ab"),
+        stderr=subprocess.STDOUT,
     )
 
 
@@ -35,7 +52,8 @@ def test_kill_9_and_restart_loses_and_duplicates_nothing(integration_settings, t
     start = float(int(time.time()) - 50)
     produced: dict[str, dict] = {}
     producer = threading.Thread(
-        target=lambda: produced.update(times=produce(settings, site, start, 40, pace_s=1.0)))
+        target=lambda: produced.update(times=produce(settings, site, start, 40, pace_s=1.0))
+    )
     producer.start()
     log = tmp_path / "consume.log"
 
@@ -45,7 +63,9 @@ def test_kill_9_and_restart_loses_and_duplicates_nothing(integration_settings, t
         process = _consumer(settings, log)
         # Kill it shortly after it has made progress: somewhere between writes and offset commits.
         try:
-            wait_for(lambda before=before: len(history(engine)) > before, 120, "the consumer to make progress")
+            wait_for(
+                lambda before=before: len(history(engine)) > before, 120, "the consumer to make progress"
+            )
         except AssertionError:
             process.kill()
             raise AssertionError(log.read_text()[-3000:]) from None

@@ -30,19 +30,20 @@ def test_poison_messages_go_to_the_dlq_with_reasons(integration_settings) -> Non
     poison = {
         b"{not json": "not valid JSON",
         b'{"gateway_id": "%s", "rssi": -60, "ts": %d}' % (gateway.encode(), now_ms): "tag_id: missing",
-        b'{"tag_id": "%s", "gateway_id": "%s", "rssi": -400, "ts": %d}' % (tag.encode(), gateway.encode(), now_ms):
-            "rssi:",
-        b'{"tag_id": "%s", "gateway_id": "%s", "rssi": -60, "ts": %d}' % (tag.encode(), gateway.encode(),
-                                                                          now_ms + 86_400_000): "in the future",
-        b'{"tag_id": "%s", "gateway_id": "%s", "rssi": -60, "ts": "2001-01-01T00:00:00Z"}' % (
-            tag.encode(), gateway.encode()): "old",
-        b'{"tag_id": "%s", "gateway_id": "NOPE", "rssi": -60, "ts": %d}' % (tag.encode(), now_ms):
-            "gateway_id: unknown gateway 'NOPE'",
-        b'{"tag_id": "XYZ!", "gateway_id": "%s", "rssi": -60, "ts": %d}' % (gateway.encode(), now_ms): "tag_id:",
-        b'{"tag_id": "%s", "gateway_id": "%s", "rssi": "loud", "ts": %d}' % (tag.encode(), gateway.encode(), now_ms):
-            "rssi: expected",
-        b'{"gateway_id": "%s", "observations": [{"tag_id": "%s", "rssi": -61, "ts": %d}, {"tag_id": "%s"}]}' % (
-            gateway.encode(), tag.encode(), now_ms - 500, tag.encode()): "observations[1].rssi: missing",
+        b'{"tag_id": "%s", "gateway_id": "%s", "rssi": -400, "ts": %d}'
+        % (tag.encode(), gateway.encode(), now_ms): "rssi:",
+        b'{"tag_id": "%s", "gateway_id": "%s", "rssi": -60, "ts": %d}'
+        % (tag.encode(), gateway.encode(), now_ms + 86_400_000): "in the future",
+        b'{"tag_id": "%s", "gateway_id": "%s", "rssi": -60, "ts": "2001-01-01T00:00:00Z"}'
+        % (tag.encode(), gateway.encode()): "old",
+        b'{"tag_id": "%s", "gateway_id": "NOPE", "rssi": -60, "ts": %d}'
+        % (tag.encode(), now_ms): "gateway_id: unknown gateway 'NOPE'",
+        b'{"tag_id": "XYZ!", "gateway_id": "%s", "rssi": -60, "ts": %d}'
+        % (gateway.encode(), now_ms): "tag_id:",
+        b'{"tag_id": "%s", "gateway_id": "%s", "rssi": "loud", "ts": %d}'
+        % (tag.encode(), gateway.encode(), now_ms): "rssi: expected",
+        b'{"gateway_id": "%s", "observations": [{"tag_id": "%s", "rssi": -61, "ts": %d}, {"tag_id": "%s"}]}'
+        % (gateway.encode(), tag.encode(), now_ms - 500, tag.encode()): "observations[1].rssi: missing",
     }
     start = float(int(time.time()) - 20)
     times = produce(settings, site, start, 15, extra=[(b"k%d" % i, raw) for i, raw in enumerate(poison)])

@@ -52,7 +52,9 @@ def test_simulated_site_ends_up_located_everywhere(integration_settings) -> None
     sim = SiteSimulator(site, start_s=start, seed=3, beacon_s=1.0)
     index = {tag: i for i, tag in enumerate(site.tag_ids)}
     with engine.connect() as conn:
-        current = conn.execute(text("SELECT tag_id, ts, x, y, accuracy_m, method FROM current_locations")).all()
+        current = conn.execute(
+            text("SELECT tag_id, ts, x, y, accuracy_m, method FROM current_locations")
+        ).all()
         online = conn.execute(text("SELECT count(*) FROM gateways WHERE status = 'online'")).scalar_one()
         seen = conn.execute(text("SELECT count(*) FROM assets WHERE last_seen IS NOT NULL")).scalar_one()
     newest = {}
@@ -74,11 +76,24 @@ def test_simulated_site_ends_up_located_everywhere(integration_settings) -> None
     tag = sorted(times)[0]
     fix = msgspec.json.decode(client.get(keys.current_location(tag)))
     assert fix["tag_id"] == tag and fix["site_id"] and fix["asset_id"]
-    assert set(fix) >= {"ts", "x", "y", "lat", "lon", "floor", "accuracy_m", "confidence", "method",
-                        "gateway_count", "zone_ids"}
+    assert set(fix) >= {
+        "ts",
+        "x",
+        "y",
+        "lat",
+        "lon",
+        "floor",
+        "accuracy_m",
+        "confidence",
+        "method",
+        "gateway_count",
+        "zone_ids",
+    }
     assert abs(fix["lat"] - site.origin[0]) < 0.01
 
     # Every fix went to ble.locations (at least once).
-    published = {(f["tag_id"], f["ts"]) for f in map(msgspec.json.decode, read_topic(settings,
-                                                                                    settings.topic(LOCATIONS)))}
+    published = {
+        (f["tag_id"], f["ts"])
+        for f in map(msgspec.json.decode, read_topic(settings, settings.topic(LOCATIONS)))
+    }
     assert len(published) == len(expected)

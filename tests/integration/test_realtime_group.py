@@ -18,8 +18,9 @@ def test_second_consumer_takes_over_a_stopped_ones_partitions(integration_settin
     engine, site = prepare(settings)
     start = float(int(time.time()) - 40)
     produced: dict[str, dict] = {}
-    producer = threading.Thread(target=lambda: produced.update(times=produce(settings, site, start, 30,
-                                                                             pace_s=0.3)))
+    producer = threading.Thread(
+        target=lambda: produced.update(times=produce(settings, site, start, 30, pace_s=0.3))
+    )
     producer.start()
     pipelines = [RealtimePipeline(settings, options=PipelineOptions(max_batch=200)) for _ in range(2)]
     stops = [threading.Event(), threading.Event()]

@@ -25,13 +25,25 @@ PG_DATA = "/var/lib/asset-tag/postgres/data"
 
 
 def _pg_ctl(*args: str) -> None:
-    subprocess.run(["runuser", "-u", "postgres", "--", f"{PG_BIN}/pg_ctl", "-D", PG_DATA, *args], check=True,
-                   stdout=subprocess.DEVNULL, timeout=90)
+    subprocess.run(
+        ["runuser", "-u", "postgres", "--", f"{PG_BIN}/pg_ctl", "-D", PG_DATA, *args],
+        check=True,
+        stdout=subprocess.DEVNULL,
+        timeout=90,
+    )
 
 
 def _start_postgres(port: int) -> None:
-    _pg_ctl("-l", "/var/lib/asset-tag/postgres/postgres.log", "-w", "-t", "60", "-o",
-            f"-p {port} -c listen_addresses=127.0.0.1 -k /tmp -c max_connections=200 -c fsync=off", "start")
+    _pg_ctl(
+        "-l",
+        "/var/lib/asset-tag/postgres/postgres.log",
+        "-w",
+        "-t",
+        "60",
+        "-o",
+        f"-p {port} -c listen_addresses=127.0.0.1 -k /tmp -c max_connections=200 -c fsync=off",
+        "start",
+    )
 
 
 def test_postgres_outage_pauses_without_committing_and_loses_nothing(integration_settings) -> None:
@@ -40,8 +52,9 @@ def test_postgres_outage_pauses_without_committing_and_loses_nothing(integration
     engine, site = prepare(settings)
     start = float(int(time.time()) - 40)
     produced: dict[str, dict] = {}
-    producer = threading.Thread(target=lambda: produced.update(times=produce(settings, site, start, 30,
-                                                                             pace_s=0.2)))
+    producer = threading.Thread(
+        target=lambda: produced.update(times=produce(settings, site, start, 30, pace_s=0.2))
+    )
     pipeline = RealtimePipeline(settings, options=PipelineOptions(max_batch=200, max_backoff_s=1.0))
     stop = threading.Event()
     worker = threading.Thread(target=pipeline.run, args=(stop,))
@@ -60,7 +73,9 @@ def test_postgres_outage_pauses_without_committing_and_loses_nothing(integration
             _start_postgres(port)
         producer.join(60)
         expected = expected_fixes(produced["times"], settings.window_s, settings.fix_interval_s)
-        wait_for(lambda: len(history(engine)) >= len(expected), 60, "the pipeline to catch up after the outage")
+        wait_for(
+            lambda: len(history(engine)) >= len(expected), 60, "the pipeline to catch up after the outage"
+        )
     finally:
         stop.set()
         worker.join(30)

@@ -26,9 +26,15 @@ def prepare(settings: Settings, assets: int = 24) -> tuple[Engine, SimulatedSite
     return engine, site
 
 
-def produce(settings: Settings, site: SimulatedSite, start_s: float, seconds: float,
-            extra: list[tuple[bytes | None, bytes]] | None = None, seed: int = 3,
-            pace_s: float = 0.0) -> dict[str, list[float]]:
+def produce(
+    settings: Settings,
+    site: SimulatedSite,
+    start_s: float,
+    seconds: float,
+    extra: list[tuple[bytes | None, bytes]] | None = None,
+    seed: int = 3,
+    pace_s: float = 0.0,
+) -> dict[str, list[float]]:
     """Beacons every second for `seconds` from `start_s` (event time); returns each tag's observation times.
     `pace_s` > 0 sleeps that long (wall clock) after each beacon round, so consumers see a live stream."""
     sim = SiteSimulator(site, start_s=start_s, seed=seed, beacon_s=1.0)
@@ -78,11 +84,13 @@ def wait_for(condition: Callable[[], bool], timeout_s: float, what: str) -> None
 
 
 def committed_offsets(settings: Settings, partitions: int = 6) -> dict[int, int]:
-    consumer = Consumer({**settings.kafka_config(), "group.id": settings.consumer_group,
-                         "enable.auto.commit": False})
+    consumer = Consumer(
+        {**settings.kafka_config(), "group.id": settings.consumer_group, "enable.auto.commit": False}
+    )
     try:
-        tps = consumer.committed([TopicPartition(settings.topic(OBSERVATIONS), p) for p in range(partitions)],
-                                 timeout=10)
+        tps = consumer.committed(
+            [TopicPartition(settings.topic(OBSERVATIONS), p) for p in range(partitions)], timeout=10
+        )
         return {tp.partition: tp.offset for tp in tps}
     finally:
         consumer.close()
@@ -91,16 +99,24 @@ def committed_offsets(settings: Settings, partitions: int = 6) -> dict[int, int]
 def end_offsets(settings: Settings, topic: str, partitions: int = 6) -> dict[int, int]:
     consumer = Consumer({**settings.kafka_config(), "group.id": "offset-probe"})
     try:
-        return {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
-                for p in range(partitions)}
+        return {
+            p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
+            for p in range(partitions)
+        }
     finally:
         consumer.close()
 
 
 def read_topic(settings: Settings, topic: str, timeout_s: float = 10.0) -> list[bytes]:
     ends = end_offsets(settings, topic)
-    consumer = Consumer({**settings.kafka_config(), "group.id": f"reader-{time.time_ns()}",
-                         "auto.offset.reset": "earliest", "enable.auto.commit": False})
+    consumer = Consumer(
+        {
+            **settings.kafka_config(),
+            "group.id": f"reader-{time.time_ns()}",
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+        }
+    )
     consumer.assign([TopicPartition(topic, p, 0) for p in ends])
     out: list[bytes] = []
     deadline = time.monotonic() + timeout_s

@@ -44,7 +44,9 @@ def test_kafka_produce_consume_round_trip(kafka_bootstrap: str, topic_prefix: st
     admin.create_topics([NewTopic(topic, num_partitions=3, replication_factor=1)])[topic].result(timeout=30)
 
     producer = Producer({"bootstrap.servers": kafka_bootstrap, "enable.idempotence": True})
-    sent = {f"TAG{i:04X}": f'{{"tag_id":"TAG{i:04X}","gateway_id":"gw-1","rssi":-60}}'.encode() for i in range(50)}
+    sent = {
+        f"TAG{i:04X}": f'{{"tag_id":"TAG{i:04X}","gateway_id":"gw-1","rssi":-60}}'.encode() for i in range(50)
+    }
     for key, value in sent.items():
         producer.produce(topic, key=key.encode(), value=value)
     assert producer.flush(30) == 0
@@ -68,7 +70,9 @@ def test_kafka_produce_consume_round_trip(kafka_bootstrap: str, topic_prefix: st
     assert received == sent
 
 
-def test_parquet_on_minio_read_back_with_duckdb_and_polars(services: dict[str, str], lakehouse_s3_url: str) -> None:
+def test_parquet_on_minio_read_back_with_duckdb_and_polars(
+    services: dict[str, str], lakehouse_s3_url: str
+) -> None:
     import duckdb
     import polars as pl
     import pyarrow as pa
@@ -82,13 +86,16 @@ def test_parquet_on_minio_read_back_with_duckdb_and_polars(services: dict[str, s
     with fs.open(path, "wb") as handle:
         pq.write_table(table, handle, compression="zstd")
 
-    frame = pl.read_parquet(f"s3://{path}", storage_options={
-        "aws_endpoint_url": settings.s3_endpoint_url,
-        "aws_access_key_id": settings.s3_access_key_id,
-        "aws_secret_access_key": settings.s3_secret_access_key,
-        "aws_region": settings.s3_region,
-        "aws_allow_http": "true",
-    })
+    frame = pl.read_parquet(
+        f"s3://{path}",
+        storage_options={
+            "aws_endpoint_url": settings.s3_endpoint_url,
+            "aws_access_key_id": settings.s3_access_key_id,
+            "aws_secret_access_key": settings.s3_secret_access_key,
+            "aws_region": settings.s3_region,
+            "aws_allow_http": "true",
+        },
+    )
     assert frame.sort("tag_id")["rssi"].to_list() == [-61, -72, -80]
 
     import pathlib

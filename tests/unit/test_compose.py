@@ -25,7 +25,10 @@ def _app_env(compose: dict) -> dict[str, str]:
 
 
 def test_every_asset_tag_variable_is_a_setting(compose: dict) -> None:
-    known = {f"{ENV_PREFIX}{name.upper()}" for name in Settings.model_fields} | {"MLFLOW_TRACKING_URI", "DAGSTER_HOME"}
+    known = {f"{ENV_PREFIX}{name.upper()}" for name in Settings.model_fields} | {
+        "MLFLOW_TRACKING_URI",
+        "DAGSTER_HOME",
+    }
     known.add("ASSET_TAG_DAGSTER_PG_URL")  # read by orchestration/dagster.yaml, not by Settings
     unknown = set(_app_env(compose)) - known
     assert not unknown, f"compose sets variables the platform does not read: {unknown}"
@@ -33,7 +36,9 @@ def test_every_asset_tag_variable_is_a_setting(compose: dict) -> None:
 
 def test_app_settings_load_and_point_at_compose_services(compose: dict) -> None:
     env = _app_env(compose)
-    settings = load_settings(**{k.removeprefix(ENV_PREFIX).lower(): v for k, v in env.items() if k.startswith(ENV_PREFIX)})
+    settings = load_settings(
+        **{k.removeprefix(ENV_PREFIX).lower(): v for k, v in env.items() if k.startswith(ENV_PREFIX)}
+    )
     services = compose["services"]
     hosts = {
         urlsplit(settings.database_url).hostname,

@@ -42,8 +42,11 @@ def _produce(settings, site, start: float, seconds: float) -> int:  # type: igno
         for obs in sim.observations_at(t):
             broker.append(settings.topic(OBSERVATIONS), encode_observation(obs), obs.tag_id.encode())
             n += 1
-    broker.append(settings.topic(OBSERVATIONS), encode_observation(sim.observations_at(start)[0])
-                  .replace(site.tag_ids[0].encode(), b"FFFF"), b"FFFF")  # a tag nobody registered
+    broker.append(
+        settings.topic(OBSERVATIONS),
+        encode_observation(sim.observations_at(start)[0]).replace(site.tag_ids[0].encode(), b"FFFF"),
+        b"FFFF",
+    )  # a tag nobody registered
     return n
 
 
@@ -55,8 +58,10 @@ def _drain(pipeline: RealtimePipeline) -> None:
 
 def _snapshot(engine) -> tuple:  # type: ignore[no-untyped-def]
     with engine.connect() as conn:
-        return (conn.execute(text("SELECT tag_id, ts, x, y FROM location_history ORDER BY 1, 2")).all(),
-                conn.execute(text("SELECT tag_id, ts, x, y FROM current_locations ORDER BY 1")).all())
+        return (
+            conn.execute(text("SELECT tag_id, ts, x, y FROM location_history ORDER BY 1, 2")).all(),
+            conn.execute(text("SELECT tag_id, ts, x, y FROM current_locations ORDER BY 1")).all(),
+        )
 
 
 def test_embedded_loop_locates_every_tag_and_replay_changes_nothing(world) -> None:  # type: ignore[no-untyped-def]
@@ -96,8 +101,9 @@ def test_fixes_track_the_simulated_assets(world) -> None:  # type: ignore[no-unt
     sim = SiteSimulator(site, start_s=start, seed=4)
     index = {tag: i for i, tag in enumerate(site.tag_ids)}
     with engine.connect() as conn:
-        rows = conn.execute(select(LocationHistory.tag_id, LocationHistory.ts, LocationHistory.x,
-                                   LocationHistory.y)).all()
+        rows = conn.execute(
+            select(LocationHistory.tag_id, LocationHistory.ts, LocationHistory.x, LocationHistory.y)
+        ).all()
     errors = []
     for tag, ts, x, y in rows:
         truth, _ = sim.positions(ts.timestamp())

@@ -35,20 +35,34 @@ def _calibration(site: SimulatedSite, start: float, seconds: float) -> Calibrati
         truth, _ = sim.positions(t)
         for obs in sim.observations_at(t):
             x, y = truth[index[obs.tag_id]]
-            rows.append({"ts": obs.ts / 1000.0, "tag_id": obs.tag_id, "gateway_id": obs.gateway_id,
-                         "rssi": obs.rssi, "x": x, "y": y})
+            rows.append(
+                {
+                    "ts": obs.ts / 1000.0,
+                    "tag_id": obs.tag_id,
+                    "gateway_id": obs.gateway_id,
+                    "rssi": obs.rssi,
+                    "x": x,
+                    "y": y,
+                }
+            )
     return CalibrationData.from_rows(rows)
 
 
 def _train(site: SimulatedSite, start: float) -> TrainingResult:
     gateways = GatewayTable.from_rows(
-        [{"gateway_id": g, "x": float(x), "y": float(y)} for g, (x, y) in
-         zip(site.gateway_ids, site.gateway_xy.tolist(), strict=True)],
-        default_ref_rssi_1m_dbm=-59.0, default_path_loss_exponent=2.0,
+        [
+            {"gateway_id": g, "x": float(x), "y": float(y)}
+            for g, (x, y) in zip(site.gateway_ids, site.gateway_xy.tolist(), strict=True)
+        ],
+        default_ref_rssi_1m_dbm=-59.0,
+        default_path_loss_exponent=2.0,
     )
-    return train_location_model(gateways, _calibration(site, start, 60.0),
-                                TrainingConfig(train_fingerprint=False),
-                                heldout=_calibration(site, start + 60.0, 20.0))
+    return train_location_model(
+        gateways,
+        _calibration(site, start, 60.0),
+        TrainingConfig(train_fingerprint=False),
+        heldout=_calibration(site, start + 60.0, 20.0),
+    )
 
 
 def _produce(settings, sim: SiteSimulator, start: float, seconds: float) -> None:  # type: ignore[no-untyped-def]
@@ -94,7 +108,9 @@ def _wait_for(watcher: ModelRegistryWatcher, site_id: object, label: str, timeou
 
 
 def test_pipeline_serves_the_site_champion_and_follows_the_alias_without_restart(
-    embedded_settings, monkeypatch, tmp_path: Path  # type: ignore[no-untyped-def]
+    embedded_settings,
+    monkeypatch,
+    tmp_path: Path,  # type: ignore[no-untyped-def]
 ) -> None:
     monkeypatch.setattr(MemoryBroker, "_shared", None)
     monkeypatch.setattr(MemoryHub, "_shared", None)
@@ -144,9 +160,12 @@ def test_pipeline_serves_the_site_champion_and_follows_the_alias_without_restart
         index = {tag: i for i, tag in enumerate(site.tag_ids)}
         with engine.connect() as conn:
             rows = conn.execute(text("SELECT tag_id, ts, x, y FROM location_history")).all()
-        errors = [np.hypot(x - truth[0][index[tag], 0], y - truth[0][index[tag], 1])
-                  for tag, when, x, y in rows if _epoch(when) >= start + 9
-                  for truth in [sim.positions(_epoch(when))]]
+        errors = [
+            np.hypot(x - truth[0][index[tag], 0], y - truth[0][index[tag], 1])
+            for tag, when, x, y in rows
+            if _epoch(when) >= start + 9
+            for truth in [sim.positions(_epoch(when))]
+        ]
         assert errors and np.median(errors) < 3.0
         assert watcher.status().healthy
     finally:

@@ -19,7 +19,9 @@ def _decode(raw: bytes):  # type: ignore[no-untyped-def]
 
 
 def test_good_observation_is_normalised() -> None:
-    good, bad = _decode(b'{"tag_id": "ac:23:3f-a0.01_02", "gateway_id": " gw-1 ", "rssi": -71, "ts": %d}' % NOW_MS)
+    good, bad = _decode(
+        b'{"tag_id": "ac:23:3f-a0.01_02", "gateway_id": " gw-1 ", "rssi": -71, "ts": %d}' % NOW_MS
+    )
     assert bad == []
     obs, ts_s = good[0]
     assert obs.tag_id == "AC233FA00102" and obs.gateway_id == "gw-1" and ts_s == pytest.approx(NOW)
@@ -27,25 +29,40 @@ def test_good_observation_is_normalised() -> None:
 
 def test_rfc3339_and_epoch_ms_mean_the_same_time() -> None:
     iso = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(NOW))
-    (a, ts_a), = _decode(b'{"tag_id": "AA", "gateway_id": "g", "rssi": -60, "ts": "%s"}' % iso.encode())[0]
-    (b, ts_b), = _decode(b'{"tag_id": "AA", "gateway_id": "g", "rssi": -60, "ts": %d}' % NOW_MS)[0]
+    ((a, ts_a),) = _decode(b'{"tag_id": "AA", "gateway_id": "g", "rssi": -60, "ts": "%s"}' % iso.encode())[0]
+    ((b, ts_b),) = _decode(b'{"tag_id": "AA", "gateway_id": "g", "rssi": -60, "ts": %d}' % NOW_MS)[0]
     assert ts_a == ts_b
 
 
-@pytest.mark.parametrize(("raw", "reason"), [
-    (b"{oops", "not valid JSON"),
-    (b'{"gateway_id": "g", "rssi": -60, "ts": 1}', "tag_id: missing"),
-    (b'{"tag_id": "AA", "gateway_id": "g", "rssi": -60}', "ts: missing"),
-    (b'{"tag_id": "AA", "gateway_id": "g", "rssi": -200, "ts": %d}' % NOW_MS, "rssi: -200.0 dBm is outside"),
-    (b'{"tag_id": "AA", "gateway_id": "g", "rssi": "x", "ts": %d}' % NOW_MS, "rssi: expected `float`"),
-    (b'{"tag_id": "NOT-HEX!", "gateway_id": "g", "rssi": -60, "ts": %d}' % NOW_MS, "tag_id: expected 1-64 hex"),
-    (b'{"tag_id": "AA", "gateway_id": "g", "rssi": -60, "ts": %d}' % (NOW_MS + 3_600_000), "in the future"),
-    (b'{"tag_id": "AA", "gateway_id": "g", "rssi": -60, "ts": %d}' % (NOW_MS - 2 * 86_400_000), "old"),
-    (b'{"tag_id": "AA", "gateway_id": "g", "rssi": -60, "ts": %d}' % int(NOW), "looks like epoch seconds"),
-    (b'{"tag_id": "AA", "gateway_id": "g", "rssi": -60, "ts": "2026-01-01T00:00:00"}', "needs a zone"),
-    (b'{"tag_id": "AA", "rssi": -60, "ts": %d}' % NOW_MS, "gateway_id: missing"),
-    (b'{"tag_id": "AA", "gateway_id": "g", "rssi": -60, "ts": %d, "battery": 140}' % NOW_MS, "battery:"),
-])
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        (b"{oops", "not valid JSON"),
+        (b'{"gateway_id": "g", "rssi": -60, "ts": 1}', "tag_id: missing"),
+        (b'{"tag_id": "AA", "gateway_id": "g", "rssi": -60}', "ts: missing"),
+        (
+            b'{"tag_id": "AA", "gateway_id": "g", "rssi": -200, "ts": %d}' % NOW_MS,
+            "rssi: -200.0 dBm is outside",
+        ),
+        (b'{"tag_id": "AA", "gateway_id": "g", "rssi": "x", "ts": %d}' % NOW_MS, "rssi: expected `float`"),
+        (
+            b'{"tag_id": "NOT-HEX!", "gateway_id": "g", "rssi": -60, "ts": %d}' % NOW_MS,
+            "tag_id: expected 1-64 hex",
+        ),
+        (
+            b'{"tag_id": "AA", "gateway_id": "g", "rssi": -60, "ts": %d}' % (NOW_MS + 3_600_000),
+            "in the future",
+        ),
+        (b'{"tag_id": "AA", "gateway_id": "g", "rssi": -60, "ts": %d}' % (NOW_MS - 2 * 86_400_000), "old"),
+        (
+            b'{"tag_id": "AA", "gateway_id": "g", "rssi": -60, "ts": %d}' % int(NOW),
+            "looks like epoch seconds",
+        ),
+        (b'{"tag_id": "AA", "gateway_id": "g", "rssi": -60, "ts": "2026-01-01T00:00:00"}', "needs a zone"),
+        (b'{"tag_id": "AA", "rssi": -60, "ts": %d}' % NOW_MS, "gateway_id: missing"),
+        (b'{"tag_id": "AA", "gateway_id": "g", "rssi": -60, "ts": %d, "battery": 140}' % NOW_MS, "battery:"),
+    ],
+)
 def test_bad_observations_say_which_field_is_wrong(raw: bytes, reason: str) -> None:
     good, bad = _decode(raw)
     assert good == []
@@ -54,9 +71,11 @@ def test_bad_observations_say_which_field_is_wrong(raw: bytes, reason: str) -> N
 
 
 def test_partly_bad_gateway_batch_keeps_good_rows_and_reports_bad_ones_by_index() -> None:
-    raw = (b'{"gateway_id": "gw-9", "observations": [{"tag_id": "aa", "rssi": -60, "ts": %d},'
-           b' {"tag_id": "bb", "rssi": 99, "ts": %d}, {"tag_id": "cc", "rssi": -70, "ts": %d}]}'
-           % (NOW_MS, NOW_MS, NOW_MS))
+    raw = (
+        b'{"gateway_id": "gw-9", "observations": [{"tag_id": "aa", "rssi": -60, "ts": %d},'
+        b' {"tag_id": "bb", "rssi": 99, "ts": %d}, {"tag_id": "cc", "rssi": -70, "ts": %d}]}'
+        % (NOW_MS, NOW_MS, NOW_MS)
+    )
     good, bad = _decode(raw)
     assert [(o.tag_id, o.gateway_id) for o, _ in good] == [("AA", "gw-9"), ("CC", "gw-9")]
     assert [(r.index, r.reason.split(":")[0]) for r in bad] == [(1, "observations[1].rssi")]

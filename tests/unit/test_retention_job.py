@@ -24,7 +24,9 @@ def test_retention_job_is_scheduled_daily() -> None:
     assert schedule.cron_schedule == "15 0 * * *"
 
 
-def test_retention_job_drops_rows_past_the_retention_period(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_retention_job_drops_rows_past_the_retention_period(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("ASSET_TAG_HISTORY_RETENTION_DAYS", "30")
     get_settings.cache_clear()
     url = f"sqlite:///{tmp_path / 'h.db'}"
@@ -35,7 +37,10 @@ def test_retention_job_drops_rows_past_the_retention_period(tmp_path: Path, monk
     with engine.begin() as connection:
         connection.execute(
             insert(LocationHistory).values(
-                [{"tag_id": "AB01", "ts": now - datetime.timedelta(days=days), **fix} for days in (45, 31, 29, 1)]
+                [
+                    {"tag_id": "AB01", "ts": now - datetime.timedelta(days=days), **fix}
+                    for days in (45, 31, 29, 1)
+                ]
             )
         )
 

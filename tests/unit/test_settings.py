@@ -45,7 +45,11 @@ def test_dotenv_file_is_read(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
     ("variable", "value", "expected"),
     [
         ("ASSET_TAG_DATABASE_URL", "mysql://x", "ASSET_TAG_DATABASE_URL: expected sqlite"),
-        ("ASSET_TAG_DATABASE_URL", "postgresql+psycopg:///nohost", "ASSET_TAG_DATABASE_URL: a postgresql URL needs a host"),
+        (
+            "ASSET_TAG_DATABASE_URL",
+            "postgresql+psycopg:///nohost",
+            "ASSET_TAG_DATABASE_URL: a postgresql URL needs a host",
+        ),
         ("ASSET_TAG_REDIS_URL", "http://x", "ASSET_TAG_REDIS_URL: expected memory://"),
         ("ASSET_TAG_STREAM_URL", "kafka://", "ASSET_TAG_STREAM_URL: a kafka URL needs at least one broker"),
         ("ASSET_TAG_LAKEHOUSE_URL", "gs://b/p", "ASSET_TAG_LAKEHOUSE_URL: expected file://"),
@@ -53,7 +57,9 @@ def test_dotenv_file_is_read(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
         ("ASSET_TAG_API_PORT", "eighty", "ASSET_TAG_API_PORT:"),
     ],
 )
-def test_bad_value_names_the_variable(monkeypatch: pytest.MonkeyPatch, variable: str, value: str, expected: str) -> None:
+def test_bad_value_names_the_variable(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str, expected: str
+) -> None:
     monkeypatch.setenv(variable, value)
     with pytest.raises(SettingsError) as error:
         load_settings()
@@ -69,7 +75,11 @@ def test_cli_lists_commands(capsys: pytest.CaptureFixture[str]) -> None:
 def test_cli_bad_database_url_is_one_line_without_traceback(monkeypatch: pytest.MonkeyPatch) -> None:
     env = {"ASSET_TAG_DATABASE_URL": "mysql://nope", "PATH": "/usr/bin:/bin"}
     result = subprocess.run(
-        [sys.executable, "-m", "core.cli", "db", "upgrade"], capture_output=True, text=True, env=env, cwd=_repo_root()
+        [sys.executable, "-m", "core.cli", "db", "upgrade"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=_repo_root(),
     )
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
