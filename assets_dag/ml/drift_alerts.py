@@ -16,7 +16,7 @@ from sqlalchemy import Engine
 from core.alerts.persist import AlertWrite, ensure_system_rule, resolve_alert, upsert_alert
 from core.ml.drift import MIN_LIVE_FIXES, DriftReport
 
-MODEL_DRIFT_KIND = "model_drift"
+MODEL_DRIFT_KIND = "model_drift"  # listed in core.alerts.persist.SYSTEM_KINDS
 RULE_NAME = "Location model drift"
 RULE_DESCRIPTION = (
     "Raised by the daily `location_model_drift` Dagster asset when a site's live fix quality falls behind its "

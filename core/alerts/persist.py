@@ -30,6 +30,10 @@ RULES: Table = AlertRule.__table__  # type: ignore[assignment]
 # A literal predicate, as in realtime.alerting.store: PostgreSQL cannot match a prepared bound parameter
 # against the partial index.
 UNRESOLVED_PREDICATE = text("status <> 'resolved'")
+
+# Rule kinds raised by batch jobs (Dagster assets) through this module rather than by the realtime engine; the
+# realtime ticker must neither evaluate nor auto-resolve their alerts.
+SYSTEM_KINDS = frozenset({"model_drift"})
 _NAMESPACE = uuid.UUID("5d1c7a52-7f0e-4a38-9b0c-1f0a2b3c4d5e")
 
 OPENED, REFRESHED, RESOLVED = "opened", "refreshed", "resolved"

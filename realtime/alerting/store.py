@@ -19,6 +19,7 @@ from sqlalchemy import Connection, Table, and_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from core.alerts import Action, Condition, Decision, OpenAlert, Rule, RuleError, rule_from_record
+from core.alerts.persist import SYSTEM_KINDS
 from core.db.models import Alert, AlertRule
 
 log = logging.getLogger(__name__)
@@ -114,6 +115,8 @@ def load_rules(conn: Connection) -> list[Rule]:
     """Enabled rules; a rule that no longer validates is logged and skipped (never stops the loop)."""
     rules = []
     for row in conn.execute(select(RULES).where(RULES.c.enabled.is_(True))).mappings():
+        if row["kind"] in SYSTEM_KINDS:  # raised and resolved by batch jobs, not by this engine
+            continue
         try:
             rules.append(rule_from_record(row))
         except RuleError as exc:
