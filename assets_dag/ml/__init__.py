@@ -16,9 +16,8 @@ from assets_dag.ml.schedules import (
 
 ml_assets = [location_training_data, location_models, location_model_drift, battery_models]
 ml_checks: list = []  # the drift check is declared on its asset (check_specs)
-# `ml_weekly_battery_retrain` joins this list once tests/unit/test_definitions.py expects it (exact schedule set).
-ml_schedules = [ml_weekly_retrain]
+ml_schedules = [ml_weekly_retrain, ml_weekly_battery_retrain]
 ml_sensors = [calibration_data_sensor]
 ml_jobs = [ml_training_job, ml_battery_training_job]
 
-__all__ = ["ml_weekly_battery_retrain", "ml_assets", "ml_checks", "ml_jobs", "ml_schedules", "ml_sensors"]
+__all__ = ["ml_assets", "ml_checks", "ml_jobs", "ml_schedules", "ml_sensors"]

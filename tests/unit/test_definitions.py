@@ -21,7 +21,7 @@ def test_definitions_load_with_every_asset_grouped_documented_and_partitioned() 
     assert {"raw_observations", "locations", "zone_events", "alert_history", "asset_utilisation", "zone_dwell",
             "zone_occupancy", "gateway_health", "battery_trend", "alert_stats", "location_quality",
             "maintenance_due", "site_daily_report", "location_training_data", "location_models",
-            "location_model_drift"} <= keys  # fmt: skip
+            "location_model_drift", "battery_models"} <= keys  # fmt: skip
     for key in graph.get_all_asset_keys():
         node = graph.get(key)
         assert node.group_name in {"ingest", "analytics", "maintenance", "reports", "ml"}, key
@@ -44,6 +44,7 @@ def test_definitions_load_with_every_asset_grouped_documented_and_partitioned() 
         "daily_analytics_schedule": "30 1 * * *",
         "history_retention_job_schedule": "15 0 * * *",
         "ml_weekly_retrain": "0 3 * * 1",
+        "ml_weekly_battery_retrain": "0 4 * * 1",
     }
 
 
