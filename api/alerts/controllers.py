@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import uuid
+from collections.abc import Callable
 from typing import Annotated, Literal
 
 from advanced_alchemy.extensions.litestar.providers import create_service_provider
@@ -19,6 +20,7 @@ from api.pagination import OffsetPagination, Order, list_filters, paginated
 from api.schemas import to_dto, to_dtos, utc_or_none
 from api.security import Principal, requires_operator
 from core.db.enums import AlertStatus, Severity
+from core.db.models import Alert as AlertModel
 
 AlertSort = Literal["opened_at", "last_seen_at", "severity", "status", "count"]
 
@@ -89,14 +91,7 @@ class AlertController(Controller):
         request: Request,
         data: AlertAction | None = None,
     ) -> Alert:
-        principal: Principal = request.user
-        alert = await alerts.get_or_404(id)
-        acknowledge(alert, principal.actor)
-        if data and data.comment:
-            add_comment(alert, principal.actor, data.comment)
-        await db_session.flush()
-        audit.record(db_session, principal, "acknowledge", "alert", id)
-        return to_dto(alert, Alert)
+        return await _transition(alerts, db_session, id, request.user, data, acknowledge, "acknowledge")
 
     @post(
         "/{id:uuid}/resolve",
@@ -113,14 +108,7 @@ class AlertController(Controller):
         request: Request,
         data: AlertAction | None = None,
     ) -> Alert:
-        principal: Principal = request.user
-        alert = await alerts.get_or_404(id)
-        resolve(alert, principal.actor)
-        if data and data.comment:
-            add_comment(alert, principal.actor, data.comment)
-        await db_session.flush()
-        audit.record(db_session, principal, "resolve", "alert", id)
-        return to_dto(alert, Alert)
+        return await _transition(alerts, db_session, id, request.user, data, resolve, "resolve")
 
     @post(
         "/{id:uuid}/comments",
@@ -142,3 +130,22 @@ class AlertController(Controller):
         await db_session.flush()
         audit.record(db_session, principal, "comment", "alert", id)
         return to_dto(comment, AlertComment)
+
+
+async def _transition(
+    alerts: AlertService,
+    db_session: AsyncSession,
+    id: uuid.UUID,
+    principal: Principal,
+    data: AlertAction | None,
+    change: Callable[[AlertModel, str], object],
+    action: str,
+) -> Alert:
+    """Acknowledge or resolve: the status change, an optional comment and the audit row, in one transaction."""
+    alert = await alerts.get_or_404(id)
+    change(alert, principal.actor)
+    if data and data.comment:
+        add_comment(alert, principal.actor, data.comment)
+    await db_session.flush()
+    audit.record(db_session, principal, action, "alert", id)
+    return to_dto(alert, Alert)
