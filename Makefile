@@ -33,6 +33,8 @@ lint: install
 	$(UV) run ruff format --check .
 	$(UV) run mypy
 
-## Dagster UI against the running services.
+## Dagster UI + daemon against the running services, with run/event storage in their PostgreSQL.
+DAGSTER_HOME ?= $(HOME)/.cache/asset-tag/dagster
 dagster: install services
-	. $(SERVICES_ENV) && DAGSTER_HOME=$${DAGSTER_HOME:-$$HOME/.cache/asset-tag/dagster} $(UV) run dagster dev -m orchestration.definitions -h 127.0.0.1 -p 3000
+	mkdir -p $(DAGSTER_HOME) && cp orchestration/dagster.yaml $(DAGSTER_HOME)/dagster.yaml
+	. $(SERVICES_ENV) && DAGSTER_HOME=$(DAGSTER_HOME) $(UV) run dagster dev -m orchestration.definitions -h 127.0.0.1 -p 3000

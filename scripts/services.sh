@@ -184,7 +184,7 @@ export ASSET_TAG_LAKEHOUSE_URL=s3://$BUCKET/lakehouse
 export ASSET_TAG_S3_ENDPOINT_URL=http://127.0.0.1:$MINIO_PORT
 export ASSET_TAG_S3_ACCESS_KEY_ID=$MINIO_USER
 export ASSET_TAG_S3_SECRET_ACCESS_KEY=$MINIO_PASSWORD
-export ASSET_TAG_DAGSTER_PG_URL=postgresql://assettag:assettag@127.0.0.1:$PG_PORT/dagster
+export ASSET_TAG_DAGSTER_PG_URL=postgresql+psycopg2://assettag:assettag@127.0.0.1:$PG_PORT/dagster
 EOF
 }
 
