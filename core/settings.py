@@ -84,6 +84,12 @@ class Settings(BaseSettings):
     path_loss_exponent: float = Field(default=2.0, gt=0.5, lt=6.0, description="default path-loss n")
     window_s: float = Field(default=3.0, gt=0, le=60, description="event-time window per tag")
     fix_interval_s: float = Field(default=0.5, gt=0, le=60, description="one fix per tag this often")
+    fix_lateness_s: float = Field(
+        default=0.0,
+        ge=0,
+        le=60,
+        description="a fix for time t waits until its partition is this far past t (raise it when gateways batch)",
+    )
     max_clock_skew_s: float = Field(
         default=300.0, gt=0, description="observations further in the future are rejected"
     )

@@ -5,9 +5,13 @@ the time of its last fix, its Kalman track, the last position written to the his
 current-location row was last written. Raw observations from the last `window_s` are carried between batches
 (`Carry`), so a fix's window sees every observation of its time span whatever the batch boundaries were.
 
-A fix is made at every `fix_interval_s` grid time t that the tag's observations have reached (t ≤ newest ts)
-and that has at least one observation in (t − window_s, t]. Nothing here touches a database: `locate()`
-returns the fixes plus the *pending* state, which the pipeline applies only after the batch is written.
+A fix is made at every `fix_interval_s` grid time t that the tag's observations have reached (t ≤ its newest ts)
+and that has at least one observation in (t − window_s, t] — but only once its partition has moved past t:
+some observation in the partition is newer than t + `lateness_s`. A partition is read in order, so by then
+every observation of t's window is in hand (all gateways' reports of the tag's beacon at t, not the first
+one), and a fix is the same whatever the batch boundaries were: a replay computes exactly the fixes, zone
+events and alerts it computed the first time. Nothing here touches a database: `locate()` returns the fixes
+plus the *pending* state, which the pipeline applies only after the batch is written.
 """
 
 from __future__ import annotations
@@ -163,9 +167,15 @@ class Located:
 
 
 def _grid_candidates(
-    ts: np.ndarray, code: np.ndarray, last_fix: dict[int, float] | np.ndarray, interval: float, window: float
+    ts: np.ndarray,
+    code: np.ndarray,
+    last_fix: dict[int, float] | np.ndarray,
+    interval: float,
+    window: float,
+    passed: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Grid times per tag in (last fix, newest ts] that may have observations in their window."""
+    """Grid times per tag in (last fix, newest ts] that may have observations in their window; with `passed`
+    (per observation: how far its partition has moved on), only grid times strictly before that."""
     order = np.lexsort((ts, code))
     ts_s, code_s = ts[order], code[order]
     starts = np.flatnonzero(np.r_[True, code_s[1:] != code_s[:-1]])
@@ -175,6 +185,9 @@ def _grid_candidates(
     lf = np.asarray(last_fix)
     k_first = np.maximum(np.floor(lf / interval + 1e-9) + 1, np.ceil(tmin / interval - 1e-9))
     k_last = np.floor(tmax / interval + 1e-9)
+    if passed is not None:
+        limit = np.maximum.reduceat(passed[order], starts)
+        k_last = np.minimum(k_last, np.ceil(limit / interval - 1e-9) - 1)
     count = np.maximum(k_last - k_first + 1, 0).astype(np.int64)
     dense = count <= _PER_OBS_CANDIDATES_OVER
     d_tags, d_first, d_count = tags[dense], k_first[dense], count[dense]
@@ -210,10 +223,12 @@ def locate(
     current_write_s: float,
     asset_lookup: list,
     model_for: ModelLookup | None = None,
+    lateness_s: float = 0.0,
 ) -> Located:
     """Fixes for every tag in `new` (state for those tags must be loaded). `asset_lookup[code]` gives
     (asset_id, site_id) for the tag of each code. A site for which `model_for(site_id)` returns a model is
-    estimated with it (its version recorded on the fixes); every other site with `estimate_batch`."""
+    estimated with it (its version recorded on the fixes); every other site with `estimate_batch`.
+    A grid time t is fixed once the tag's partition holds an observation newer than t + `lateness_s`."""
     combined = Columns.concat(carry, new)
     interval, window = fix_interval_s, window_s
     touched = np.unique(new.code)
@@ -232,7 +247,10 @@ def locate(
     obs = combined.take(mine)
     vec = states.vec[touched].copy()  # pending state: applied by the pipeline after the writes
 
-    eval_tag, eval_ts = _grid_candidates(obs.ts, obs.code, vec[:, 0], interval, window)
+    newest = np.full(int(combined.partition.max()) + 1, -np.inf)
+    np.maximum.at(newest, combined.partition, combined.ts)
+    passed = newest[obs.partition] - lateness_s
+    eval_tag, eval_ts = _grid_candidates(obs.ts, obs.code, vec[:, 0], interval, window, passed)
     fixes_out = empty.fixes
     if eval_tag.size:
         win = aggregate_windows(

@@ -514,6 +514,7 @@ class RealtimePipeline:
             current_write_s=self.options.current_write_s,
             asset_lookup=self._asset_of,
             model_for=self.models,
+            lateness_s=self.settings.fix_lateness_s,
         )
         gateway_rows, asset_rows = self._touches(decoded)
         self.states.vec[located.state_codes] = located.state_vec

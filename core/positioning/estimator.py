@@ -23,7 +23,7 @@ import numpy as np
 
 from core.positioning.gateways import GatewayTable
 from core.positioning.pathloss import MIN_RANGE_M
-from core.positioning.solver import CHUNK_ROWS, solve_chunk
+from core.positioning.solver import CHUNK_ROWS, colsum, solve_chunk
 
 if TYPE_CHECKING:
     from core.positioning.fingerprint import FingerprintModel
@@ -209,9 +209,9 @@ def _estimate_chunk(c, m, b0, b_prec, box, config):  # type: ignore[no-untyped-d
     r3d = np.exp((a + b0 - c["rssi"]) / (10.0 * n) * _LN10)
     r2d = np.maximum(np.sqrt(np.maximum(r3d * r3d - c["dz2"], 0.0)), MIN_RANGE_M)
     w_c = np.where(valid, 1.0 / np.maximum(r2d, 0.5) ** 2, 0.0)
-    w_sum = np.maximum(w_c.sum(axis=0), 1e-12)
-    cx, cy = (w_c * gx).sum(axis=0) / w_sum, (w_c * gy).sum(axis=0) / w_sum
-    spread = np.sqrt((w_c * ((gx - cx) ** 2 + (gy - cy) ** 2)).sum(axis=0) / w_sum)
+    w_sum = np.maximum(colsum(w_c), 1e-12)
+    cx, cy = colsum(w_c * gx) / w_sum, colsum(w_c * gy) / w_sum
+    spread = np.sqrt(colsum(w_c * ((gx - cx) ** 2 + (gy - cy) ** 2)) / w_sum)
     sigma_range = r2d * _LN10 * np.sqrt(c["sigma2"]) / (10.0 * n)
 
     x, y = cx.copy(), cy.copy()

@@ -23,6 +23,16 @@ RESTART_COST_PER_DOF = 1.5
 LN10 = float(np.log(10.0))  # a Python float: NumPy scalars would promote float32 arrays to float64
 
 
+def colsum(a: np.ndarray) -> np.ndarray:
+    """Sum over gateways (axis 0), adding the rows in order. `a.sum(axis=0)` does the same for most shapes, but
+    a chunk of one fix is one contiguous run that NumPy sums pairwise, so the last bits of a fix would depend on
+    which other fixes shared its batch — and a replay must reproduce every fix exactly."""
+    out = a[0].copy()
+    for row in a[1:]:
+        out += row
+    return out
+
+
 def _gauss_newton(c, x, y, b0, b_prec, bounds, iterations, k):  # type: ignore[no-untyped-def]
     """Fixed-count robust Gauss–Newton from (x, y) for one chunk in (gateways, fixes) layout.
 
@@ -44,11 +54,11 @@ def _gauss_newton(c, x, y, b0, b_prec, bounds, iterations, k):  # type: ignore[n
     def cost_of(r, b):  # type: ignore[no-untyped-def]
         z = np.abs(r) * inv_sigma
         zc = np.minimum(z, k)
-        return (zc * (z - 0.5 * zc)).sum(axis=0) + 0.5 * b_prec * (b - b0) ** 2  # Huber ρ
+        return colsum(zc * (z - 0.5 * zc)) + 0.5 * b_prec * (b - b0) ** 2  # Huber ρ
 
     x, y = np.clip(x, xmin, xmax), np.clip(y, ymin, ymax)
     dx, dy, d2, r0 = residuals(x, y)
-    b = ((w0 * r0).sum(axis=0) + b_prec * b0) / (w0.sum(axis=0) + b_prec)  # best offset for the start
+    b = (colsum(w0 * r0) + b_prec * b0) / (colsum(w0) + b_prec)  # best offset for the start
     start_cost = cost_of(r0 - b, b)
     cost = start_cost
     radius = np.full(
@@ -61,15 +71,15 @@ def _gauss_newton(c, x, y, b0, b_prec, bounds, iterations, k):  # type: ignore[n
         jx, jy = t * dx, t * dy
         wjx, wjy = w * jx, w * jy
         sx, sy, sb = _solve3(
-            (wjx * jx).sum(0) * (1 + DAMPING) + 1e-9,
-            (wjx * jy).sum(0),
-            wjx.sum(0),
-            (wjy * jy).sum(0) * (1 + DAMPING) + 1e-9,
-            wjy.sum(0),
-            (w.sum(0) + b_prec) * (1 + DAMPING),
-            (wjx * r).sum(0),
-            (wjy * r).sum(0),
-            (w * r).sum(0) - b_prec * (b - b0),
+            colsum(wjx * jx) * (1 + DAMPING) + 1e-9,
+            colsum(wjx * jy),
+            colsum(wjx),
+            colsum(wjy * jy) * (1 + DAMPING) + 1e-9,
+            colsum(wjy),
+            (colsum(w) + b_prec) * (1 + DAMPING),
+            colsum(wjx * r),
+            colsum(wjy * r),
+            colsum(w * r) - b_prec * (b - b0),
         )
         scale = np.minimum(1.0, radius / np.maximum(np.hypot(sx, sy), 1e-12))
         nx = np.clip(x + scale * sx, xmin, xmax)
@@ -124,9 +134,9 @@ def solve_chunk(c, x, y, b0, b_prec, m, bounds, iterations, k):  # type: ignore[
     t = -2.0 * (5.0 * c["n"].astype(np.float64) / LN10) / d2
     jx, jy = t * dx, t * dy
     wjx, wjy = w * jx, w * jy
-    hxx, hxy, hyy = (wjx * jx).sum(0), (wjx * jy).sum(0), (wjy * jy).sum(0)
-    hxb, hyb, hbb = wjx.sum(0), wjy.sum(0), w.sum(0) + b_prec
-    chi2 = (w * r * r).sum(0)
+    hxx, hxy, hyy = colsum(wjx * jx), colsum(wjx * jy), colsum(wjy * jy)
+    hxb, hyb, hbb = colsum(wjx), colsum(wjy), colsum(w) + b_prec
+    chi2 = colsum(w * r * r)
     scale2 = (chi2 + 3.0) / (np.maximum(m - 2, 0) + 3.0)
     sxx, sxy, syy = hxx - hxb * hxb / hbb, hxy - hxb * hyb / hbb, hyy - hyb * hyb / hbb
     det = sxx * syy - sxy * sxy

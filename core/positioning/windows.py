@@ -142,14 +142,20 @@ def aggregate_windows(
     )
     sizes = np.diff(np.r_[starts, group_key.size])
     cut = np.floor(trim * sizes).astype(np.int64)
-    cumulative = np.r_[0.0, np.cumsum(pair_rssi)]
-    summary = (cumulative[starts + sizes - cut] - cumulative[starts + cut]) / (sizes - 2 * cut)
+    # Trimmed sums per group, each summed on its own (not as differences of one running sum over the whole
+    # batch): a fix's summary must not depend on which other fixes share its batch, to the last bit.
+    within = np.arange(group_key.size) - np.repeat(starts, sizes)
+    group_cut, group_size = np.repeat(cut, sizes), np.repeat(sizes, sizes)
+    kept_rssi = np.where((within >= group_cut) & (within < group_size - group_cut), pair_rssi, 0.0)
+    summary = np.add.reduceat(kept_rssi, starts) / (sizes - 2 * cut) if starts.size else np.array([])
     latest = np.maximum.reduceat(pair_ts, starts) if starts.size else np.array([])
     g_fix = group_key[starts] // n_gateways
     g_gateway = group_key[starts] % n_gateways
 
     # Keep the K strongest gateways per fix: they carry most of the information and bound the work per fix.
-    rank_order = np.argsort(g_fix * _RSSI_LEVELS + (_RSSI_LEVELS - 1 - _rssi_level(summary)))
+    # Equal summaries are ordered by gateway, so the kept set and column order never depend on the batch.
+    rank_key = (g_fix * _RSSI_LEVELS + (_RSSI_LEVELS - 1 - _rssi_level(summary))) * n_gateways + g_gateway
+    rank_order = np.argsort(rank_key, kind="stable")
     g_fix, g_gateway = g_fix[rank_order], g_gateway[rank_order]
     summary, sizes, latest = summary[rank_order], sizes[rank_order], latest[rank_order]
     first_of_fix = np.searchsorted(g_fix, np.arange(n_fix))

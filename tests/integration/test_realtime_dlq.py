@@ -46,7 +46,8 @@ def test_poison_messages_go_to_the_dlq_with_reasons(integration_settings) -> Non
         % (gateway.encode(), tag.encode(), now_ms - 500, tag.encode()): "observations[1].rssi: missing",
     }
     start = float(int(time.time()) - 20)
-    times = produce(settings, site, start, 15, extra=[(b"k%d" % i, raw) for i, raw in enumerate(poison)])
+    # Keyed by the tag, as ingest keys its rows: the good row lands in the tag's partition.
+    times = produce(settings, site, start, 15, extra=[(tag.encode(), raw) for raw in poison])
     times[tag].append((now_ms - 500) / 1000.0)  # the good row of the partly bad gateway batch
     expected = expected_fixes(times, settings.window_s, settings.fix_interval_s)
 

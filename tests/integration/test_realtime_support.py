@@ -8,13 +8,13 @@ from collections import defaultdict
 from collections.abc import Callable
 
 import numpy as np
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import Consumer, Producer, TopicPartition
 from sqlalchemy import Engine, text
 
 from core.db.engine import make_engine, upgrade_database
 from core.settings import Settings
 from realtime.simulation import SimulatedSite, SiteSimulator, build_site, encode_observation, seed_database
-from realtime.stream import OBSERVATIONS, ensure_topics, open_producer
+from realtime.stream import OBSERVATIONS, ensure_topics
 
 
 def prepare(settings: Settings, assets: int = 24) -> tuple[Engine, SimulatedSite]:
@@ -26,6 +26,14 @@ def prepare(settings: Settings, assets: int = 24) -> tuple[Engine, SimulatedSite
     return engine, site
 
 
+class Produced(dict[str, list[float]]):
+    """Each tag's observation times (epoch s), plus the partition each tag's messages went to."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.partition: dict[str, int] = {}
+
+
 def produce(
     settings: Settings,
     site: SimulatedSite,
@@ -34,20 +42,27 @@ def produce(
     extra: list[tuple[bytes | None, bytes]] | None = None,
     seed: int = 3,
     pace_s: float = 0.0,
-) -> dict[str, list[float]]:
+) -> Produced:
     """Beacons every second for `seconds` from `start_s` (event time); returns each tag's observation times.
     `pace_s` > 0 sleeps that long (wall clock) after each beacon round, so consumers see a live stream."""
     sim = SiteSimulator(site, start_s=start_s, seed=seed, beacon_s=1.0)
-    producer = open_producer(settings)
+    # librdkafka directly (same default partitioner as ingest) for its delivery reports: they name the partition.
+    producer = Producer({**settings.kafka_config(), "enable.idempotence": True, "linger.ms": 5})
     topic = settings.topic(OBSERVATIONS)
-    times: dict[str, list[float]] = defaultdict(list)
+    times = Produced()
+
+    def delivered(err, msg) -> None:  # type: ignore[no-untyped-def]
+        if err is None and msg.key() is not None:
+            times.partition[msg.key().decode()] = msg.partition()
+
     for i, t in enumerate(sim.beacon_times(start_s, start_s + seconds)):
         for obs in sim.observations_at(t):
-            producer.produce(topic, encode_observation(obs), obs.tag_id.encode())
-            times[obs.tag_id].append(obs.ts / 1000.0)
+            producer.produce(topic, encode_observation(obs), obs.tag_id.encode(), on_delivery=delivered)
+            times.setdefault(obs.tag_id, []).append(obs.ts / 1000.0)
         if extra and i < len(extra):
             key, value = extra[i]
             producer.produce(topic, value, key)
+        producer.poll(0)
         if pace_s:
             producer.flush(30)
             time.sleep(pace_s)
@@ -55,15 +70,20 @@ def produce(
     return times
 
 
-def expected_fixes(times: dict[str, list[float]], window_s: float, interval_s: float) -> set[tuple[str, int]]:
-    """(tag, fix time in ms) for every grid time the tag's observations reached with a non-empty window."""
+def expected_fixes(times: Produced, window_s: float, interval_s: float) -> set[tuple[str, int]]:
+    """(tag, fix time in ms) for every grid time the tag's observations reached with a non-empty window and
+    its partition has moved past (some observation in the partition is newer)."""
+    newest: dict[int, float] = defaultdict(lambda: float("-inf"))
+    for tag, ts in times.items():
+        newest[times.partition[tag]] = max(newest[times.partition[tag]], max(ts))
     out = set()
     for tag, ts in times.items():
         ts_a = np.unique(np.array(ts))
+        passed = newest[times.partition[tag]]
         first, last = np.ceil(ts_a.min() / interval_s - 1e-9), np.floor(ts_a.max() / interval_s + 1e-9)
         for k in np.arange(first, last + 1):
             t = k * interval_s
-            if ((ts_a > t - window_s) & (ts_a <= t + 1e-9)).any():
+            if t < passed - 1e-9 and ((ts_a > t - window_s) & (ts_a <= t + 1e-9)).any():
                 out.add((tag, int(round(t * 1000))))
     return out
 

@@ -25,19 +25,25 @@ pytestmark = pytest.mark.unit
 NOW = dt.datetime(2026, 11, 20, 12, 0, tzinfo=dt.UTC)
 
 
-def test_ticker_leaves_a_drift_alert_open_and_does_not_warn(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+def test_ticker_leaves_a_drift_alert_open_and_does_not_warn(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     url = f"sqlite:///{tmp_path / 'a.db'}"
     upgrade_database(url)
     engine = make_engine(url)
     site_id = uuid.uuid4()
     with engine.begin() as conn:
-        rule = ensure_system_rule(conn, "model_drift", "Location model drift", "raised by the drift asset", NOW)
+        rule = ensure_system_rule(
+            conn, "model_drift", "Location model drift", "raised by the drift asset", NOW
+        )
         upsert_alert(
             conn, rule, subject_type="site", subject_id=str(site_id), message="site degraded",
             details={}, at=NOW, now=NOW,
         )  # fmt: skip
 
-    ticker = AlertTicker(get_settings(), engine=engine, clock=lambda: (NOW + dt.timedelta(hours=6)).timestamp())
+    ticker = AlertTicker(
+        get_settings(), engine=engine, clock=lambda: (NOW + dt.timedelta(hours=6)).timestamp()
+    )
     with caplog.at_level(logging.WARNING):
         report = ticker.tick()
 

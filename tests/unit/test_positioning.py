@@ -108,6 +108,25 @@ def test_mixed_batch_with_padding_and_unheard_rows():
     assert np.isnan(fix.x[3]) and np.isnan(fix.accuracy_m[3])
 
 
+def test_a_fix_does_not_depend_on_the_batch_it_is_estimated_in():
+    """The realtime loop must reproduce a fix exactly on replay, whatever other fixes share its batch — alone,
+    with a few, with many — down to the last bit (zone decisions and idempotent rows compare exact values)."""
+    grid = [(float(x), float(y)) for x in range(0, 40, 8) for y in range(0, 40, 8)]
+    gws = table(grid)
+    rng = np.random.default_rng(5)
+    n = 200
+    gw = np.array([rng.choice(len(grid), 8, replace=False) for _ in range(n)])
+    heard = rng.integers(1, 9, n)
+    gw[np.arange(8)[None, :] >= heard[:, None]] = -1
+    rssi = np.where(gw >= 0, rng.uniform(-90.0, -50.0, gw.shape), np.nan)
+    box = (0.0, 0.0, 32.0, 32.0)
+    whole = estimate_batch(gws, gw, rssi, bounds=box)
+    for rows in [np.array([i]) for i in range(0, n, 7)] + [np.sort(rng.choice(n, 13, replace=False))]:
+        part = estimate_batch(gws, gw[rows], rssi[rows], bounds=box)
+        assert np.array_equal(part.x, whole.x[rows]) and np.array_equal(part.y, whole.y[rows])
+        assert np.array_equal(part.accuracy_m, whole.accuracy_m[rows])
+
+
 def test_solutions_stay_inside_the_site_bounds():
     gws = table(SQUARE)
     gw = np.tile(np.arange(4), (50, 1))

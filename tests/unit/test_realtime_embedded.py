@@ -51,7 +51,7 @@ def _produce(settings, site, start: float, seconds: float) -> int:  # type: igno
 
 
 def _drain(pipeline: RealtimePipeline) -> None:
-    for _ in range(50):
+    for _ in range(1000):
         if not pipeline.run_once().messages:
             return
 
@@ -91,6 +91,26 @@ def test_embedded_loop_locates_every_tag_and_replay_changes_nothing(world) -> No
     replay = RealtimePipeline(settings.model_copy(update={"consumer_group": "replay"}), engine=engine)
     _drain(replay)
     assert _snapshot(engine) == (history, current)
+
+
+def test_fixes_do_not_depend_on_batch_boundaries(world, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Small batches that cut beacon rounds (one gateway's report in this batch, the next gateway's in the
+    next) give exactly the fixes of one big batch: a replay after losing live state reproduces history."""
+    from realtime.pipeline import PipelineOptions
+
+    settings, engine, site = world
+    _produce(settings, site, float(int(time.time()) - 30), 12)
+    _drain(RealtimePipeline(settings, engine=engine))
+    whole = _snapshot(engine)
+    assert len(whole[0]) > 100
+
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM location_history"))
+        conn.execute(text("DELETE FROM current_locations"))
+    monkeypatch.setattr(MemoryHub, "_shared", None)  # tracks and zone states gone too
+    small = settings.model_copy(update={"consumer_group": "small-batches"})
+    _drain(RealtimePipeline(small, engine=engine, options=PipelineOptions(max_batch=7)))
+    assert _snapshot(engine) == whole
 
 
 def test_fixes_track_the_simulated_assets(world) -> None:  # type: ignore[no-untyped-def]
