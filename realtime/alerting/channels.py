@@ -9,7 +9,8 @@ Signing the timestamp with the body lets a receiver reject replays of an old req
 Config: {"url": "https://…", "headers": {...}, "timeout_s": 10}.
 
 Email: config {"host", "port", "starttls": bool, "ssl": bool, "username", "from", "to": [...]}; the password is
-the channel's `secret`.
+the channel's `secret`. `"reports": ["site_daily"]` also mails those scheduled reports to the channel (and
+`"actions": []` makes it a reports-only channel).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ SIGNATURE_HEADER = "X-AssetTag-Signature"
 TIMESTAMP_HEADER = "X-AssetTag-Timestamp"
 DELIVERY_HEADER = "X-AssetTag-Delivery"
 USER_AGENT = "asset-tag-notifier/1"
+REPORT_KINDS = ("site_daily",)  # scheduled reports an email channel can subscribe to (assets_dag.reports)
 
 
 class ChannelConfigError(ValueError):
@@ -99,6 +101,13 @@ def check_channel(kind: str, config: Mapping[str, Any]) -> None:
         port = config.get("port", 25)
         if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:
             raise ChannelConfigError(f"config.port: expected a TCP port number, got {port!r}")
+        reports = config.get("reports", [])
+        if not isinstance(reports, list) or not all(
+            isinstance(r, str) and r in REPORT_KINDS for r in reports
+        ):
+            raise ChannelConfigError(
+                f"config.reports: expected a list of report kinds from {list(REPORT_KINDS)}, got {reports!r}"
+            )
     else:
         raise ChannelConfigError(f"kind: expected 'webhook' or 'email', got {kind!r}")
 
@@ -154,19 +163,35 @@ def render_email(payload: Mapping[str, Any]) -> tuple[str, str]:
 
 
 def send_email(channel: Any, payload: Mapping[str, Any], delivery_id: str | None = None) -> SendResult:
+    subject, text = render_email(payload)
+    message = EmailMessage()
+    message["Subject"] = subject
+    if delivery_id is not None:
+        message["X-AssetTag-Delivery"] = delivery_id
+    message.set_content(text)
+    return deliver_email(channel, message)
+
+
+def send_report_email(channel: Any, subject: str, text: str, html: str, filename: str) -> SendResult:
+    """A scheduled report to an email channel: the plain-text summary as the body, the self-contained HTML
+    report both as the rich alternative (mail clients show it inline) and as an attachment to keep."""
+    message = EmailMessage()
+    message["Subject"] = subject[:250]
+    message.set_content(text)
+    message.add_alternative(html, subtype="html")
+    message.add_attachment(html.encode(), maintype="text", subtype="html", filename=filename)
+    return deliver_email(channel, message)
+
+
+def deliver_email(channel: Any, message: EmailMessage) -> SendResult:
+    """Send `message` (From/To filled in from the channel) through the channel's SMTP server."""
     config = _config(channel)
     try:
         check_channel("email", config)
     except ChannelConfigError as exc:
         return SendResult(False, str(exc), retryable=False)
-    subject, text = render_email(payload)
-    message = EmailMessage()
     message["From"] = config["from"]
     message["To"] = ", ".join(config["to"])
-    message["Subject"] = subject
-    if delivery_id is not None:
-        message["X-AssetTag-Delivery"] = delivery_id
-    message.set_content(text)
     use_ssl = bool(config.get("ssl"))
     port = int(config.get("port", 465 if use_ssl else 25))
     timeout = float(config.get("timeout_s", 15))
