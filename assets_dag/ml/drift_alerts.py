@@ -3,6 +3,9 @@
 The alert belongs to the system rule of kind `model_drift` (`core.alerts.persist`): the partial unique index on
 (rule_id, subject_key) keeps one unresolved alert per site however often the daily partition is re-run. A site
 with too few live fixes to judge (`MIN_LIVE_FIXES`) neither opens nor resolves: no evidence either way.
+Opening and resolving queue notifications in the same transaction through the alert engine's outbox (every
+enabled channel that wants the action and severity; the delivery worker in `assettag consume`/`alerts` sends
+them); a refresh notifies nobody, as a repeat never does.
 """
 
 from __future__ import annotations
@@ -13,8 +16,10 @@ from dataclasses import asdict
 
 from sqlalchemy import Engine
 
-from core.alerts.persist import AlertWrite, ensure_system_rule, resolve_alert, upsert_alert
+from core.alerts.persist import OPENED, RESOLVED, AlertWrite, ensure_system_rule, resolve_alert, upsert_alert
 from core.ml.drift import MIN_LIVE_FIXES, DriftReport
+from realtime.alerting.outbox import enqueue
+from realtime.alerting.store import change_of
 
 MODEL_DRIFT_KIND = "model_drift"  # listed in core.alerts.persist.SYSTEM_KINDS
 RULE_NAME = "Location model drift"
@@ -61,4 +66,6 @@ def sync_drift_alerts(
                 resolved = resolve_alert(conn, rule, subject_type="site", subject_id=report.site_id, now=now)
                 if resolved is not None:
                     writes.append(resolved)
+        changes = [change_of(conn, w.alert_id, w.action) for w in writes if w.action in (OPENED, RESOLVED)]
+        enqueue(conn, changes, now)
     return writes

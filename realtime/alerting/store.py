@@ -97,6 +97,13 @@ def _alert_dict(row: Any) -> dict[str, Any]:
     return {key: _json_value(value) for key, value in row._mapping.items()}
 
 
+def change_of(conn: Connection, alert_id: str, action: str, rule: Rule | None = None) -> AlertChange:
+    """The `AlertChange` for an alert another writer changed in this transaction (e.g. a batch check), so it is
+    notified and published like the realtime engine's own changes."""
+    row = conn.execute(select(ALERTS).where(ALERTS.c.id == uuid.UUID(alert_id))).one()
+    return AlertChange(action, _alert_dict(row), rule)
+
+
 def _uuid(value: str | uuid.UUID | None) -> uuid.UUID | None:
     if value is None or isinstance(value, uuid.UUID):
         return value

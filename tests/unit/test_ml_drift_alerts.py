@@ -17,7 +17,7 @@ from assets_dag.ml.registry import client_for
 from assets_dag.resources import DatabaseResource, MLflowResource
 from core.alerts.persist import system_rule_id
 from core.db.engine import make_engine, session_factory, upgrade_database
-from core.db.models import Alert, AlertRule, LocationHistory, Site
+from core.db.models import Alert, AlertRule, LocationHistory, NotificationChannel, NotificationDelivery, Site
 from core.ml.evaluation import Evaluation
 from core.ml.registry_names import CHAMPION_ALIAS, EXPERIMENT_NAME, location_model_name
 
@@ -91,6 +91,13 @@ def _drift(url: str, tracking: str, day: dt.date) -> dg.ExecuteInProcessResult:
     )
 
 
+def _notified(url: str) -> list[str]:
+    """The queued notifications, as their dedupe keys' actions in order."""
+    with session_factory(make_engine(url))() as db:
+        rows = db.scalars(select(NotificationDelivery).order_by(NotificationDelivery.created_at))
+        return [row.dedupe_key.split(":")[1] for row in rows]
+
+
 def _alerts(url: str) -> list[Alert]:
     with session_factory(make_engine(url))() as db:
         return list(db.scalars(select(Alert).order_by(Alert.opened_at)))
@@ -98,6 +105,9 @@ def _alerts(url: str) -> list[Alert]:
 
 def test_degraded_site_opens_one_alert_that_resolves_when_healthy(world: tuple[str, str, uuid.UUID]) -> None:
     url, tracking, site_id = world
+    with session_factory(make_engine(url))() as db:
+        db.add(NotificationChannel(name="ml-team", kind="webhook", config={"url": "http://127.0.0.1:9/hook"}))
+        db.commit()
     _fixes(url, site_id, DAY, accuracy_m=4.0)  # twice the champion's radius: degraded
 
     first = _drift(url, tracking, DAY)
@@ -111,9 +121,12 @@ def test_degraded_site_opens_one_alert_that_resolves_when_healthy(world: tuple[s
     assert "accuracy_m 4.00 m vs 2.00 m" in alert.message
     assert alert.details["day"] == DAY.isoformat()
 
-    # Re-running the partition refreshes the same alert instead of opening another.
+    assert _notified(url) == ["opened"]  # queued for the channel, sent by the delivery worker
+
+    # Re-running the partition refreshes the same alert instead of opening another, and notifies nobody again.
     assert _drift(url, tracking, DAY).success
     assert [a.id for a in _alerts(url)] == [alert.id]
+    assert _notified(url) == ["opened"]
 
     # The next day the site is healthy again: the alert resolves by itself.
     _fixes(url, site_id, DAY + dt.timedelta(days=1), accuracy_m=2.1)
@@ -121,6 +134,7 @@ def test_degraded_site_opens_one_alert_that_resolves_when_healthy(world: tuple[s
     [resolved] = _alerts(url)
     assert resolved.status == "resolved"
     assert resolved.resolved_at is not None and resolved.resolved_by is None
+    assert _notified(url) == ["opened", "resolved"]
 
     # Degraded once more: a new alert opens (the resolved one stays as history).
     _fixes(url, site_id, DAY + dt.timedelta(days=2), accuracy_m=5.0)
