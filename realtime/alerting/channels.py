@@ -207,6 +207,14 @@ def deliver_email(channel: Any, message: EmailMessage) -> SendResult:
                 smtp.starttls(context=context)
             password = _field(channel, "secret")
             if config.get("username"):
+                smtp.ehlo_or_helo_if_needed()
+                if not smtp.has_extn("auth"):  # smtplib would only say "AUTH extension not supported"
+                    reason = (
+                        'config.starttls: the server offers login only after STARTTLS; set "starttls": true'
+                        if smtp.has_extn("starttls")
+                        else "config.username: the server does not offer login (AUTH); remove the username"
+                    )
+                    return SendResult(False, reason, retryable=False)
                 smtp.login(config["username"], password or "")
             refused = smtp.send_message(message)
     except smtplib.SMTPAuthenticationError as exc:
