@@ -15,7 +15,10 @@ a key revoked through this API is dropped from the cache at once, one revoked el
 
 from __future__ import annotations
 
+import asyncio
 import datetime
+import logging
+import math
 import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
@@ -34,7 +37,11 @@ from core.db.enums import ApiKeyRole
 from core.db.models import ApiKey
 
 KEY_CACHE_TTL_S = 30.0
+KEY_CACHE_MAX_STALE_S = 120.0
+"""Past this age (the background refresh keeps failing) a verdict is not used: requests wait for a load."""
 MAX_CACHED_KEYS = 10_000
+logger = logging.getLogger(__name__)
+
 PUBLIC_PATHS = [r"^/health$", r"^/docs"]
 
 ROLE_RANK = {ApiKeyRole.VIEWER: 0, ApiKeyRole.OPERATOR: 1, ApiKeyRole.ADMIN: 2}
@@ -59,25 +66,42 @@ class Principal:
 
 
 @dataclass(slots=True)
-class _CachedKey:
-    key_hash: str
-    principal: Principal
-    expires_at: datetime.datetime | None
-    loaded_at: float
+class _Verdict:
+    """What the database said about one key prefix, and when: `key_hash` None means no usable key."""
+
+    key_hash: str | None
+    principal: Principal | None
+    expires_at: float | None  # epoch seconds
+    loaded_at: float  # monotonic seconds
 
 
 class KeyStore:
-    """Looks keys up by prefix, checks the hash, caches the verdict for a short while."""
+    """Looks keys up by prefix, checks the hash, caches the verdict for a short while.
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], ttl_s: float = KEY_CACHE_TTL_S) -> None:
+    A verdict older than `ttl_s` is refreshed by one background load per prefix while requests keep being
+    answered from it (for at most `max_stale_s`, after which they wait for the load): under load, an expiring
+    entry must not send every concurrent request to the database at once (it did: each one ran its own SELECT
+    and a `last_used_at` UPDATE of the same row, queueing on that row's lock). Revoked prefixes are remembered,
+    so a load that raced the revoke cannot bring the key back.
+    """
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        ttl_s: float = KEY_CACHE_TTL_S,
+        max_stale_s: float = KEY_CACHE_MAX_STALE_S,
+    ) -> None:
         self._sessions = sessions
         self._ttl_s = ttl_s
-        self._cache: dict[str, _CachedKey | None] = {}
-        self._cache_times: dict[str, float] = {}
+        self._max_stale_s = max(max_stale_s, ttl_s)
+        self._cache: dict[str, _Verdict] = {}
+        self._loads: dict[str, asyncio.Task[_Verdict]] = {}
+        self._revoked: set[str] = set()
 
     def forget(self, prefix: str) -> None:
+        """The key with this prefix was revoked: refuse it from now on, whatever a load in flight reads."""
+        self._revoked.add(prefix)
         self._cache.pop(prefix, None)
-        self._cache_times.pop(prefix, None)
 
     async def verify(self, key: str) -> Principal:
         if not looks_like_key(key):
@@ -85,25 +109,49 @@ class KeyStore:
                 "API key is malformed: expected the atk_… value `assettag keys create` printed"
             )
         prefix = key_prefix(key)
-        now = time.monotonic()
-        if prefix in self._cache and now - self._cache_times[prefix] < self._ttl_s:
-            cached = self._cache[prefix]
-        else:
-            cached = await self._load(prefix)
-            if (
-                len(self._cache) >= MAX_CACHED_KEYS
-            ):  # random unknown prefixes must not grow memory without bound
-                self._cache.clear()
-                self._cache_times.clear()
-            self._cache[prefix] = cached
-            self._cache_times[prefix] = now
-        if cached is None or not matches(key, cached.key_hash):
+        verdict = self._cache.get(prefix)
+        age = math.inf if verdict is None else time.monotonic() - verdict.loaded_at
+        if age >= self._ttl_s:
+            load = self._load_once(prefix)
+            if age >= self._max_stale_s:
+                verdict = await asyncio.shield(load)
+        assert verdict is not None  # age is finite only when there is a verdict
+        if verdict.key_hash is None or verdict.principal is None or not matches(key, verdict.key_hash):
             raise NotAuthorizedException("API key is unknown or revoked")
-        if cached.expires_at is not None and cached.expires_at <= datetime.datetime.now(datetime.UTC):
+        if verdict.expires_at is not None and verdict.expires_at <= time.time():
             raise NotAuthorizedException("API key has expired")
-        return cached.principal
+        return verdict.principal
 
-    async def _load(self, prefix: str) -> _CachedKey | None:
+    def _load_once(self, prefix: str) -> asyncio.Task[_Verdict]:
+        """The load of this prefix in flight, or a new one: one database round-trip per prefix at a time."""
+        task = self._loads.get(prefix)
+        if task is None:
+            task = asyncio.get_running_loop().create_task(self._refresh(prefix))
+            self._loads[prefix] = task
+            task.add_done_callback(self._load_done)
+        return task
+
+    def _load_done(self, task: asyncio.Task[_Verdict]) -> None:
+        for prefix, running in list(self._loads.items()):
+            if running is task:
+                del self._loads[prefix]
+        if not task.cancelled() and (error := task.exception()) is not None:
+            # A background refresh nobody waits for: the stale verdict keeps serving until max_stale_s.
+            logger.warning("API key lookup failed: %s", error)
+
+    async def _refresh(self, prefix: str) -> _Verdict:
+        verdict = _Verdict(None, None, None, time.monotonic())
+        if prefix not in self._revoked:
+            verdict = await self._load(prefix)
+        if prefix in self._revoked:  # revoked while the load ran
+            verdict = _Verdict(None, None, None, verdict.loaded_at)
+        if len(self._cache) >= MAX_CACHED_KEYS and prefix not in self._cache:
+            self._cache.clear()  # random unknown prefixes must not grow memory without bound
+        self._cache[prefix] = verdict
+        return verdict
+
+    async def _load(self, prefix: str) -> _Verdict:
+        loaded_at = time.monotonic()
         async with self._sessions() as session:
             row = (
                 await session.execute(
@@ -111,7 +159,7 @@ class KeyStore:
                 )
             ).scalar_one_or_none()
             if row is None:
-                return None
+                return _Verdict(None, None, None, loaded_at)
             # last_used_at is refreshed when the cache is, i.e. at most once per TTL per key.
             await session.execute(
                 update(ApiKey)
@@ -122,7 +170,10 @@ class KeyStore:
             principal = Principal(
                 key_id=str(row.id), name=row.name, prefix=row.prefix, role=ApiKeyRole(row.role)
             )
-            return _CachedKey(row.key_hash, principal, row.expires_at, time.monotonic())
+            expires_at = row.expires_at  # DateTimeUTC: always timezone-aware
+            return _Verdict(
+                row.key_hash, principal, None if expires_at is None else expires_at.timestamp(), loaded_at
+            )
 
 
 def presented_key(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
