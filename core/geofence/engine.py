@@ -128,6 +128,8 @@ class GeofenceEngine:
         states: Mapping[str, TagZoneState],
     ) -> GeofenceResult:
         """Apply a batch of fixes (any order; each tag's fixes are applied in event-time order)."""
+        x = np.asarray(x, float)
+        y = np.asarray(y, float)
         signed = self.locate(site_ids, floors, x, y)
         ts = np.asarray(ts, float)
         accuracy = np.asarray(accuracy_m, float)
@@ -149,6 +151,8 @@ class GeofenceEngine:
                 self.config,
                 self.dwell,
                 self.overlaps,
+                float(x[i]),
+                float(y[i]),
             )
             new_states[tag] = state
             transitions.extend(events)

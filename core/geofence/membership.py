@@ -16,11 +16,20 @@ Per (tag, zone) the only inputs are the signed distance of each fix to the zone 
   to `switch_min_depth_m`), or after `switch_dwell_s` continuously in B — a tag parked on the wall does not
   ping-pong between two rooms, and a tag parked just past it is moved there within a minute or so;
 - **unknown** when the fix's accuracy is worse than `max_accuracy_m`: such a fix changes nothing (it neither
-  confirms nor breaks membership) and the tag's membership is reported as unknown until a usable fix arrives.
+  confirms nor breaks membership) and the tag's membership is reported as unknown until a usable fix arrives;
+- **speed-aware**: the margins and dwells above are for a *parked* tag, whose fixes scatter around one spot — that
+  is where flapping comes from. A tag *moving* through a doorway is judged on a small margin (`moving_margin_m`)
+  and short dwells (`moving_enter_confirm_s`, `moving_exit_dwell_s`), linearly in between by speed, so its room
+  follows it within a positioning window instead of seconds later. The speed is the tag's own: an exponential
+  mean of the velocity between its successive fixes (position and time kept in the state), so membership stays
+  a pure function of the fix sequence. Thresholds sit above the speeds that the scatter of parked tags produces
+  (a smoothed parked tag's apparent speed stays below ~0.6 m/s over 4 s on the simulator); a jump faster than
+  `max_speed_mps` counts at that speed, so one wild fix does not make a parked tag "moving".
 
 Fixes older than the last one applied for the tag are ignored, so replaying a batch after a crash cannot emit a
 transition twice once the state was saved. The state per tag is a small msgspec value (`TagZoneState`) stored
-in Redis (or memory) between batches.
+in Redis (or memory) between batches; fields are only ever appended, so states stored by an older version
+decode (their motion starts at rest).
 """
 
 from __future__ import annotations
@@ -50,6 +59,17 @@ class MembershipConfig:
     max_margin_m: float = 3.0
     reach_m: float = 3.0  # signed distances are computed (and clipped) within this distance of a boundary
     max_accuracy_m: float = 10.0
+    # speed-aware membership: a moving tag is judged on a small margin and short dwells, a parked one on the above
+    speed_aware: bool = True  # False: every tag is judged as parked (the behaviour before speed awareness)
+    parked_speed_mps: float = 0.7  # at or below: parked (all of the margins and dwells above)
+    moving_speed_mps: float = 0.9  # at or above: moving (the moving_* numbers); linear in between
+    speed_time_constant_s: float = 4.0  # the speed is an exponential mean of the fixes' velocity over ~this
+    speed_gap_s: float = 10.0  # a longer silence restarts the speed estimate (at rest)
+    max_speed_mps: float = 5.0  # a faster jump between fixes is a positioning glitch: counted at this speed
+    moving_margin_m: float = 0.2
+    moving_enter_confirm_s: float = 0.0
+    moving_exit_dwell_s: float = 1.0
+    settle_s: float = 0.0  # after moving, the moving numbers fade back to the parked ones over this long
 
     def __post_init__(self) -> None:
         for name in (
@@ -61,6 +81,10 @@ class MembershipConfig:
             "switch_min_depth_m",
             "margin_per_accuracy",
             "min_margin_m",
+            "parked_speed_mps",
+            "moving_margin_m",
+            "moving_enter_confirm_s",
+            "moving_exit_dwell_s",
         ):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
@@ -68,11 +92,22 @@ class MembershipConfig:
             raise ValueError("max_margin_m must be > 0 and >= min_margin_m")
         if self.reach_m < self.max_margin_m:
             raise ValueError("reach_m must be >= max_margin_m (distances beyond the reach are not measured)")
+        if self.moving_speed_mps <= self.parked_speed_mps:
+            raise ValueError("moving_speed_mps must be > parked_speed_mps")
+        if self.speed_time_constant_s <= 0 or self.speed_gap_s <= 0 or self.max_speed_mps <= 0:
+            raise ValueError("speed_time_constant_s, speed_gap_s and max_speed_mps must be > 0")
         if self.max_accuracy_m <= 0:
             raise ValueError(f"max_accuracy_m must be > 0, got {self.max_accuracy_m}")
 
-    def margin_m(self, accuracy_m: float) -> float:
-        return min(max(self.margin_per_accuracy * accuracy_m, self.min_margin_m), self.max_margin_m)
+    def margin_m(self, accuracy_m: float, motion: float = 0.0) -> float:
+        """How far inside (outside) a fix must be to count as clearly inside (outside); `motion` in [0, 1]."""
+        parked = min(max(self.margin_per_accuracy * accuracy_m, self.min_margin_m), self.max_margin_m)
+        return parked + motion * (min(self.moving_margin_m, parked) - parked)
+
+    def motion(self, speed_mps: float) -> float:
+        """0 = parked, 1 = moving, linear in between."""
+        share = (speed_mps - self.parked_speed_mps) / (self.moving_speed_mps - self.parked_speed_mps)
+        return min(max(share, 0.0), 1.0)
 
 
 class ZoneMembership(msgspec.Struct, array_like=True):
@@ -93,6 +128,17 @@ class TagZoneState(msgspec.Struct, array_like=True):
     ts: float = float("-inf")  # event time (epoch s) of the last fix applied
     zones: dict[str, ZoneMembership] = {}
     unknown_since: float | None = None
+    # the tag's own motion (fields added later: states stored before decode with these defaults)
+    x: float | None = None  # position (site m) of the last usable fix with a position
+    y: float | None = None
+    xy_ts: float | None = None  # ... and its event time
+    vx: float = 0.0  # exponential mean of the velocity between fixes, m/s
+    vy: float = 0.0
+    moved_ts: float | None = None  # event time of the last fix at moving speed
+
+    @property
+    def speed_mps(self) -> float:
+        return math.hypot(self.vx, self.vy)
 
     def inside_zones(self) -> list[str]:
         return sorted(zone_id for zone_id, membership in self.zones.items() if membership.inside)
@@ -144,6 +190,8 @@ def apply_fix(
     config: MembershipConfig,
     dwell: Mapping[str, ZoneDwell] | None = None,
     overlaps: Mapping[str, frozenset[str]] | None = None,
+    x: float | None = None,
+    y: float | None = None,
 ) -> tuple[TagZoneState, list[ZoneTransition]]:
     """Apply one fix to a tag's state. `signed_m` holds the signed distance to every zone the fix is inside of or
     near (zones not listed are taken as clearly outside). Returns the new state and the transitions it caused.
@@ -151,17 +199,35 @@ def apply_fix(
     `overlaps` (zone -> zones whose area intersects it) makes zones that do *not* overlap mutually exclusive —
     adjacent rooms: a tag in room A moves to room B only on clear evidence (inside B beyond the margin, not by
     lingering at the wall), and leaves A at that moment instead of being in both during A's exit dwell.
-    Without it, every zone is judged on its own."""
+    Without it, every zone is judged on its own.
+
+    `x`, `y` (site metres, optional): the fix's position, from which the state keeps the tag's speed — a moving tag
+    switches zones on the small moving margin and short dwells. Without them the last estimated speed is kept (a
+    fresh tag is at rest, i.e. judged as parked)."""
     if ts <= state.ts:
         return state, []
     if not accuracy_m <= config.max_accuracy_m:  # also catches NaN
         unknown_since = state.unknown_since if state.unknown_since is not None else ts
-        return TagZoneState(ts=ts, zones=state.zones, unknown_since=unknown_since), []
+        return msgspec.structs.replace(state, ts=ts, unknown_since=unknown_since), []
 
+    xy_ts, vx, vy, moved_ts = state.xy_ts, state.vx, state.vy, state.moved_ts
+    if config.speed_aware and x is not None and y is not None and math.isfinite(x) and math.isfinite(y):
+        vx, vy = _velocity(state, ts, x, y, config)
+        xy_ts = ts
+    else:
+        x, y = state.x, state.y
+    speed = math.hypot(vx, vy)
+    if speed >= config.moving_speed_mps:
+        moved_ts = ts
     if state.unknown_since is None and _steady(state.zones, signed_m):
-        return TagZoneState(ts=ts, zones=state.zones), []  # the common case, kept cheap: nothing can change
+        # the common case, kept cheap: nothing can change
+        return TagZoneState(ts, state.zones, None, x, y, xy_ts, vx, vy, moved_ts), []
 
-    margin = config.margin_m(accuracy_m)
+    motion = config.motion(speed)
+    if moved_ts is not None and config.settle_s > 0:
+        motion = max(motion, 1.0 - (ts - moved_ts) / config.settle_s)
+    margin = config.margin_m(accuracy_m, motion)
+    enter_confirm_s = _toward(config.enter_confirm_s, config.moving_enter_confirm_s, motion)
     dwell = dwell or {}
     inside_before = [zone_id for zone_id, m in state.zones.items() if m.inside]
     zones: dict[str, ZoneMembership] = {}
@@ -179,9 +245,7 @@ def apply_fix(
             if d >= margin:
                 clear_since = current.pending if current is not None and current.pending is not None else ts
             enter_dwell = _pick(overrides.enter_dwell_s if overrides else None, config.enter_dwell_s)
-            clearly_in = clear_since is not None and ts - clear_since >= min(
-                config.enter_confirm_s, enter_dwell
-            )
+            clearly_in = clear_since is not None and ts - clear_since >= min(enter_confirm_s, enter_dwell)
             depth_sum = (current.depth_sum if current is not None else 0.0) + min(d, margin)
             fixes = (current.fixes if current is not None else 0) + 1
             lingered = ts - started >= enter_dwell
@@ -204,6 +268,7 @@ def apply_fix(
         elif d <= -margin:
             pending = current.pending if current.pending is not None else ts
             exit_dwell = _pick(overrides.exit_dwell_s if overrides else None, config.exit_dwell_s)
+            exit_dwell = _toward(exit_dwell, config.moving_exit_dwell_s, motion)
             if ts - pending >= exit_dwell:
                 transitions.append(ZoneTransition(tag_id, zone_id, EXIT, ts, dwell_s=ts - current.since))
             else:
@@ -219,7 +284,30 @@ def apply_fix(
                     del zones[other]
                     transitions.append(ZoneTransition(tag_id, other, EXIT, ts, dwell_s=ts - kept.since))
     transitions.sort(key=lambda t: (t.kind != EXIT, t.zone_id))  # exits first: leave A, then enter B
-    return TagZoneState(ts=ts, zones=zones, unknown_since=None), transitions
+    return TagZoneState(ts, zones, None, x, y, xy_ts, vx, vy, moved_ts), transitions
+
+
+def _velocity(
+    state: TagZoneState, ts: float, x: float, y: float, config: MembershipConfig
+) -> tuple[float, float]:
+    """The tag's velocity (m/s): an exponential mean over ~`speed_time_constant_s` of the velocity between its
+    successive fixes — a pure function of the fixes, so a replay decides the same. Restarts at rest after a gap."""
+    if state.x is None or state.y is None or state.xy_ts is None:
+        return 0.0, 0.0
+    dt = ts - state.xy_ts
+    if not 0.0 < dt <= config.speed_gap_s:
+        return 0.0, 0.0
+    weight = 1.0 - math.exp(-dt / config.speed_time_constant_s)
+    step_x, step_y = (x - state.x) / dt, (y - state.y) / dt
+    step = math.hypot(step_x, step_y)
+    if step > config.max_speed_mps:
+        step_x, step_y = step_x * config.max_speed_mps / step, step_y * config.max_speed_mps / step
+    return state.vx + weight * (step_x - state.vx), state.vy + weight * (step_y - state.vy)
+
+
+def _toward(parked: float, moving: float, motion: float) -> float:
+    """A parked tag's number moved toward the moving one by `motion` (never beyond the parked one)."""
+    return parked + motion * (min(moving, parked) - parked)
 
 
 def _steady(zones: Mapping[str, ZoneMembership], signed_m: Mapping[str, float]) -> bool:
