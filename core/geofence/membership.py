@@ -69,7 +69,10 @@ class MembershipConfig:
     moving_margin_m: float = 0.2
     moving_enter_confirm_s: float = 0.0
     moving_exit_dwell_s: float = 1.0
-    settle_s: float = 0.0  # after moving, the moving numbers fade back to the parked ones over this long
+    heading_time_constant_s: float = 1.0  # how fast a tag's rate out of its zones (m/s) is followed
+    min_heading_share: float = (
+        0.5  # moving counts in full when >= this share of the speed heads out of the zone
+    )
 
     def __post_init__(self) -> None:
         for name in (
@@ -94,8 +97,11 @@ class MembershipConfig:
             raise ValueError("reach_m must be >= max_margin_m (distances beyond the reach are not measured)")
         if self.moving_speed_mps <= self.parked_speed_mps:
             raise ValueError("moving_speed_mps must be > parked_speed_mps")
-        if self.speed_time_constant_s <= 0 or self.speed_gap_s <= 0 or self.max_speed_mps <= 0:
-            raise ValueError("speed_time_constant_s, speed_gap_s and max_speed_mps must be > 0")
+        for name in ("speed_time_constant_s", "speed_gap_s", "max_speed_mps", "heading_time_constant_s"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
+        if not 0 < self.min_heading_share <= 1:
+            raise ValueError(f"min_heading_share must be in (0, 1], got {self.min_heading_share}")
         if self.max_accuracy_m <= 0:
             raise ValueError(f"max_accuracy_m must be > 0, got {self.max_accuracy_m}")
 
@@ -120,6 +126,11 @@ class ZoneMembership(msgspec.Struct, array_like=True):
     )
     depth_sum: float = 0.0  # pending enter: sum of the signed distances (m) of the fixes since `since`
     fixes: int = 0  # ... and how many there were
+    # inside, speed-aware: the signed distance at the last fix, its time, and the rate it changes at (exponential
+    # mean, m/s): a tag walking along a wall moves fast but not *out of* its zone, so it is judged as parked
+    d: float | None = None
+    d_ts: float | None = None
+    rate: float = 0.0
 
 
 class TagZoneState(msgspec.Struct, array_like=True):
@@ -134,7 +145,6 @@ class TagZoneState(msgspec.Struct, array_like=True):
     xy_ts: float | None = None  # ... and its event time
     vx: float = 0.0  # exponential mean of the velocity between fixes, m/s
     vy: float = 0.0
-    moved_ts: float | None = None  # event time of the last fix at moving speed
 
     @property
     def speed_mps(self) -> float:
@@ -210,22 +220,22 @@ def apply_fix(
         unknown_since = state.unknown_since if state.unknown_since is not None else ts
         return msgspec.structs.replace(state, ts=ts, unknown_since=unknown_since), []
 
-    xy_ts, vx, vy, moved_ts = state.xy_ts, state.vx, state.vy, state.moved_ts
+    xy_ts, vx, vy = state.xy_ts, state.vx, state.vy
     if config.speed_aware and x is not None and y is not None and math.isfinite(x) and math.isfinite(y):
         vx, vy = _velocity(state, ts, x, y, config)
         xy_ts = ts
     else:
         x, y = state.x, state.y
-    speed = math.hypot(vx, vy)
-    if speed >= config.moving_speed_mps:
-        moved_ts = ts
-    if state.unknown_since is None and _steady(state.zones, signed_m):
+    tracked = _track_inside(state.zones, signed_m, ts, config) if config.speed_aware else state.zones
+    if state.unknown_since is None and _steady(tracked, signed_m):
         # the common case, kept cheap: nothing can change
-        return TagZoneState(ts, state.zones, None, x, y, xy_ts, vx, vy, moved_ts), []
+        return TagZoneState(ts, tracked, None, x, y, xy_ts, vx, vy), []
 
+    speed = math.hypot(vx, vy)
     motion = config.motion(speed)
-    if moved_ts is not None and config.settle_s > 0:
-        motion = max(motion, 1.0 - (ts - moved_ts) / config.settle_s)
+    leaving = [-m.rate for m in tracked.values() if m.inside]
+    if leaving and motion > 0:  # in a zone: only the speed heading out of it counts
+        motion *= min(max(max(leaving) / (config.min_heading_share * speed), 0.0), 1.0)
     margin = config.margin_m(accuracy_m, motion)
     enter_confirm_s = _toward(config.enter_confirm_s, config.moving_enter_confirm_s, motion)
     dwell = dwell or {}
@@ -235,7 +245,7 @@ def apply_fix(
     entered: list[str] = []
     for zone_id in set(state.zones) | set(signed_m):
         d = signed_m.get(zone_id, float("-inf"))
-        current = state.zones.get(zone_id)
+        current = tracked.get(zone_id)
         overrides = dwell.get(zone_id)
         if current is None or not current.inside:
             if d < 0:
@@ -256,7 +266,7 @@ def apply_fix(
                     needed = config.switch_depth_m * math.sqrt(enter_dwell / max(ts - started, 1e-9))
                     lingered = depth_sum / fixes >= max(needed, config.switch_min_depth_m)
             if clearly_in or lingered:
-                zones[zone_id] = ZoneMembership(inside=True, since=ts)
+                zones[zone_id] = ZoneMembership(inside=True, since=ts, d=d, d_ts=ts)
                 transitions.append(ZoneTransition(tag_id, zone_id, ENTER, ts))
                 entered.append(zone_id)
             else:
@@ -264,7 +274,7 @@ def apply_fix(
             continue
         # inside
         if d >= 0:
-            zones[zone_id] = ZoneMembership(inside=True, since=current.since)
+            zones[zone_id] = msgspec.structs.replace(current, pending=None)
         elif d <= -margin:
             pending = current.pending if current.pending is not None else ts
             exit_dwell = _pick(overrides.exit_dwell_s if overrides else None, config.exit_dwell_s)
@@ -272,7 +282,7 @@ def apply_fix(
             if ts - pending >= exit_dwell:
                 transitions.append(ZoneTransition(tag_id, zone_id, EXIT, ts, dwell_s=ts - current.since))
             else:
-                zones[zone_id] = ZoneMembership(inside=True, since=current.since, pending=pending)
+                zones[zone_id] = msgspec.structs.replace(current, pending=pending)
         else:
             zones[zone_id] = current  # grey band: keep the membership and any pending exit as they are
     if overlaps is not None and entered:
@@ -284,7 +294,27 @@ def apply_fix(
                     del zones[other]
                     transitions.append(ZoneTransition(tag_id, other, EXIT, ts, dwell_s=ts - kept.since))
     transitions.sort(key=lambda t: (t.kind != EXIT, t.zone_id))  # exits first: leave A, then enter B
-    return TagZoneState(ts, zones, None, x, y, xy_ts, vx, vy, moved_ts), transitions
+    return TagZoneState(ts, zones, None, x, y, xy_ts, vx, vy), transitions
+
+
+def _track_inside(
+    zones: dict[str, ZoneMembership], signed_m: Mapping[str, float], ts: float, config: MembershipConfig
+) -> dict[str, ZoneMembership]:
+    """The zones with, for those the tag is in, the rate its signed distance changes at brought up to `ts`."""
+    out = dict(zones)
+    for zone_id, m in zones.items():
+        if not m.inside:
+            continue
+        d = max(signed_m.get(zone_id, -config.reach_m), -config.reach_m)
+        rate = m.rate
+        if m.d is not None and m.d_ts is not None and 0.0 < ts - m.d_ts <= config.speed_gap_s:
+            dt = ts - m.d_ts
+            step = min(max((d - m.d) / dt, -config.max_speed_mps), config.max_speed_mps)
+            rate += (1.0 - math.exp(-dt / config.heading_time_constant_s)) * (step - rate)
+        else:
+            rate = 0.0
+        out[zone_id] = msgspec.structs.replace(m, d=d, d_ts=ts, rate=rate)
+    return out
 
 
 def _velocity(

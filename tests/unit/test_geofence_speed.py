@@ -1,0 +1,114 @@
+"""Speed-aware zone membership: a walking tag's room follows it promptly, a parked one does not flap."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from core.geofence import (
+    ENTER,
+    EXIT,
+    GeofenceEngine,
+    GeofenceResult,
+    MembershipConfig,
+    TagZoneState,
+    decode_state,
+    encode_state,
+    polygon_zone,
+)
+
+pytestmark = pytest.mark.unit
+
+FIX_S = 0.5
+ROOMS = [
+    polygon_zone("a", "s", [(0, 0), (10, 0), (10, 40), (0, 40)]),
+    polygon_zone("b", "s", [(10, 0), (20, 0), (20, 40), (10, 40)]),
+]
+
+
+def _smooth_noise(rng: np.random.Generator, n: int, sigma_m: float) -> np.ndarray:
+    """Noise correlated over a few fixes, like positions out of the tracker (std ~ sigma_m)."""
+    return np.convolve(rng.normal(0.0, sigma_m, n + 5), np.ones(6) / np.sqrt(6), mode="valid")
+
+
+def _run(
+    x: np.ndarray, y: np.ndarray, accuracy_m: float, config: MembershipConfig | None = None
+) -> GeofenceResult:
+    n = len(x)
+    engine = GeofenceEngine(ROOMS, config or MembershipConfig())
+    return engine.evaluate(
+        ["T"] * n, ["s"] * n, np.zeros(n, np.int64), np.arange(n) * FIX_S, x, y, np.full(n, accuracy_m), {}
+    )
+
+
+def _crossing(seed: int) -> tuple[np.ndarray, np.ndarray, float]:
+    """Parked in a for 20 s, walks east at 1 m/s from x = 2 to x = 18, parks in b; returns x, y, crossing time."""
+    rng = np.random.default_rng(seed)
+    x = np.r_[np.full(40, 2.0), np.linspace(2.0, 18.0, 33), np.full(60, 18.0)]
+    x = x + _smooth_noise(rng, len(x), 0.2)
+    y = 20.0 + _smooth_noise(rng, len(x), 0.2)
+    return x, y, (40 + 16) * FIX_S  # at x = 10 after 8 s of walking
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_walking_crossing_gives_one_exit_and_one_enter_promptly(seed: int) -> None:
+    x, y, crossed_at = _crossing(seed)
+    result = _run(x, y, accuracy_m=2.0)  # typical accuracy of a walking tag's fixes
+    events = [(t.kind, t.zone_id) for t in result.transitions]
+    assert events == [(ENTER, "a"), (EXIT, "a"), (ENTER, "b")]
+    switched_at = result.transitions[2].ts
+    assert result.transitions[1].ts == switched_at  # never in both rooms, never in none
+    assert crossed_at <= switched_at <= crossed_at + 1.5
+    # judged as parked (a 2 m margin), the same walk would show the old room for seconds after the door
+    blind = _run(x, y, accuracy_m=2.0, config=MembershipConfig(speed_aware=False))
+    assert [(t.kind, t.zone_id) for t in blind.transitions] == events
+    assert blind.transitions[2].ts >= crossed_at + 2.0
+
+
+def test_walk_along_a_wall_does_not_flap() -> None:
+    # Ten minutes walking up and down a 36 m wall (up to 1.6 m/s) 0.4 m inside a, fixes scattered ±0.3 m across
+    # it: fast, but not *out of* the room, so it is judged on the parked margin.
+    rng = np.random.default_rng(11)
+    t = np.arange(1200) * FIX_S
+    y = 20.0 + 18.0 * np.sin(t * np.pi / 36.0)
+    x = 9.6 + _smooth_noise(rng, len(t), 0.3)
+    assert np.count_nonzero(np.diff(x >= 10.0)) > 50  # an inside test would flap all along the wall
+    result = _run(x, y, accuracy_m=1.5)
+    assert [(e.kind, e.zone_id) for e in result.transitions] == [(ENTER, "a")]
+
+
+def test_tag_parked_near_a_wall_stays_put_through_its_scatter() -> None:
+    # Twenty minutes parked 0.3 m inside a; the tracker's fixes jitter ±0.4 m and now and then hop 0.8 m
+    # towards b for 1.5 s — an apparent speed, but not a walk.
+    rng = np.random.default_rng(12)
+    n = 2400
+    x = 9.7 + _smooth_noise(rng, n, 0.4)
+    for h in rng.choice(n - 4, 12, replace=False):
+        x[h : h + 3] += 0.8
+    y = 20.0 + _smooth_noise(rng, n, 0.4)
+    assert np.count_nonzero(np.diff(x >= 10.0)) > 50
+    result = _run(x, y, accuracy_m=1.5)
+    assert [(e.kind, e.zone_id) for e in result.transitions] == [(ENTER, "a")]
+    assert result.states["T"].speed_mps < MembershipConfig().parked_speed_mps
+
+
+def test_speed_is_kept_in_the_state_and_older_states_still_decode() -> None:
+    x, y, _ = _crossing(4)
+    half = 60  # mid-walk
+    first = _run(x[:half], y[:half], accuracy_m=2.0)
+    state = first.states["T"]
+    assert state.speed_mps > 0.5 and state.x == pytest.approx(x[half - 1])
+    assert decode_state(encode_state(state)) == state
+    # a state stored before speed awareness (three fields) decodes, at rest, keeping its zones
+    old = decode_state(b'[12.5,{"a":[true,3.0,null,0.0,0]},null]')
+    assert old.inside_zones() == ["a"] and old.speed_mps == 0.0 and old.x is None
+    assert isinstance(old, TagZoneState)
+
+
+def test_bad_speed_settings_name_the_field() -> None:
+    with pytest.raises(ValueError, match="moving_speed_mps must be > parked_speed_mps"):
+        MembershipConfig(parked_speed_mps=1.0, moving_speed_mps=0.5)
+    with pytest.raises(ValueError, match="speed_time_constant_s must be > 0"):
+        MembershipConfig(speed_time_constant_s=0.0)
+    with pytest.raises(ValueError, match="min_heading_share"):
+        MembershipConfig(min_heading_share=1.5)
