@@ -20,11 +20,32 @@ LATENCY = Histogram(
 )
 
 
-def metrics_middleware(app: ASGIApp) -> ASGIApp:
-    # `labels()` hashes and locks on every call; the per-route children are few, so keep them.
-    latency_children: dict[tuple[str, str], Any] = {}
-    request_children: dict[tuple[str, str, int], Any] = {}
+# `labels()` hashes and locks on every call; the per-route children are few, so keep them.
+_latency_children: dict[tuple[str, str], Any] = {}
+_request_children: dict[tuple[str, str, int], Any] = {}
 
+
+def _latency(method: str, route: str) -> Any:
+    child = _latency_children.get((method, route))
+    if child is None:
+        child = _latency_children[(method, route)] = LATENCY.labels(method, route)
+    return child
+
+
+def _requests(method: str, route: str, status: int) -> Any:
+    child = _request_children.get((method, route, status))
+    if child is None:
+        child = _request_children[(method, route, status)] = REQUESTS.labels(method, route, str(status))
+    return child
+
+
+def observe(method: str, route: str, status: int, seconds: float) -> None:
+    """One request answered outside the middleware (the current-location fast path), counted the same way."""
+    _latency(method, route).observe(seconds)
+    _requests(method, route, status).inc()
+
+
+def metrics_middleware(app: ASGIApp) -> ASGIApp:
     async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await app(scope, receive, send)
@@ -36,21 +57,20 @@ def metrics_middleware(app: ASGIApp) -> ASGIApp:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                key = (scope["method"], scope.get("path_template", "unmatched"))
-                child = latency_children.get(key)
-                if child is None:
-                    child = latency_children[key] = LATENCY.labels(*key)
-                child.observe(time.perf_counter() - started)
+                _latency(scope["method"], scope.get("path_template", "unmatched")).observe(
+                    time.perf_counter() - started
+                )
             await send(message)
 
         try:
             await app(scope, receive, send_wrapper)
+        except Exception as error:
+            # Raised before a response started (e.g. a 401 from the authentication middleware): the exception
+            # handlers outside this middleware answer with the error's status, not a 500.
+            status = getattr(error, "status_code", 500)
+            raise
         finally:
-            key = (scope["method"], scope.get("path_template", "unmatched"), status)
-            counter = request_children.get(key)
-            if counter is None:
-                counter = request_children[key] = REQUESTS.labels(key[0], key[1], str(status))
-            counter.inc()
+            _requests(scope["method"], scope.get("path_template", "unmatched"), status).inc()
 
     return middleware
 

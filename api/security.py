@@ -28,7 +28,7 @@ from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult, DefineMiddleware
-from litestar.types import ASGIApp, Scopes
+from litestar.types import ASGIApp, Scope, Scopes
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -176,11 +176,12 @@ class KeyStore:
             )
 
 
-def presented_key(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
+def scope_key(scope: Scope) -> str | None:
+    """The API key an HTTP request presents in its headers (X-API-Key, else Authorization: Bearer), if any."""
     # Scans the raw ASGI headers (names are lower-case bytes) rather than building `connection.headers`, a
     # multidict this hot path would construct for one or two lookups on every request.
     api_key = authorization = None
-    for name, value in connection.scope["headers"]:
+    for name, value in scope["headers"]:
         if name == b"x-api-key" and api_key is None:
             api_key = value
         elif name == b"authorization" and authorization is None:
@@ -191,9 +192,14 @@ def presented_key(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
         scheme, _, token = authorization.decode("latin-1").partition(" ")
         if scheme.lower() == "bearer" and token.strip():
             return token.strip()
-    if connection.scope["type"] == "websocket":
-        return connection.query_params.get("api_key")
     return None
+
+
+def presented_key(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
+    key = scope_key(connection.scope)
+    if key is None and connection.scope["type"] == "websocket":
+        return connection.query_params.get("api_key")
+    return key
 
 
 class ApiKeyAuthenticationMiddleware(AbstractAuthenticationMiddleware):

@@ -4,6 +4,7 @@ own, keys for every role, an in-process client, and a real uvicorn server for sc
 from __future__ import annotations
 
 import asyncio
+import datetime
 import socket
 import threading
 import time
@@ -81,3 +82,33 @@ def live_server(api_settings: Settings) -> Iterator[str]:
     yield f"http://127.0.0.1:{port}"
     server.should_exit = True
     thread.join(timeout=10)
+
+
+@pytest.fixture
+def db_fix_writer(api_settings: Settings):
+    from core.db.engine import make_engine, session_factory
+    from core.db.models import CurrentLocation
+
+    engine = make_engine(api_settings.database_url)
+
+    def write(tag_id: str, asset_id: str, site_id: str, x: float) -> None:
+        with session_factory(engine)() as session:
+            session.add(
+                CurrentLocation(
+                    tag_id=tag_id,
+                    asset_id=asset_id,
+                    site_id=site_id,
+                    ts=datetime.datetime.now(datetime.UTC),
+                    x=x,
+                    y=0.0,
+                    floor=0,
+                    accuracy_m=2.0,
+                    confidence=0.7,
+                    method="midpoint",
+                    gateway_count=2,
+                )
+            )
+            session.commit()
+
+    yield write
+    engine.dispose()

@@ -3,7 +3,6 @@ and the current location read from Redis (with PostgreSQL as the fallback)."""
 
 from __future__ import annotations
 
-import datetime
 import json
 
 import pytest
@@ -162,36 +161,6 @@ async def test_current_location_comes_from_redis_then_postgres(client, api_setti
     finally:
         live.delete(key)
         live.close()
-
-
-@pytest.fixture
-def db_fix_writer(api_settings: Settings):
-    from core.db.engine import make_engine, session_factory
-    from core.db.models import CurrentLocation
-
-    engine = make_engine(api_settings.database_url)
-
-    def write(tag_id: str, asset_id: str, site_id: str, x: float) -> None:
-        with session_factory(engine)() as session:
-            session.add(
-                CurrentLocation(
-                    tag_id=tag_id,
-                    asset_id=asset_id,
-                    site_id=site_id,
-                    ts=datetime.datetime.now(datetime.UTC),
-                    x=x,
-                    y=0.0,
-                    floor=0,
-                    accuracy_m=2.0,
-                    confidence=0.7,
-                    method="midpoint",
-                    gateway_count=2,
-                )
-            )
-            session.commit()
-
-    yield write
-    engine.dispose()
 
 
 async def test_ready_checks_database_redis_and_stream(client):
