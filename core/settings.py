@@ -97,6 +97,18 @@ class Settings(BaseSettings):
         default=7 * 24 * 3600.0, gt=0, description="older observations are rejected by the realtime path"
     )
 
+    # --- zones (defaults of every geofence; a zone's own dwell times win) -----------------------
+    zone_enter_dwell_s: float = Field(
+        default=5.0, ge=0, le=3600, description="a parked tag is in a zone after lingering inside this long"
+    )
+    zone_exit_dwell_s: float = Field(
+        default=2.0, ge=0, le=3600, description="a parked tag leaves after being clearly outside this long"
+    )
+    zone_speed_aware: bool = Field(
+        default=True,
+        description="walking tags switch zones on a small margin and short dwells; false judges every tag as parked",
+    )
+
     # --- history and retention ------------------------------------------------------------
     history_heartbeat_s: float = Field(
         default=60.0, gt=0, description="store a history row at least this often"

@@ -64,7 +64,11 @@ class ZonesStage:
     ) -> None:
         self.settings = settings
         self.background = background
-        self.config = config or MembershipConfig()
+        self.config = config or MembershipConfig(
+            enter_dwell_s=settings.zone_enter_dwell_s,
+            exit_dwell_s=settings.zone_exit_dwell_s,
+            speed_aware=settings.zone_speed_aware,
+        )
         self.refresh_s = refresh_s
         self.engine = GeofenceEngine([], self.config)
         self.zone_info: dict[str, ZoneInfo] = {}

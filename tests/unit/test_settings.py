@@ -55,6 +55,8 @@ def test_dotenv_file_is_read(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
         ("ASSET_TAG_LAKEHOUSE_URL", "gs://b/p", "ASSET_TAG_LAKEHOUSE_URL: expected file://"),
         ("ASSET_TAG_WINDOW_S", "-1", "ASSET_TAG_WINDOW_S:"),
         ("ASSET_TAG_API_PORT", "eighty", "ASSET_TAG_API_PORT:"),
+        ("ASSET_TAG_ZONE_EXIT_DWELL_S", "-3", "ASSET_TAG_ZONE_EXIT_DWELL_S:"),
+        ("ASSET_TAG_ZONE_SPEED_AWARE", "sometimes", "ASSET_TAG_ZONE_SPEED_AWARE:"),
     ],
 )
 def test_bad_value_names_the_variable(
@@ -65,6 +67,16 @@ def test_bad_value_names_the_variable(
         load_settings()
     assert str(error.value).startswith(expected)
     assert "\n" not in str(error.value)
+
+
+def test_zone_settings_reach_the_consumers_zone_stage(monkeypatch: pytest.MonkeyPatch) -> None:
+    from realtime.zones_stage import ZonesStage
+
+    monkeypatch.setenv("ASSET_TAG_ZONE_ENTER_DWELL_S", "12")
+    monkeypatch.setenv("ASSET_TAG_ZONE_EXIT_DWELL_S", "7.5")
+    monkeypatch.setenv("ASSET_TAG_ZONE_SPEED_AWARE", "false")
+    config = ZonesStage(load_settings()).config
+    assert (config.enter_dwell_s, config.exit_dwell_s, config.speed_aware) == (12.0, 7.5, False)
 
 
 def test_cli_lists_commands(capsys: pytest.CaptureFixture[str]) -> None:
