@@ -19,6 +19,7 @@ from core.live import LiveKeys, MemoryHub
 from core.settings import Settings
 
 if TYPE_CHECKING:
+    from api.alerts.publishing import AlertPublisher
     from lakehouse.store import Lakehouse
 
 
@@ -106,6 +107,13 @@ class ApiResources:
         self.tags = TagLookup(self.sessions)
 
     @functools.cached_property
+    def alert_publisher(self) -> AlertPublisher:
+        # Imported lazily: the realtime alerting modules are only needed when someone acknowledges or resolves.
+        from api.alerts.publishing import AlertPublisher
+
+        return AlertPublisher(self.settings)
+
+    @functools.cached_property
     def lakehouse(self) -> Lakehouse:
         # Imported lazily: pyarrow/duckdb/polars are only needed by the analytics routes.
         from lakehouse.store import Lakehouse
@@ -113,6 +121,8 @@ class ApiResources:
         return Lakehouse.from_settings(self.settings)
 
     async def aclose(self) -> None:
+        if "alert_publisher" in self.__dict__:
+            self.alert_publisher.close()
         await self.tags.aclose()
         await self.live.aclose()
         await self.engine.dispose()

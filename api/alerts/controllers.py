@@ -14,9 +14,11 @@ from litestar.params import Parameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api import audit
+from api.alerts.publishing import alert_change
 from api.alerts.schemas import Alert, AlertAction, AlertComment, CommentCreate
 from api.alerts.services import AlertService, acknowledge, add_comment, resolve
 from api.pagination import OffsetPagination, Order, list_filters, paginated
+from api.resources import ApiResources
 from api.schemas import to_dto, to_dtos, utc_or_none
 from api.security import Principal, requires_operator
 from core.db.enums import AlertStatus, Severity
@@ -91,7 +93,7 @@ class AlertController(Controller):
         request: Request,
         data: AlertAction | None = None,
     ) -> Alert:
-        return await _transition(alerts, db_session, id, request.user, data, acknowledge, "acknowledge")
+        return await _transition(alerts, db_session, id, request, data, acknowledge, "acknowledge")
 
     @post(
         "/{id:uuid}/resolve",
@@ -108,7 +110,7 @@ class AlertController(Controller):
         request: Request,
         data: AlertAction | None = None,
     ) -> Alert:
-        return await _transition(alerts, db_session, id, request.user, data, resolve, "resolve")
+        return await _transition(alerts, db_session, id, request, data, resolve, "resolve")
 
     @post(
         "/{id:uuid}/comments",
@@ -136,16 +138,24 @@ async def _transition(
     alerts: AlertService,
     db_session: AsyncSession,
     id: uuid.UUID,
-    principal: Principal,
+    request: Request,
     data: AlertAction | None,
     change: Callable[[AlertModel, str], object],
     action: str,
 ) -> Alert:
-    """Acknowledge or resolve: the status change, an optional comment and the audit row, in one transaction."""
+    """Acknowledge or resolve: the status change, an optional comment and the audit row, in one transaction;
+    once it is committed, the change goes out on `alerts.<site>` like the realtime engine's own changes."""
+    principal: Principal = request.user
     alert = await alerts.get_or_404(id)
+    before = alert.status
     change(alert, principal.actor)
     if data and data.comment:
         add_comment(alert, principal.actor, data.comment)
     await db_session.flush()
     audit.record(db_session, principal, action, "alert", id)
+    announcement = await alert_change(db_session, alert) if alert.status != before else None
+    await db_session.commit()  # announce only what is stored
+    if announcement is not None:
+        resources: ApiResources = request.app.state.resources
+        await resources.alert_publisher.publish(announcement)
     return to_dto(alert, Alert)
