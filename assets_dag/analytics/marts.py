@@ -73,8 +73,16 @@ def utilisation(connection: duckdb.DuckDBPyConnection, day: dt.date, p: MartPara
     tag = pl.col("tag_id")
     same_tag_next = tag == tag.shift(-1)
     first_of_tag = (tag != tag.shift(1)).fill_null(True)
+    # One integer sort key instead of sorting by (tag string, ts): the tag's category code in the high bits,
+    # microseconds since midnight (< 2**37 for rows of the day) in the low bits. About 3x cheaper; rows of a
+    # tag stay together in time order, which is all the shifts below need (the result is sorted by tag_id).
+    day_start_us = int(dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC).timestamp() * 1_000_000)
+    order_key = pl.col("tag_id").cast(pl.Categorical).to_physical().cast(pl.Int64) * (1 << 37) + (
+        pl.col("ts").dt.epoch("us") - day_start_us
+    )
     intervals = (
-        fixes.sort("tag_id", "ts")
+        fixes.with_columns(order_key=order_key)
+        .sort("order_key")
         .with_columns(t=pl.col("ts").dt.epoch("us") / 1e6)
         .with_columns(
             seconds=pl.when(same_tag_next).then(pl.col("t").shift(-1) - pl.col("t")),
@@ -214,11 +222,16 @@ def gateway_health(connection: duckdb.DuckDBPyConnection, day: dt.date, p: MartP
     exact for any threshold of a minute or more (a gap inside one minute cannot exceed it)."""
     if p.silent_gap_s < 60:
         raise ValueError(f"silent_gap_s: must be at least 60 s, got {p.silent_gap_s}")
+    # No CTE over the raw rows: DuckDB materialises a CTE that is referenced more than once, which copies
+    # every observation. Each aggregate below scans the source once; everything after works on small tables.
     sql = """
-    WITH obs AS (
-        SELECT gateway_id, tag_id, ts, rssi FROM observations WHERE ts >= $day_start AND ts < $day_end
+    WITH minutes AS (  -- integer minute keys and microsecond bounds: no floating point per observation
+        SELECT gateway_id, epoch_us(ts) // 60000000 AS minute, count(*) AS n, min(ts) AS first_ts,
+               max(ts) AS last_ts
+        FROM observations WHERE ts >= $day_start AND ts < $day_end GROUP BY gateway_id, minute
     ), histogram AS (
-        SELECT gateway_id, rssi, count(*) AS n FROM obs GROUP BY gateway_id, rssi
+        SELECT gateway_id, rssi, count(*) AS n
+        FROM observations WHERE ts >= $day_start AND ts < $day_end GROUP BY gateway_id, rssi
     ), ranked AS (
         SELECT gateway_id, rssi, sum(n) OVER (PARTITION BY gateway_id ORDER BY rssi) AS upto,
                sum(n) OVER (PARTITION BY gateway_id) AS total
@@ -234,19 +247,21 @@ def gateway_health(connection: duckdb.DuckDBPyConnection, day: dt.date, p: MartP
                AS value
         FROM wanted w JOIN ranked r USING (gateway_id) GROUP BY w.gateway_id, w.q, w.position
     ), tags AS (
-        SELECT gateway_id, count(*) AS tags_heard FROM (SELECT DISTINCT gateway_id, tag_id FROM obs) GROUP BY 1
+        SELECT gateway_id, count(DISTINCT tag_id) AS tags_heard
+        FROM observations WHERE ts >= $day_start AND ts < $day_end GROUP BY gateway_id
     ), stats AS (
-        SELECT gateway_id, count(*) AS observations, min(rssi) AS rssi_min, max(rssi) AS rssi_max,
-               min(ts) AS first_seen, max(ts) AS last_seen
-        FROM obs GROUP BY gateway_id
-    ), minutes AS (
-        SELECT gateway_id, min(epoch(ts)) AS first_t, max(epoch(ts)) AS last_t
-        FROM obs GROUP BY gateway_id, floor(epoch(ts) / 60)
-        UNION ALL SELECT gateway_id, epoch($day_start), epoch($day_start) FROM stats  -- from midnight
-        UNION ALL SELECT gateway_id, epoch($day_end), epoch($day_end) FROM stats      -- to the next midnight
+        SELECT m.gateway_id, m.observations, h.rssi_min, h.rssi_max, m.first_seen, m.last_seen
+        FROM (SELECT gateway_id, sum(n)::BIGINT AS observations, min(first_ts) AS first_seen, max(last_ts) AS last_seen
+              FROM minutes GROUP BY gateway_id) m
+        JOIN (SELECT gateway_id, min(rssi) AS rssi_min, max(rssi) AS rssi_max FROM histogram GROUP BY gateway_id) h
+        USING (gateway_id)
+    ), bounds AS (
+        SELECT gateway_id, epoch_us(first_ts) AS first_us, epoch_us(last_ts) AS last_us FROM minutes
+        UNION ALL SELECT gateway_id, epoch_us($day_start), epoch_us($day_start) FROM stats  -- from midnight
+        UNION ALL SELECT gateway_id, epoch_us($day_end), epoch_us($day_end) FROM stats      -- to the next midnight
     ), gaps AS (
-        SELECT gateway_id, lead(first_t) OVER (PARTITION BY gateway_id ORDER BY first_t) - last_t AS gap_s
-        FROM minutes
+        SELECT gateway_id, (lead(first_us) OVER (PARTITION BY gateway_id ORDER BY first_us) - last_us) / 1e6 AS gap_s
+        FROM bounds
     ), silences AS (
         SELECT gateway_id, count(*) AS silent_periods, sum(gap_s) AS silent_s, max(gap_s) AS longest_silence_s
         FROM gaps WHERE gap_s > $silent_gap_s GROUP BY gateway_id
