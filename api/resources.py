@@ -20,6 +20,7 @@ from core.settings import Settings
 
 if TYPE_CHECKING:
     from api.alerts.publishing import AlertPublisher
+    from api.gateways.rates import ObservationRates
     from lakehouse.store import Lakehouse
 
 
@@ -112,6 +113,13 @@ class ApiResources:
         from api.alerts.publishing import AlertPublisher
 
         return AlertPublisher(self.settings)
+
+    @functools.cached_property
+    def observation_rates(self) -> ObservationRates:
+        # Imported lazily, like the lakehouse it reads.
+        from api.gateways.rates import ObservationRates
+
+        return ObservationRates(self.lakehouse)
 
     @functools.cached_property
     def lakehouse(self) -> Lakehouse:

@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 from advanced_alchemy.extensions.litestar.providers import create_service_provider
 from advanced_alchemy.filters import CollectionFilter, LimitOffset, SearchFilter
 from litestar import Controller, Request, delete, get, patch, post
+from litestar.datastructures import State
 from litestar.params import Parameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -16,6 +17,7 @@ from api import audit
 from api.gateways.schemas import Gateway, GatewayCreate, GatewayStatus, GatewayUpdate
 from api.gateways.services import GatewayService, check_position
 from api.pagination import OffsetPagination, Order, list_filters, paginated
+from api.resources import ApiResources
 from api.schemas import apply, set_fields, to_dto, to_dtos
 from api.security import requires_admin
 from core.db.enums import GatewayStatus as GatewayState
@@ -68,8 +70,12 @@ class GatewayController(Controller):
     @get(
         "/{id:uuid}/status", operation_id="getGatewayStatus", summary="Status, last seen and observation rate"
     )
-    async def get_gateway_status(self, gateways: GatewayService, id: uuid.UUID) -> GatewayStatus:
+    async def get_gateway_status(
+        self, gateways: GatewayService, id: uuid.UUID, state: State
+    ) -> GatewayStatus:
         gateway = await gateways.get_or_404(id)
+        resources: ApiResources = state.resources
+        rate = await resources.observation_rates.rate(gateway.gateway_id)
         since = None
         if gateway.last_seen is not None:
             since = (datetime.datetime.now(datetime.UTC) - gateway.last_seen).total_seconds()
@@ -79,7 +85,9 @@ class GatewayController(Controller):
             status=gateway.status,
             last_seen=gateway.last_seen,
             seconds_since_seen=since,
-            observation_rate_per_s=None,  # not recorded by the realtime path yet
+            observation_rate_per_s=None if rate is None else round(rate.per_s, 4),
+            observation_rate_from=None if rate is None else rate.start,
+            observation_rate_to=None if rate is None else rate.end,
         )
 
     @patch(

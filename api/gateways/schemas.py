@@ -40,6 +40,9 @@ class GatewayStatus(Base):
     last_seen: datetime.datetime | None
     seconds_since_seen: float | None
     observation_rate_per_s: float | None
+    """Observations per second in the newest hour the lakehouse landed (None: nothing landed in a day)."""
+    observation_rate_from: datetime.datetime | None
+    observation_rate_to: datetime.datetime | None
 
 
 class GatewayCreate(Base):
