@@ -25,7 +25,7 @@ from pathlib import Path
 if Path(sys.path[0]).resolve() == Path(__file__).resolve().parent:
     sys.path.pop(0)
 
-from confluent_kafka import Producer  # noqa: E402
+from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition  # noqa: E402
 from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
 
 from assets_dag.analytics import sources  # noqa: E402
@@ -82,11 +82,30 @@ def _produce(settings: Settings, topic: str, count: int, hour: dt.datetime) -> f
     return time.perf_counter() - started
 
 
+def bare_consume(settings: Settings, topic: str, count: int) -> tuple[float, float]:
+    """Wall and CPU seconds for confluent-kafka alone to hand over `count` messages (one consumer, batches of
+    100k, nothing read from the messages): the ceiling of any landing built on its Python API."""
+    consumer = Consumer(
+        settings.kafka_config()
+        | {"group.id": "asset-tag-bench", "enable.auto.commit": False, "enable.partition.eof": False}
+    )
+    partitions = consumer.list_topics(topic, timeout=30).topics[topic].partitions
+    consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in partitions])
+    started, cpu = time.perf_counter(), time.process_time()
+    received = 0
+    while received < count:
+        received += len(consumer.consume(num_messages=100_000, timeout=1.0))
+    seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu
+    consumer.close()
+    return seconds, cpu_seconds
+
+
 def bench_landing(settings: Settings, lakehouse: Lakehouse, count: int) -> float:
     hour = (dt.datetime.now(dt.UTC) - dt.timedelta(hours=2)).replace(minute=0, second=0, microsecond=0)
     topic = settings.topic(f"bench.observations.{uuid.uuid4().hex[:6]}")
     produced_s = _produce(settings, topic, count, hour)
     try:
+        bare_s, bare_cpu_s = bare_consume(settings, topic, count)
         started = time.perf_counter()
         landed = land_hour(
             lakehouse,
@@ -105,7 +124,9 @@ def bench_landing(settings: Settings, lakehouse: Lakehouse, count: int) -> float
     print(
         f"landing {count:>10,} obs: {seconds:6.2f} s = {rate:>10,.0f} obs/s "
         f"(produce took {produced_s:.1f} s; file {landed.written.bytes / 1e6:.1f} MB, checks "
-        f"{'pass' if all(c.passed for c in landed.check_results) else 'FAIL'})"
+        f"{'pass' if all(c.passed for c in landed.check_results) else 'FAIL'}; "
+        f"bare confluent-kafka consume of the same topic: {count / bare_s:,.0f} msg/s, "
+        f"{bare_cpu_s / count * 1e6:.2f} CPU us/msg; load {os.getloadavg()[0]:.1f})"
     )
     return rate
 
@@ -132,7 +153,8 @@ def bench_marts(lakehouse: Lakehouse, count: int) -> float:
         timings[name] = time.perf_counter() - step
     slowest = ", ".join(f"{n} {s:.2f}" for n, s in sorted(timings.items(), key=lambda kv: -kv[1])[:4])
     print(
-        f"marts   {count:>10,} obs ({tags} tags): {seconds:6.2f} s (slowest: {slowest}; data prep {prepared:.0f} s)"
+        f"marts   {count:>10,} obs ({tags} tags): {seconds:6.2f} s (slowest: {slowest}; data prep {prepared:.0f} s; "
+        f"load {os.getloadavg()[0]:.1f})"
     )
     return seconds
 
