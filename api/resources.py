@@ -28,6 +28,11 @@ MAX_BATCH_KEYS = 256
 """Most keys one coalesced MGET asks for; a fuller batch is sent at once."""
 
 
+def is_memory_url(url: str) -> bool:
+    """`memory://`: the embedded, in-process backend rather than a Redis server."""
+    return urlsplit(url).scheme.lower() == "memory"
+
+
 class LiveReader:
     """Reads the live keys the realtime consumer writes: Redis for `redis://`, `MemoryHub.shared()` for `memory://`."""
 
@@ -37,7 +42,7 @@ class LiveReader:
         self.redis: Any = None
         self._pending: list[tuple[str, asyncio.Future[bytes | None]]] = []
         self._flushes: set[asyncio.Task[None]] = set()
-        if urlsplit(settings.redis_url).scheme.lower() == "memory":
+        if is_memory_url(settings.redis_url):
             self.hub = MemoryHub.shared()
         else:
             import redis.asyncio as aioredis

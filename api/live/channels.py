@@ -16,7 +16,7 @@ from litestar.channels.backends.base import ChannelsBackend
 
 from api.live.backends import LiveRedisBackend, MemoryHubBackend
 from api.live.protocol import Framer
-from api.live.state import is_memory_url
+from api.resources import is_memory_url
 from core.live import LiveKeys, MemoryHub
 
 # Messages a client may have queued before it is dropped. The consumer publishes about one message per site per

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from api.live.channels import DEFAULT_MAX_BACKLOG, create_channels_backend, create_channels_plugin
 from api.live.snapshot import LiveSnapshots
 from api.live.sockets import LIVE_SOCKETS, Authenticator, LiveServices
-from api.live.state import LiveState, MemoryLiveState, RedisLiveState, is_memory_url
+from api.resources import LiveReader, is_memory_url
 from core.db.engine import async_session_factory, make_async_engine
 from core.live import LiveKeys
 from core.settings import Settings
@@ -35,7 +35,7 @@ class LivePlugin(InitPlugin):
         authenticate: Authenticator,
         *,
         sessions: async_sessionmaker[AsyncSession] | None = None,
-        state: LiveState | None = None,
+        state: LiveReader | None = None,
         max_backlog: int = DEFAULT_MAX_BACKLOG,
     ) -> None:
         """`sessions`/`state`: the app's own database sessions and live-state reader, shared rather than
@@ -53,12 +53,9 @@ class LivePlugin(InitPlugin):
         self.channels = create_channels_plugin(backend, max_backlog=max_backlog)
         self.services = LiveServices(channels=self.channels, keys=self.keys, authenticate=authenticate)
 
-    def _state(self) -> LiveState:
-        return MemoryLiveState() if self._redis is None else RedisLiveState(self._redis)
-
     @asynccontextmanager
     async def _lifespan(self, _app: Litestar) -> AsyncIterator[None]:
-        engine = None
+        engine = own_state = None
         sessions, state = self._shared_sessions, self._shared_state
         if sessions is None:
             options: dict[str, Any] = {}
@@ -67,7 +64,7 @@ class LivePlugin(InitPlugin):
             engine = make_async_engine(self.settings.database_url, **options)
             sessions = async_session_factory(engine)
         if state is None:
-            state = MemoryLiveState() if self._redis is None else RedisLiveState(self._redis)
+            state = own_state = LiveReader(self.settings)
         self.services.snapshots = LiveSnapshots(sessions, state, self.keys)
         try:
             yield
@@ -75,6 +72,8 @@ class LivePlugin(InitPlugin):
             self.services.snapshots = None
             if engine is not None:
                 await engine.dispose()
+            if own_state is not None:
+                await own_state.aclose()
             if self._redis is not None:
                 await self._redis.aclose()
 

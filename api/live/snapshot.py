@@ -16,7 +16,7 @@ import msgspec
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from api.live.state import LiveState
+from api.resources import LiveReader
 from core.db.enums import AlertStatus
 from core.db.models import Alert, Asset, CurrentLocation, Site
 from core.live import LiveKeys
@@ -74,7 +74,7 @@ def alert_to_dict(alert: Alert) -> dict[str, Any]:
 class LiveSnapshots:
     """Answers "what is current" for the live sockets."""
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], state: LiveState, keys: LiveKeys) -> None:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], state: LiveReader, keys: LiveKeys) -> None:
         self.sessions = sessions
         self.state = state
         self.keys = keys
