@@ -12,6 +12,7 @@ import io
 from dataclasses import dataclass, field
 
 import msgspec
+import numpy as np
 import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -230,14 +231,37 @@ def _deduplicate(decoded: DecodedWindow, spec: RecordSpec) -> DecodedWindow:
     """Keep the first copy (lowest partition/offset) of each natural key; sort for an identical file every time.
 
     One parallel sort, then a row is a duplicate when its key equals the previous row's: cheaper than a
-    hash-based unique followed by a second sort, which matters at a million rows an hour."""
-    frame = pl.from_arrow(decoded.table)
+    hash-based unique followed by a second sort, which matters at a million rows an hour. String columns are
+    sorted and compared through their lexical rank (an integer per row), which orders and matches rows
+    exactly as the strings would at a fraction of the cost of comparing strings."""
+    table = decoded.table
+    ranks = {name: _lexical_rank(table[name]) for name in {*spec.key, *spec.sort_by}}
+    by_rank = {name: f"__rank_{name}" if ranks[name] is not None else name for name in ranks}
+    for name, rank in ranks.items():
+        if rank is not None:
+            table = table.append_column(by_rank[name], rank)
+    frame = pl.from_arrow(table)
     assert isinstance(frame, pl.DataFrame)
-    frame = frame.sort([*spec.key, "kafka_partition", "kafka_offset"], multithreaded=True)
-    repeated = pl.all_horizontal([pl.col(c) == pl.col(c).shift(1) for c in spec.key]).fill_null(False)
+    key = [by_rank[c] for c in spec.key]
+    frame = frame.sort([*key, "kafka_partition", "kafka_offset"], multithreaded=True)
+    repeated = pl.all_horizontal([pl.col(c) == pl.col(c).shift(1) for c in key]).fill_null(False)
     unique = frame.filter(~repeated)
     decoded.duplicates = frame.height - unique.height
     if tuple(spec.sort_by) != tuple(spec.key):
-        unique = unique.sort([*spec.sort_by, "kafka_partition", "kafka_offset"], multithreaded=True)
-    decoded.table = unique.to_arrow().cast(spec.schema)
+        sort_by = [by_rank[c] for c in spec.sort_by]
+        unique = unique.sort([*sort_by, "kafka_partition", "kafka_offset"], multithreaded=True)
+    decoded.table = unique.select(spec.schema.names).to_arrow().cast(spec.schema)
     return decoded
+
+
+def _lexical_rank(column: pa.ChunkedArray) -> pa.Array | None:
+    """Per row, the rank of its string among the column's distinct strings (None for other or null columns).
+
+    The distinct strings of an hour are few (tags, gateways, zones): they are sorted, not the rows."""
+    if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)) or column.null_count:
+        return None
+    encoded = pc.dictionary_encode(column.combine_chunks())
+    order = np.asarray(pc.sort_indices(encoded.dictionary))
+    rank_of_code = np.empty(len(order), dtype=np.int32)
+    rank_of_code[order] = np.arange(len(order), dtype=np.int32)
+    return pa.array(rank_of_code[np.asarray(encoded.indices)])
