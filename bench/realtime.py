@@ -7,6 +7,7 @@ Phases, all on one fresh database / topic prefix / Redis prefix:
   4. latency: a separate process produces live observations at --rate obs/s and measures, per fix, the time
      from producing the observation to the fix arriving on the Redis locations channel (published after the
      current location is written, so it is readable by then).
+The seeding and producing run in child processes: the RSS figures are the consumer's (this process's).
 Last line: {"obs_per_s", "ceiling_obs_per_s", "ratio", "p50_ms", "p99_ms", "rss_mb"}.
 """
 
@@ -65,6 +66,15 @@ def _settings(run_id: str, database_url: str):  # type: ignore[no-untyped-def]
         redis_prefix=f"{run_id}:",
         consumer_group=f"{run_id}-realtime",
     )
+
+
+def _seed(database_url: str, tags: int, seed: int) -> None:
+    """Child process: schema and a simulated site. Not the consumer's work, so not in its memory figure."""
+    from core.db.engine import make_engine, upgrade_database
+    from realtime.simulation import build_site, seed_database
+
+    upgrade_database(database_url)
+    seed_database(make_engine(database_url), build_site(tags, seed=seed))
 
 
 def _produce_backlog(settings, tags: int, messages: int, seed: int) -> int:  # type: ignore[no-untyped-def]
@@ -167,10 +177,9 @@ def main() -> None:
 
     import psycopg
 
-    from core.db.engine import make_engine, upgrade_database
+    from core.db.engine import make_engine
     from realtime.observations import decode_batch
     from realtime.pipeline import PipelineOptions, RealtimePipeline
-    from realtime.simulation import build_site, seed_database
     from realtime.stream import OBSERVATIONS, ensure_topics, open_consumer
 
     run_id = "bench" + uuid.uuid4().hex[:8]
@@ -184,12 +193,11 @@ def main() -> None:
     ctx = mp.get_context("spawn")
     try:
         t0 = time.perf_counter()
-        upgrade_database(database_url)
-        engine = make_engine(database_url)
-        seed_database(engine, build_site(args.tags, seed=args.seed))
-        ensure_topics(settings)
         with ctx.Pool(1) as pool:
+            pool.apply(_seed, (database_url, args.tags, args.seed))
+            ensure_topics(settings)
             produced = pool.apply(_produce_backlog, (settings, args.tags, args.messages, args.seed))
+        engine = make_engine(database_url)
         print(
             f"setup: seeded {args.tags} assets, produced {produced} observations in "
             f"{time.perf_counter() - t0:.1f} s; {_rss()}",

@@ -50,7 +50,11 @@ _PER_OBS_CANDIDATES_OVER = 64  # a tag needing more grid points than this gets t
 
 @dataclass(slots=True)
 class Columns:
-    """Observations as columns; `code` is the interned tag, `gw` the catalog's gateway row."""
+    """Observations as columns; `code` is the interned tag, `gw` the catalog's gateway row.
+
+    The carry between batches holds every observation of the last few seconds (millions of rows at 100k tags),
+    so it is kept `narrow()`: 32-bit codes, gateway rows and partitions, and RSSI in float32 whenever that is
+    exact. `wide()` restores 64-bit columns (the same values) for the estimator."""
 
     ts: np.ndarray
     code: np.ndarray
@@ -77,6 +81,21 @@ class Columns:
             self.offset[rows],
         )
 
+    def narrow(self) -> Columns:
+        rssi = self.rssi
+        if rssi.dtype != np.float32:
+            as32 = rssi.astype(np.float32)
+            if np.array_equal(as32, rssi, equal_nan=True):  # integer dBm, as gateways report it
+                rssi = as32
+        return Columns(
+            self.ts.astype(np.float64, copy=False),
+            self.code.astype(np.int32, copy=False),
+            self.gw.astype(np.int32, copy=False),
+            rssi,
+            self.partition.astype(np.int32, copy=False),
+            self.offset.astype(np.int64, copy=False),
+        )
+
     @staticmethod
     def concat(a: Columns, b: Columns) -> Columns:
         return Columns(
@@ -85,6 +104,37 @@ class Columns:
                 for f in ("ts", "code", "gw", "rssi", "partition", "offset")
             )
         )
+
+    @staticmethod
+    def concat_wide(a: Columns, b: Columns) -> Columns:
+        """`concat` in 64-bit columns: what the estimator and the grid work on."""
+        wide = (np.float64, np.int64, np.int64, np.float64, np.int64, np.int64)
+        return Columns(
+            *(
+                np.concatenate([getattr(a, f), getattr(b, f)]).astype(dtype, copy=False)
+                for f, dtype in zip(("ts", "code", "gw", "rssi", "partition", "offset"), wide, strict=True)
+            )
+        )
+
+    @staticmethod
+    def select(a: Columns, keep_a: np.ndarray, b: Columns, keep_b: np.ndarray) -> Columns:
+        """`concat(a.take(keep_a), b.take(keep_b)).narrow()` written straight into the result's columns: no
+        intermediate copy of `a` (the carry), so a batch costs the old plus the new carry, not three of them."""
+        ka = int(np.count_nonzero(keep_a))
+        nb = b.take(keep_b).narrow()
+        rssi32 = nb.rssi.dtype == np.float32 and (ka == 0 or a.rssi.dtype == np.float32)
+        dtypes = (np.float64, np.int32, np.int32, np.float32 if rssi32 else np.float64, np.int32, np.int64)
+        out = []
+        for f, dtype in zip(("ts", "code", "gw", "rssi", "partition", "offset"), dtypes, strict=True):
+            col_a, col_b = getattr(a, f), getattr(nb, f)
+            col = np.empty(ka + len(col_b), dtype)
+            if col_a.dtype == dtype:
+                np.compress(keep_a, col_a, out=col[:ka])
+            else:
+                col[:ka] = col_a[keep_a]
+            col[ka:] = col_b
+            out.append(col)
+        return Columns(*out)
 
 
 class TagStates:
@@ -229,7 +279,6 @@ def locate(
     (asset_id, site_id) for the tag of each code. A site for which `model_for(site_id)` returns a model is
     estimated with it (its version recorded on the fixes); every other site with `estimate_batch`.
     A grid time t is fixed once the tag's partition holds an observation newer than t + `lateness_s`."""
-    combined = Columns.concat(carry, new)
     interval, window = fix_interval_s, window_s
     touched = np.unique(new.code)
     empty = Located(
@@ -239,16 +288,22 @@ def locate(
         np.array([], np.int64),
         np.array([], np.int64),
         np.zeros((0, STATE_WIDTH)),
-        combined,
+        carry,
     )
-    if touched.size == 0 or catalog.gateways is None:
+    if touched.size == 0:
         return empty
-    mine = np.isin(combined.code, touched)
-    obs = combined.take(mine)
+    in_carry = np.isin(carry.code, touched)
+    if catalog.gateways is None:
+        empty.carry = Columns.select(carry, np.ones(len(carry), bool), new, np.ones(len(new), bool))
+        return empty
+    # The batch's tags with their carried observations (carry first: the rows in arrival order), 64-bit.
+    obs = Columns.concat_wide(carry.take(in_carry), new)
     vec = states.vec[touched].copy()  # pending state: applied by the pipeline after the writes
 
-    newest = np.full(int(combined.partition.max()) + 1, -np.inf)
-    np.maximum.at(newest, combined.partition, combined.ts)
+    # Newest event time per partition over the carry and the batch.
+    newest = np.full(int(max(carry.partition.max(initial=-1), new.partition.max())) + 1, -np.inf)
+    np.maximum.at(newest, carry.partition, carry.ts)
+    np.maximum.at(newest, new.partition, new.ts)
     passed = newest[obs.partition] - lateness_s
     eval_tag, eval_ts = _grid_candidates(obs.ts, obs.code, vec[:, 0], interval, window, passed)
     fixes_out = empty.fixes
@@ -267,7 +322,7 @@ def locate(
             empty.current_db,
             touched,
             vec,
-            _next_carry(combined, states, touched, vec, interval, window),
+            _next_carry(carry, in_carry, new, states, touched, vec, newest, interval, window),
         )
     fix_code = win.tag_ids[win.fix_tag]
     gw, rssi = win.gateway.copy(), win.rssi_dbm.copy()
@@ -376,27 +431,36 @@ def locate(
         current_db,
         touched,
         vec,
-        _next_carry(combined, states, touched, vec, interval, window),
+        _next_carry(carry, in_carry, new, states, touched, vec, newest, interval, window),
     )
 
 
 def _next_carry(
-    combined: Columns, states: TagStates, touched: np.ndarray, vec: np.ndarray, interval: float, window: float
+    carry: Columns,
+    in_carry: np.ndarray,
+    new: Columns,
+    states: TagStates,
+    touched: np.ndarray,
+    vec: np.ndarray,
+    newest: np.ndarray,
+    interval: float,
+    window: float,
 ) -> Columns:
-    """Observations that can still fall into a future fix's window (and not absurdly old ones)."""
-    if len(combined) == 0:
-        return combined
-    last_fix = states.vec[combined.code, 0].copy()
-    mine = np.isin(combined.code, touched)
-    last_fix[mine] = vec[np.searchsorted(touched, combined.code[mine]), 0]
-    # Newest event time per partition, not of the whole stream: catching up on a backlog, one partition can
-    # be read far ahead of another, and the lagging one's tags still need their windows.
-    newest = np.full(int(combined.partition.max()) + 1, -np.inf)
-    np.maximum.at(newest, combined.partition, combined.ts)
-    keep = (combined.ts > last_fix + interval - window) & (
-        combined.ts > newest[combined.partition] - window - LATE_SLACK_S
-    )
-    return combined.take(keep)
+    """Observations (carried, then the batch's) that can still fall into a future fix's window (and not absurdly
+    old ones). `newest`: newest event time per partition, not of the whole stream: catching up on a backlog, one
+    partition can be read far ahead of another, and the lagging one's tags still need their windows."""
+
+    def keep(rows: Columns, last_fix: np.ndarray) -> np.ndarray:
+        return (rows.ts > last_fix + interval - window) & (
+            rows.ts > newest[rows.partition] - window - LATE_SLACK_S
+        )
+
+    last_fix = states.vec[:, 0][carry.code]
+    last_fix[in_carry] = vec[np.searchsorted(touched, carry.code[in_carry]), 0]
+    keep_carry = keep(carry, last_fix)
+    del last_fix
+    keep_new = keep(new, vec[np.searchsorted(touched, new.code), 0])
+    return Columns.select(carry, keep_carry, new, keep_new)
 
 
 def _track_batch(vec: np.ndarray) -> TrackBatch:

@@ -17,6 +17,8 @@ a crash anywhere replays the batch, and every write is idempotent, so the replay
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import logging
 import threading
 import time
@@ -60,6 +62,20 @@ log = logging.getLogger("realtime.pipeline")
 TRANSIENT = (OperationalError, DBAPIError, LiveStoreError, StreamError, OSError)
 _encode = msgspec.json.Encoder().encode
 LAG_EVERY_S = 2.0
+# After a batch this big, hand the freed heap back to the OS (glibc keeps it otherwise: the carried window is
+# rebuilt every batch, and the heap's high-water mark would become the process's resident size).
+TRIM_AFTER_MESSAGES = 5000
+
+
+def _load_malloc_trim() -> Callable[[int], int] | None:
+    name = ctypes.util.find_library("c")
+    try:
+        return ctypes.CDLL(name).malloc_trim if name else None  # type: ignore[no-any-return]
+    except (OSError, AttributeError):  # not glibc (musl, macOS): nothing to trim
+        return None
+
+
+_malloc_trim = _load_malloc_trim()
 
 
 class _Abandoned(Exception):
@@ -267,6 +283,8 @@ class RealtimePipeline:
             )
         for name in ("messages", "observations", "dlq", "unknown_tags", "fixes", "history_rows"):
             setattr(self.totals, name, getattr(self.totals, name) + getattr(report, name))
+        if _malloc_trim is not None and report.messages >= TRIM_AFTER_MESSAGES:
+            _malloc_trim(0)
         log.debug("batch %s", report)
 
     def _launch(self, flight: _InFlight) -> None:
