@@ -100,8 +100,19 @@ def _produce_backlog(settings, tags: int, messages: int, seed: int) -> int:  # t
     return produced
 
 
+LIVE_BEACON_S = 1.0  # each live tag beacons once a second ...
+LIVE_ROUND_S = 0.05  # ... at its own phase: a round every 50 ms carries the tags of that phase
+
+
 def _live_load(settings, tags: int, rate: float, seconds: float, seed: int, out: mp.Queue) -> None:  # type: ignore[no-untyped-def]
-    """Child process: produce live observations at `rate` and time each fix's arrival on the locations channel."""
+    """Child process: produce live observations at `rate` and time each fix's arrival on the locations channel.
+
+    Like real tags, each tag beacons at its own phase (not in synchronised rounds on the fix grid), with event
+    time = real time. A fix for grid time t can only be made once the tag has been heard at or after t (and its
+    partition has moved past t), so its latency is timed from producing that beacon, the one that made it
+    possible — the time a fix spends waiting for the tag to beacon again is the tag's, not the pipeline's."""
+    import bisect
+
     import msgspec
     import redis
 
@@ -113,7 +124,9 @@ def _live_load(settings, tags: int, rate: float, seconds: float, seed: int, out:
     sim = SiteSimulator(site, start_s=time.time(), seed=seed)
     producer, topic = open_producer(settings), settings.topic(OBSERVATIONS)
     heard = max(len(sim.observations_at(time.time(), np.arange(min(tags, 2000)))) / min(tags, 2000), 1.0)
-    per_round = max(1, int(rate * 0.5 / heard))  # a round every 0.5 s, on the fix grid
+    active = np.arange(max(1, min(tags, int(rate * LIVE_BEACON_S / heard))))
+    phases = int(round(LIVE_BEACON_S / LIVE_ROUND_S))
+    beacons: dict[str, list[float]] = {}  # tag id -> event times of its beacons, in order
     latencies: list[float] = []
     stop = threading.Event()
     client = redis.Redis.from_url(settings.redis_url)
@@ -136,25 +149,28 @@ def _live_load(settings, tags: int, rate: float, seconds: float, seed: int, out:
                     - time.timezone
                     + int(ts[20:23]) / 1000
                 )
-                if now - fix_s < 30:
-                    latencies.append(now - fix_s)
+                times = beacons.get(fix["tag_id"], [])
+                enabling = bisect.bisect_left(times, fix_s - 0.0005)
+                if enabling < len(times):
+                    latencies.append(now - times[enabling])
 
     listener = threading.Thread(target=listen, daemon=True)
     listener.start()
-    cursor, produced = 0, 0
-    t = np.ceil(time.time() * 2) / 2
+    produced = 0
+    t = np.ceil(time.time() / LIVE_ROUND_S) * LIVE_ROUND_S
     end = t + seconds
     while t < end:
         delay = t - time.time()
         if delay > 0:
             time.sleep(delay)
-        rows = (np.arange(per_round) + cursor) % tags
-        cursor += per_round
+        rows = active[int(round(t / LIVE_ROUND_S)) % phases :: phases]
+        for r in rows.tolist():
+            beacons.setdefault(site.tag_ids[r], []).append(round(t, 3))
         for obs in sim.observations_at(t, rows):
             producer.produce(topic, encode_observation(obs), obs.tag_id.encode())
             produced += 1
         producer.poll(0)
-        t += 0.5
+        t += LIVE_ROUND_S
     producer.flush(30)
     time.sleep(3.0)
     stop.set()
@@ -254,7 +270,15 @@ def main() -> None:
 
         # Latency at a steady rate, the pipeline running in this process.
         stop = threading.Event()
-        worker = threading.Thread(target=lambda: [pipeline.run_once() for _ in iter(stop.is_set, True)])
+        live_batches: list = []  # BatchReport per batch; `seconds` (consume to committed) is set on commit
+
+        def work() -> None:
+            while not stop.is_set():
+                report = pipeline.run_once()
+                if report.messages:
+                    live_batches.append(report)
+
+        worker = threading.Thread(target=work)
         worker.start()
         queue = ctx.Queue()
         load = ctx.Process(
@@ -275,6 +299,14 @@ def main() -> None:
             f"p50 {p50:.0f} ms, p99 {p99:.0f} ms; {_rss()}",
             flush=True,
         )
+        if live_batches:
+            sizes, seconds = np.array([(r.messages, r.seconds) for r in live_batches[1:] or live_batches]).T
+            print(
+                f"live batches: {len(live_batches)}, median {np.median(sizes):.0f} messages, "
+                f"consume-to-commit median {np.median(seconds) * 1000:.0f} ms, "
+                f"p99 {np.percentile(seconds, 99) * 1000:.0f} ms",
+                flush=True,
+            )
         rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
         print(
             json.dumps(
