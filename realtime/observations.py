@@ -257,7 +257,7 @@ def decode_batch(
     raw_tags = list(map(_get_tag, objs))
     tags = list(map(_tag_cache.get, raw_tags))
     if None in tags:  # tags seen for the first time: normalise each distinct one once (bad ones: row path)
-        for raw in {raw for raw, tag in zip(raw_tags, tags, strict=True) if tag is None}:
+        for raw in set(raw_tags).difference(_tag_cache):  # set ops at C speed, not a Python loop per row
             try:
                 normalised_tag(raw)
             except ValueError:
