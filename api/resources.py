@@ -94,6 +94,13 @@ class LiveReader:
             return self.hub.get_many(keys)
         return list(await self.redis.mget(keys))
 
+    async def publish(self, channel: str, data: bytes) -> None:
+        """The API's one live write: announcing an alert change it made (see `api.alerts.publishing`)."""
+        if self.hub is not None:
+            self.hub.publish(channel, data)
+        else:
+            await self.redis.publish(channel, data)
+
     async def ping(self) -> None:
         """Raises if Redis cannot be reached (the in-process hub always can)."""
         if self.redis is not None:
@@ -114,10 +121,9 @@ class ApiResources:
 
     @functools.cached_property
     def alert_publisher(self) -> AlertPublisher:
-        # Imported lazily: the realtime alerting modules are only needed when someone acknowledges or resolves.
-        from api.alerts.publishing import AlertPublisher
+        from api.alerts.publishing import AlertPublisher  # it imports this module
 
-        return AlertPublisher(self.settings)
+        return AlertPublisher(self.live)
 
     @functools.cached_property
     def observation_rates(self) -> ObservationRates:
@@ -134,8 +140,6 @@ class ApiResources:
         return Lakehouse.from_settings(self.settings)
 
     async def aclose(self) -> None:
-        if "alert_publisher" in self.__dict__:
-            self.alert_publisher.close()
         await self.tags.aclose()
         await self.live.aclose()
         await self.engine.dispose()

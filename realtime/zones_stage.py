@@ -22,6 +22,7 @@ from sqlalchemy import Connection, Table, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from core.alerts import AssetSnapshot, Rule, ZoneEventIn, ZoneInfo, evaluate_zone_events
+from core.alerts.outbox import enqueue
 from core.alerts.rules import ZONE_EVENT_KINDS
 from core.db.models import Asset, Geofence, ZoneEvent
 from core.geofence import (
@@ -34,7 +35,6 @@ from core.geofence import (
 )
 from core.geofence.zones import zone_from_record
 from core.settings import Settings
-from realtime.alerting.outbox import enqueue
 from realtime.alerting.publish import publish
 from realtime.alerting.service import AlertingService
 from realtime.alerting.store import apply_event_conditions, load_rules

@@ -1,6 +1,6 @@
 """Alert changes made through the API, announced the way the realtime engine announces its own: the same
-`AlertChange` message (`realtime.alerting.store`) on the live pub/sub channel `alerts.<site>`
-(`realtime.alerting.publish`), so /ws/alerts clients see an acknowledge or resolve as it happens.
+`AlertChange` message (`core.alerts.changes`) on the live pub/sub channel `alerts.<site>`, so /ws/alerts
+clients see an acknowledge or resolve as it happens.
 
 Only the pub/sub leg: the API holds no Kafka producer, so `ble.alerts` (landed by the lakehouse) carries the
 engine's changes only. Publishing is best effort after commit: the change is stored either way, and a client
@@ -9,23 +9,22 @@ that missed the message gets the alert's current state in its next snapshot.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
+import msgspec
+from redis.exceptions import RedisError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from api.resources import LiveReader
 from core.alerts import RuleError, rule_from_record
+from core.alerts.changes import ACKNOWLEDGED, RESOLVED, AlertChange, change_of
 from core.db.enums import AlertStatus
 from core.db.models import Alert, AlertRule
-from core.live import LiveKeys
-from core.settings import Settings
-from realtime.alerting.publish import publish
-from realtime.alerting.store import ACKNOWLEDGED, RESOLVED, AlertChange, change_of
-from realtime.live_store import LiveStore, LiveStoreError, open_live_store
 
 logger = logging.getLogger(__name__)
 
+_encode = msgspec.json.Encoder().encode
 _ACTIONS = {AlertStatus.ACKNOWLEDGED.value: ACKNOWLEDGED, AlertStatus.RESOLVED.value: RESOLVED}
 
 
@@ -47,28 +46,20 @@ async def alert_change(session: AsyncSession, alert: Alert) -> AlertChange | Non
 
 
 class AlertPublisher:
-    """Publishes alert changes on the live store the realtime engine uses (Redis, or the in-process hub)."""
+    """Publishes alert changes on the live pub/sub the realtime engine uses (Redis, or the in-process hub),
+    through the API's own live connection."""
 
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self.keys = LiveKeys(settings.redis_prefix)
-        self._live: LiveStore | None = None
+    def __init__(self, live: LiveReader) -> None:
+        self.live = live
 
     async def publish(self, change: AlertChange) -> None:
-        # The realtime store is synchronous (one pipelined PUBLISH): run it off the event loop.
+        site = change.site_id
+        if not site:
+            return
         try:
-            await asyncio.to_thread(self._publish, change)
-        except LiveStoreError as error:
+            await self.live.publish(self.live.keys.alerts_channel(site), _encode(change.message()))
+        except (OSError, RedisError) as error:
             logger.warning("alert %s %s not announced: %s", change.alert.get("id"), change.action, error)
-
-    def _publish(self, change: AlertChange) -> None:
-        if self._live is None:
-            self._live = open_live_store(self.settings)
-        publish(self.settings, self._live, self.keys, None, alert_changes=[change])
-
-    def close(self) -> None:
-        if self._live is not None:
-            self._live.close()
 
 
 __all__ = ["AlertPublisher", "alert_change"]

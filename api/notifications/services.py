@@ -10,19 +10,16 @@ the same path a real alert takes (the API must not import `realtime`).
 from __future__ import annotations
 
 import datetime
-import re
 import uuid
 from typing import Any
-from urllib.parse import urlsplit
 
 from advanced_alchemy.repository import SQLAlchemyAsyncRepository
 
 from api.errors import Unprocessable
 from api.services import EntityService
-from core.db.enums import ChannelKind, DeliveryStatus
+from core.alerts.channels import ChannelConfigError, check_channel
+from core.db.enums import DeliveryStatus
 from core.db.models import NotificationChannel, NotificationDelivery
-
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
 class ChannelService(EntityService[NotificationChannel]):
@@ -34,27 +31,13 @@ class ChannelService(EntityService[NotificationChannel]):
 
 
 def check_config(kind: str, config: dict[str, Any]) -> None:
-    """Webhooks need `config.url` (http/https) and optional string `headers`; email needs `config.to` addresses."""
-    if kind == ChannelKind.WEBHOOK.value:
-        url = config.get("url")
-        parts = urlsplit(url) if isinstance(url, str) else None
-        if parts is None or parts.scheme not in {"http", "https"} or not parts.netloc:
-            raise Unprocessable("config.url: a webhook needs an http:// or https:// URL", field="config.url")
-        headers = config.get("headers", {})
-        if not isinstance(headers, dict) or not all(
-            isinstance(k, str) and isinstance(v, str) for k, v in headers.items()
-        ):
-            raise Unprocessable(
-                "config.headers: expected an object of header name -> string value", field="config.headers"
-            )
-    elif kind == ChannelKind.EMAIL.value:
-        to = config.get("to")
-        if isinstance(to, str):
-            to = [to]
-        if not isinstance(to, list) or not to or not all(isinstance(a, str) and _EMAIL.match(a) for a in to):
-            raise Unprocessable(
-                "config.to: an email channel needs a list of recipient addresses", field="config.to"
-            )
+    """The senders' own rules (`core.alerts.channels.check_channel`), as a 422 naming the field: a channel the
+    API accepts is one the delivery worker can send to."""
+    try:
+        check_channel(kind, config)
+    except ChannelConfigError as error:
+        message = str(error)
+        raise Unprocessable(message, field=message.split(":", 1)[0]) from None
 
 
 def outbox_test_message(channel: NotificationChannel, actor: str) -> NotificationDelivery:

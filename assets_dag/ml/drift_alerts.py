@@ -16,10 +16,10 @@ from dataclasses import asdict
 
 from sqlalchemy import Engine
 
+from core.alerts.changes import change_of
+from core.alerts.outbox import enqueue
 from core.alerts.persist import OPENED, RESOLVED, AlertWrite, ensure_system_rule, resolve_alert, upsert_alert
 from core.ml.drift import MIN_LIVE_FIXES, DriftReport
-from realtime.alerting.outbox import enqueue
-from realtime.alerting.store import change_of
 
 MODEL_DRIFT_KIND = "model_drift"  # listed in core.alerts.persist.SYSTEM_KINDS
 RULE_NAME = "Location model drift"

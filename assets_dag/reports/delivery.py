@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine, select
 
+from core.alerts.channels import send_report_email
 from core.db.models import NotificationChannel
-from realtime.alerting.channels import send_report_email
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,5 +1,6 @@
 """The notification outbox: one `notification_deliveries` row per (alert change, channel), written in the
-transaction that changed the alert, sent later by the delivery worker (`realtime.alerting.delivery`).
+transaction that changed the alert, sent later by the delivery worker (`realtime.alerting.delivery`). It lives
+in `core` because every writer of alerts queues here: the realtime engine, the API, batch checks (model drift).
 
 Which channels: the rule's `channels` param (names or ids; for escalations `escalation_channels`), or every
 enabled channel when the rule names none. A channel's config may narrow what it receives with
@@ -18,8 +19,8 @@ from typing import Any
 from sqlalchemy import Connection, Table, select
 from sqlalchemy.dialects import postgresql, sqlite
 
+from core.alerts.changes import ESCALATED, OPENED, RESOLVED, AlertChange
 from core.db.models import NotificationChannel, NotificationDelivery
-from realtime.alerting.store import ESCALATED, OPENED, RESOLVED, AlertChange
 
 CHANNELS: Table = NotificationChannel.__table__  # type: ignore[assignment]
 DELIVERIES: Table = NotificationDelivery.__table__  # type: ignore[assignment]

@@ -23,8 +23,8 @@ from typing import Any
 
 from sqlalchemy import Engine, func, select, update
 
+from core.alerts.outbox import CHANNELS, DELIVERIES
 from realtime.alerting.channels import SendResult, send
-from realtime.alerting.outbox import CHANNELS, DELIVERIES
 
 log = logging.getLogger(__name__)
 UTC = datetime.UTC

@@ -2,7 +2,7 @@
 written with upserts, so two consumers (or a replay) racing on the same condition still leave one alert.
 
 Every change is returned as an `AlertChange` and its notifications are queued in the outbox by the caller in the
-*same* transaction (`realtime.alerting.outbox.enqueue`), so an alert is never stored without its notifications
+*same* transaction (`core.alerts.outbox.enqueue`), so an alert is never stored without its notifications
 or notified without being stored. Publishing (Kafka `ble.alerts`, pub/sub `alerts.<site>`) happens after commit.
 """
 
@@ -12,13 +12,21 @@ import datetime
 import logging
 import uuid
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Connection, Table, and_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from core.alerts import Action, Condition, Decision, OpenAlert, Rule, RuleError, rule_from_record
+from core.alerts.changes import (
+    ACKNOWLEDGED,
+    ESCALATED,
+    OPENED,
+    REPEATED,
+    RESOLVED,
+    AlertChange,
+    alert_dict,
+)
 from core.alerts.persist import SYSTEM_KINDS
 from core.db.models import Alert, AlertRule
 
@@ -32,25 +40,6 @@ UNRESOLVED = ALERTS.c.status != "resolved"
 # "no unique or exclusion constraint matching the ON CONFLICT specification".
 UNRESOLVED_PREDICATE = text("status <> 'resolved'")
 
-_FLAT = (
-    "kind",
-    "severity",
-    "subject_key",
-    "asset_id",
-    "site_id",
-    "status",
-    "message",
-    "opened_at",
-    "acknowledged_at",
-    "resolved_at",
-)
-OPENED, REPEATED, RESOLVED, ESCALATED, ACKNOWLEDGED = (
-    "opened",
-    "repeated",
-    "resolved",
-    "escalated",
-    "acknowledged",
-)
 _RETURNED = [
     ALERTS.c.id, ALERTS.c.rule_id, ALERTS.c.kind, ALERTS.c.subject_type, ALERTS.c.subject_id,
     ALERTS.c.subject_key, ALERTS.c.asset_id, ALERTS.c.site_id, ALERTS.c.status, ALERTS.c.severity,
@@ -58,50 +47,6 @@ _RETURNED = [
     ALERTS.c.acknowledged_by, ALERTS.c.acknowledged_at, ALERTS.c.resolved_by, ALERTS.c.resolved_at,
     ALERTS.c.escalated_at,
 ]  # fmt: skip
-
-
-@dataclass(frozen=True, slots=True)
-class AlertChange:
-    """What happened to an alert in this transaction, with the alert as stored afterwards (JSON-ready)."""
-
-    action: str  # opened | repeated | resolved | escalated | acknowledged
-    alert: dict[str, Any]
-    rule: Rule | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def site_id(self) -> str | None:
-        return self.alert.get("site_id")
-
-    def message(self) -> dict[str, Any]:
-        """The event as published on `ble.alerts`, `alerts.<site>` and sent to webhooks."""
-        rule = (
-            {"id": self.rule.id, "name": self.rule.name, "kind": self.rule.kind.value} if self.rule else None
-        )
-        flat = {
-            key: self.alert.get(key) for key in _FLAT
-        }  # the lakehouse lands these columns from ble.alerts
-        return {"type": "alert", "action": self.action, "alert_id": self.alert.get("id"), **flat,
-                "alert": self.alert, "rule": rule, **self.extra}  # fmt: skip
-
-
-def _json_value(value: Any) -> Any:
-    if isinstance(value, uuid.UUID):
-        return str(value)
-    if isinstance(value, datetime.datetime):
-        return value.astimezone(datetime.UTC).isoformat().replace("+00:00", "Z")
-    return value
-
-
-def _alert_dict(row: Any) -> dict[str, Any]:
-    return {key: _json_value(value) for key, value in row._mapping.items()}
-
-
-def change_of(conn: Connection, alert_id: str, action: str, rule: Rule | None = None) -> AlertChange:
-    """The `AlertChange` for an alert another writer changed in this transaction (e.g. a batch check), so it is
-    notified and published like the realtime engine's own changes."""
-    row = conn.execute(select(ALERTS).where(ALERTS.c.id == uuid.UUID(alert_id))).one()
-    return AlertChange(action, _alert_dict(row), rule)
 
 
 def _uuid(value: str | uuid.UUID | None) -> uuid.UUID | None:
@@ -186,7 +131,7 @@ def upsert_alert(
     ).returning(*_RETURNED)
     row = conn.execute(statement).one()
     action = OPENED if row.id == new_id else REPEATED
-    return AlertChange(action, _alert_dict(row), rule)
+    return AlertChange(action, alert_dict(row), rule)
 
 
 def resolve_alert(
@@ -200,7 +145,7 @@ def resolve_alert(
         .returning(*_RETURNED)
     )
     row = conn.execute(statement).one_or_none()
-    return None if row is None else AlertChange(RESOLVED, _alert_dict(row), rule)
+    return None if row is None else AlertChange(RESOLVED, alert_dict(row), rule)
 
 
 def resolve_subject(conn: Connection, condition: Condition, now: datetime.datetime) -> AlertChange | None:
@@ -215,7 +160,7 @@ def resolve_subject(conn: Connection, condition: Condition, now: datetime.dateti
         .returning(*_RETURNED)
     )
     row = conn.execute(statement).one_or_none()
-    return None if row is None else AlertChange(RESOLVED, _alert_dict(row), condition.rule)
+    return None if row is None else AlertChange(RESOLVED, alert_dict(row), condition.rule)
 
 
 def acknowledge_alert(conn: Connection, alert_id: str, by: str, now: datetime.datetime) -> AlertChange | None:
@@ -227,7 +172,7 @@ def acknowledge_alert(conn: Connection, alert_id: str, by: str, now: datetime.da
         .returning(*_RETURNED)
     )
     row = conn.execute(statement).one_or_none()
-    return None if row is None else AlertChange(ACKNOWLEDGED, _alert_dict(row))
+    return None if row is None else AlertChange(ACKNOWLEDGED, alert_dict(row))
 
 
 def escalate_alert(conn: Connection, alert_id: str, now: datetime.datetime, rule: Rule) -> AlertChange | None:
@@ -238,7 +183,7 @@ def escalate_alert(conn: Connection, alert_id: str, now: datetime.datetime, rule
         .returning(*_RETURNED)
     )
     row = conn.execute(statement).one_or_none()
-    return None if row is None else AlertChange(ESCALATED, _alert_dict(row), rule)
+    return None if row is None else AlertChange(ESCALATED, alert_dict(row), rule)
 
 
 def apply_decisions(

@@ -18,10 +18,10 @@ from dataclasses import dataclass
 from sqlalchemy import Engine
 
 from core.alerts import PERIODIC_KINDS, escalations, evaluate_periodic, reconcile
+from core.alerts.outbox import enqueue
 from core.db.engine import make_engine
 from core.live import LiveKeys
 from core.settings import Settings
-from realtime.alerting.outbox import enqueue
 from realtime.alerting.publish import publish
 from realtime.alerting.store import AlertChange, apply_decisions, load_open_alerts, load_rules
 from realtime.alerting.world import load_world

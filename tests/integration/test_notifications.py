@@ -16,11 +16,11 @@ from aiosmtpd.controller import Controller
 from sqlalchemy import Engine, insert, select
 
 from core.alerts import Condition, rule_from_record
+from core.alerts.outbox import DELIVERIES, enqueue
 from core.db.engine import make_engine, upgrade_database
 from core.db.models import AlertRule, NotificationChannel
 from realtime.alerting.channels import SIGNATURE_HEADER, TIMESTAMP_HEADER, send_test, verify_signature
 from realtime.alerting.delivery import DeliveryOptions, DeliveryWorker
-from realtime.alerting.outbox import DELIVERIES, enqueue
 from realtime.alerting.store import upsert_alert
 
 pytestmark = pytest.mark.integration

@@ -11,11 +11,12 @@ import pytest
 from sqlalchemy import Engine, insert, select
 
 from core.alerts import Condition, rule_from_record
+from core.alerts.channels import SendResult, check_channel
+from core.alerts.outbox import DELIVERIES, enqueue
 from core.db.engine import make_engine, upgrade_database
 from core.db.models import Alert, AlertRule, NotificationChannel
-from realtime.alerting.channels import SendResult, check_channel, sign, verify_signature
+from realtime.alerting.channels import sign, verify_signature
 from realtime.alerting.delivery import DeliveryOptions, DeliveryWorker, backoff_s
-from realtime.alerting.outbox import DELIVERIES, enqueue
 from realtime.alerting.store import resolve_subject, upsert_alert
 
 pytestmark = pytest.mark.unit

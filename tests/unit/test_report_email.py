@@ -20,10 +20,10 @@ from assets_dag.analytics.assets import MART_ASSETS
 from assets_dag.maintenance.assets import maintenance_due
 from assets_dag.reports.assets import REPORT_DELIVERED, site_daily_report
 from assets_dag.resources import DatabaseResource, LakehouseResource
+from core.alerts.channels import ChannelConfigError, check_channel
 from core.db.models import NotificationChannel, metadata
 from core.settings import Settings
 from lakehouse import Lakehouse, demo, report_key
-from realtime.alerting.channels import ChannelConfigError, check_channel
 
 pytestmark = pytest.mark.unit
 
@@ -110,7 +110,9 @@ def test_report_is_emailed_to_subscribers_only_and_a_dead_relay_is_named(
     html = [p for p in parts if p.get_content_type() == "text/html" and not p.get_filename()]
     attached = [p for p in parts if p.get_filename() == f"site_daily-{DAY.isoformat()}.html"]
     assert html and attached
-    assert html[0].get_payload(decode=True).decode().replace("\r\n", "\n").strip() == stored.strip()  # SMTP CRLF
+    assert (
+        html[0].get_payload(decode=True).decode().replace("\r\n", "\n").strip() == stored.strip()
+    )  # SMTP CRLF
     assert attached[0].get_payload(decode=True).decode() == stored
 
     delivered = next(c for c in result.get_asset_check_evaluations() if c.check_name == REPORT_DELIVERED)

@@ -32,7 +32,11 @@ MUTATIONS = [
     (
         "post",
         "/api/v1/notification-channels",
-        {"name": "c", "kind": "email", "config": {"to": ["a@b.example"]}},
+        {
+            "name": "c",
+            "kind": "email",
+            "config": {"host": "smtp.b.example", "from": "at@b.example", "to": ["a@b.example"]},
+        },
         "admin",
     ),
     ("post", "/api/v1/keys", {"name": "k", "role": "viewer"}, "admin"),
