@@ -230,10 +230,7 @@ class RealtimePipeline:
         started = time.perf_counter()
         self._abandon = False
         try:
-            flight = self._prepare(messages, started)
-            # The raw messages are decoded into the flight's columns: release them (tens of MB at 50k) before
-            # waiting for the previous batch's write, rather than holding them alongside two batches' columns.
-            del messages
+            flight = self._prepare(messages, started)  # empties `messages` once they are decoded
             self.flush()  # the previous batch: written and committed before this one may be
         except _Abandoned:
             log.warning("batch abandoned (partitions revoked or stopping); it will be replayed")
@@ -518,8 +515,12 @@ class RealtimePipeline:
     def _prepare(self, messages: list, started: float) -> _InFlight:
         """Decode and locate a batch and apply its pending per-tag state in memory (the next batch builds on
         it while this one is written; if the write is abandoned, the rebalance that caused it drops that state)."""
-        metrics.CONSUMED.inc(len(messages))
+        consumed = len(messages)
+        metrics.CONSUMED.inc(consumed)
         decoded = self._decode(messages)
+        # Decoded into columns: release the raw messages (tens of MB at 50k) before locating, which rebuilds the
+        # carried window, and before waiting on the previous batch's write (the caller's list is this one).
+        messages.clear()
         self._load_states(decoded)
         located = locate(
             self.states,
@@ -553,7 +554,7 @@ class RealtimePipeline:
                 metrics.LAG.set(self.consumer.lag())
             except Exception:  # noqa: BLE001 - a metric must never stop the loop
                 log.debug("consumer lag unavailable", exc_info=True)
-        report = BatchReport(len(messages), n_obs, len(decoded.dlq), unknown, len(located.fixes))
+        report = BatchReport(consumed, n_obs, len(decoded.dlq), unknown, len(located.fixes))
         # Where the stream may resume once this batch is written: from the carry as it is right after it.
         return _InFlight(report, decoded, located, gateway_rows, asset_rows, self._offsets(decoded), started)
 
