@@ -9,21 +9,11 @@ Why each piece exists:
 - *Jump rejection*: a fix whose innovation is implausible under the predicted covariance (Mahalanobis gate) is
   ignored — a multipath burst must not teleport an asset. Several rejected fixes in a row mean the tag really
   moved (or was carried off), so the track re-starts at the new fixes.
-- *Two hypotheses, parked and walking*: a tag is either parked (its true position fixed) or walking (constant
-  velocity). The walking hypothesis is the Kalman filter above, always updated and never pinned. The parked
-  hypothesis is an *anchor*: the running mean of the fixes since the tag looked still (slow, consistent
-  fixes for `still_after_s`), forgetting beyond `anchor_memory_s` so a creeping tag is still followed. A parked
-  tag is reported at its anchor, so fix noise — correlated over seconds under real shadowing, where a free
-  filter wanders metres at walking speed — averages out instead of making the dot wander across zone borders.
-  It is released (the walking filter reported again) when the filter is `release_sigma` fix σ away from the
-  anchor *and* heading away at walking pace: a walk does both, noise that wanders out and back rarely does.
-  Before the release the dot leans toward the filter (from half that distance on), so a walker's dot sets off
-  without a jump — a jump would read as a burst of speed to the speed-aware zone membership.
+- *Stationary stickiness*: after a tag has looked still for `still_after_s`, its velocity is pinned to zero and
+  process noise nearly off, so the noise of successive fixes averages out instead of making the dot wander
+  (and flap across zone borders). One clearly-outside fix releases it.
 
-State is small and serialisable (no fields beyond the ones the realtime loop stores): `still_s` is how long the
-tag has looked still (parked at `still_after_s`), and the `drift` slot holds the anchor, as an offset from the
-filter's position (states written before the anchor existed hold a small innovation mean there: their anchor
-starts next to the filter). `TrackState` (msgspec, array-like) per tag for Redis, and `TrackBatch`
+State is small and serialisable: `TrackState` (msgspec, array-like) per tag for Redis, and `TrackBatch`
 (numpy columns) for updating thousands of tags per call.
 """
 
@@ -56,15 +46,16 @@ class TrackState(msgspec.Struct, frozen=True, array_like=True):
     bias_m: float = (
         0.0  # error that averaging cannot remove (a parked tag's multipath bias), from recent fixes
     )
-    # the anchor (the parked hypothesis: mean of the fixes since the tag looked still) minus (x, y), in m; the
-    # slot once held a running mean of innovations, so older states decode to an anchor next to the filter
-    drift_x: float = 0.0
+    drift_x: float = (
+        0.0  # running mean of the innovations (m): a parked tag that is really creeping shows drift
+    )
     drift_y: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
 class TrackingConfig:
     accel_sigma_mps2: float = 0.5  # white-noise acceleration: walking pace changes of ~0.5 m/s per second
+    still_accel_sigma_mps2: float = 0.02  # once parked, nearly no process noise
     initial_speed_sigma_mps: float = 1.0
     gate_chi2: float = 13.8  # 99.9 % for 2 degrees of freedom
     max_speed_mps: float = 15.0  # faster than a forklift: physically implausible indoors
@@ -77,12 +68,11 @@ class TrackingConfig:
     fix_correlation_s: float = 2.0
     # Share of a fix's accuracy that is systematic (location-dependent multipath) and never averages out.
     systematic_share: float = 0.6
-    # A parked tag is reported at its anchor, the mean of its fixes since it looked still, over at most this long
-    # (so a slowly creeping tag is still followed).
-    anchor_memory_s: float = 30.0
-    release_chi2: float = 13.8  # 99.9 %: a fix this far from the track breaks a still streak
-    release_sigma: float = 3.0  # a parked tag is released when the walking filter is this many fix σ away...
-    release_speed_mps: float = 0.5  # ...heading away from the anchor at least this fast
+    # A parked track is released when the running mean of its innovations exceeds this many fix σ: a slow,
+    # steady move (a creeping robot, a pallet being nudged) never produces one outlying fix, but it drifts.
+    drift_release_sigma: float = 1.5
+    drift_smoothing: float = 0.2
+    release_chi2: float = 13.8  # 99.9 %: a parked tag leaves stickiness only on a clearly different fix
     still_velocity_chi2: float = 6.0  # 95 %: a velocity the filter cannot tell from zero
 
 
@@ -98,7 +88,7 @@ class TrackBatch:
     still_s: np.ndarray
     rejected: np.ndarray  # (N,) int
     bias_m: np.ndarray  # (N,)
-    drift: np.ndarray  # (N, 2) anchor minus state[:, :2] (see the module docstring)
+    drift: np.ndarray  # (N, 2)
 
     def __len__(self) -> int:
         return len(self.ts)
@@ -187,12 +177,12 @@ def track_predict(
     config = config or TrackingConfig()
     ts = np.broadcast_to(np.asarray(ts, dtype=float), batch.ts.shape)
     dt = np.where(batch.active, np.maximum(ts - batch.ts, 0.0), 0.0)
+    still = batch.still_s >= config.still_after_s
     transition = np.tile(np.eye(4), (len(dt), 1, 1))
     transition[:, 0, 2] = transition[:, 1, 3] = dt
     state = np.einsum("nij,nj->ni", transition, batch.state)
-    cov = transition @ batch.cov @ transition.transpose(0, 2, 1) + _process_noise(
-        dt, np.full(len(dt), config.accel_sigma_mps2)
-    )
+    accel = np.where(still, config.still_accel_sigma_mps2, config.accel_sigma_mps2)
+    cov = transition @ batch.cov @ transition.transpose(0, 2, 1) + _process_noise(dt, accel)
     return TrackBatch(
         batch.active,
         np.where(batch.active, ts, batch.ts),
@@ -202,7 +192,7 @@ def track_predict(
         batch.still_s,
         batch.rejected,
         batch.bias_m,
-        batch.drift - (state[:, :2] - batch.state[:, :2]),  # the anchor stays where it is
+        batch.drift,
     )
 
 
@@ -228,16 +218,15 @@ def track_update(
     floor = batch.floor if fix_floor is None else np.asarray(fix_floor, np.int64)
     has_fix = np.isfinite(fix_x) & np.isfinite(fix_y) & np.isfinite(r_sigma)
     dt = np.maximum(ts_arr - batch.ts, 0.0)
-    was_parked = batch.still_s >= config.still_after_s
 
     pred = track_predict(batch, ts_arr, config)
     state, cov = pred.state.copy(), pred.cov.copy()
-    anchor = state[:, :2] + pred.drift  # absolute anchor position (see `TrackBatch`)
     innovation = np.stack([fix_x - state[:, 0], fix_y - state[:, 1]], axis=1)
     s = cov[:, :2, :2] + (r_sigma**2)[:, None, None] * np.eye(2)
     s = np.where(has_fix[:, None, None], s, np.eye(2))
+    s_inv = np.linalg.inv(s)
     innovation0 = np.nan_to_num(innovation)
-    d2 = np.einsum("ni,nij,nj->n", innovation0, np.linalg.inv(s), innovation0)
+    d2 = np.einsum("ni,nij,nj->n", innovation0, s_inv, innovation0)
     jump_speed = np.hypot(*innovation0.T) / np.maximum(dt, 1e-3)
     implausible = (d2 > config.gate_chi2) & (jump_speed > config.max_speed_mps)
     implausible |= d2 > config.gate_chi2 * 4  # far outside any plausible motion, whatever the time gap
@@ -245,8 +234,8 @@ def track_update(
     restart = has_fix & (~batch.active | (floor != batch.floor) | (implausible & ~rejected_now))
     update = has_fix & ~rejected_now & ~restart
 
-    # The walking hypothesis: a constant-velocity Kalman update, the fix's noise inflated for its correlation
-    # with the previous fixes (the gate above uses the fix's own noise).
+    # Kalman update for the rows that take their fix, with the fix's noise inflated for its correlation with
+    # the previous fixes (the gate above uses the fix's own noise).
     inflation = np.maximum(1.0, config.fix_correlation_s / np.maximum(dt, 1e-3))
     s_update = cov[:, :2, :2] + (r_sigma**2 * inflation)[:, None, None] * np.eye(2)
     s_update = np.where(has_fix[:, None, None], s_update, np.eye(2))
@@ -260,46 +249,36 @@ def track_update(
     init_cov = np.zeros((n, 4, 4))
     init_cov[:, 0, 0] = init_cov[:, 1, 1] = r_sigma**2
     init_cov[:, 2, 2] = init_cov[:, 3, 3] = config.initial_speed_sigma_mps**2
-    fix = np.stack([fix_x, fix_y], axis=1)
-    state = np.where(restart[:, None], np.concatenate([fix, np.zeros((n, 2))], axis=1), state)
+    state = np.where(restart[:, None], np.stack([fix_x, fix_y, np.zeros(n), np.zeros(n)], axis=1), state)
     cov = np.where(restart[:, None, None], init_cov, cov)
 
-    # The parked hypothesis: a fixed anchor, the mean of the fixes since the tag looked still (a running mean,
-    # forgetting beyond `anchor_memory_s` so a slowly creeping tag is followed).
-    still_before = np.where(restart, 0.0, batch.still_s)
-    weight = np.maximum(dt / np.maximum(still_before + dt, 1e-9), dt / config.anchor_memory_s)
-    weight = np.where(still_before > 0, np.minimum(weight, 1.0), 1.0)
-    anchor = np.where(update[:, None], anchor + weight[:, None] * (np.nan_to_num(fix) - anchor), anchor)
-    anchor = np.where(restart[:, None], fix, anchor)
-
-    # Still (accumulate still time) = a velocity that is slow or that the filter cannot tell from zero, and a
-    # fix that agrees with the track.
+    # Stationary stickiness: accumulate still time while slow and consistent; pin velocity once parked.
+    # "Still" = slow, or a velocity the filter cannot tell from zero (noisy fixes of a parked tag), and the fix
+    # agrees with the track.
     speed = np.hypot(state[:, 2], state[:, 3])
     v_cov = cov[:, 2:, 2:] + 1e-9 * np.eye(2)
     v_d2 = np.einsum("ni,nij,nj->n", state[:, 2:], np.linalg.inv(v_cov), state[:, 2:])
     slow = (speed < config.still_speed_mps) | (
         (v_d2 < config.still_velocity_chi2) & (speed < config.max_still_speed_mps)
     )
-    # Release of a parked tag: the walking filter has moved away from the anchor by more than its wander under
-    # fix noise allows (`release_sigma` fix σ), heading away at walking pace — noise that wanders out and comes
-    # back rarely does both.
-    away = state[:, :2] - anchor
-    away_m = np.hypot(away[:, 0], away[:, 1])
-    outward = np.einsum("ni,ni->n", state[:, 2:], away) / np.maximum(away_m, 1e-9)
-    far = away_m > config.release_sigma * r_sigma
-    moved = far & (outward > config.release_speed_mps)
-    # While still time accumulates (not parked yet) the walking filter must also stay near the fixes' mean: a
-    # walker whose filter velocity dips for a moment is not parked.
-    gathering = ~far
-    still_now = np.where(was_parked, ~moved, slow & (d2 <= config.release_chi2) & gathering)
-    # No fix, or one rejected as a jump: neither evidence of motion nor of rest.
-    still_s = np.where(update, np.where(still_now, still_before + dt, 0.0), still_before)
+    was_parked = batch.still_s >= config.still_after_s
+    a = config.drift_smoothing
+    drift = np.where((update & was_parked)[:, None], (1 - a) * batch.drift + a * innovation0, 0.0)
+    drifting = np.hypot(drift[:, 0], drift[:, 1]) > config.drift_release_sigma * r_sigma
+    consistent = (d2 <= config.release_chi2) & ~drifting
+    still_s = np.where(update & consistent & slow, batch.still_s + dt, 0.0)
+    still_s = np.where(has_fix, still_s, batch.still_s)  # no fix: neither evidence of motion nor of rest
     parked = still_s >= config.still_after_s
-    # When a parked tag is released the walking filter takes over: its velocity variance opened so it catches up.
     released = was_parked & has_fix & ~parked & ~restart
-    cov[released, 2, 2] = np.maximum(cov[released, 2, 2], config.initial_speed_sigma_mps**2 / 4)
-    cov[released, 3, 3] = np.maximum(cov[released, 3, 3], config.initial_speed_sigma_mps**2 / 4)
-    anchor = np.where(still_s[:, None] > 0, anchor, state[:, :2])
+    # On release, let the filter move again: open up velocity and add the drift seen so far to the position.
+    cov[released, 2, 2] = cov[released, 3, 3] = config.initial_speed_sigma_mps**2
+    cov[released, 0, 0] += drift[released, 0] ** 2
+    cov[released, 1, 1] += drift[released, 1] ** 2
+    drift[~parked] = 0.0
+    state[parked, 2:] = 0.0
+    cov[parked, 2:, :] = 0.0
+    cov[parked, :, 2:] = 0.0
+    cov[parked, 2, 2] = cov[parked, 3, 3] = 1e-4
 
     rejected = np.where(rejected_now, batch.rejected + 1, np.where(has_fix, 0, batch.rejected))
     systematic = config.systematic_share * np.nan_to_num(np.asarray(fix_accuracy_m, float))
@@ -315,15 +294,10 @@ def track_update(
         still_s,
         rejected,
         bias,
-        anchor - state[:, :2],
+        drift,
     )
-    # A parked tag's dot leans toward the walking filter as that moves away (from half the release distance on),
-    # so a release is no jump: a walker's dot sets off smoothly, noise that wanders out and back barely shows.
-    lean = np.clip((away_m / np.maximum(r_sigma, 1e-9)) / config.release_sigma * 2 - 1, 0.0, 1.0)
-    lean = np.where(has_fix, lean, 0.0)
-    out_xy = np.where(parked[:, None], anchor + (lean**2)[:, None] * (state[:, :2] - anchor), state[:, :2])
     return new_batch, TrackOutput(
-        out_xy[:, 0].copy(), out_xy[:, 1].copy(), new_batch.accuracy_m, update | restart, parked
+        state[:, 0].copy(), state[:, 1].copy(), new_batch.accuracy_m, update | restart, parked
     )
 
 
