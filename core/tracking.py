@@ -267,7 +267,9 @@ def track_update(
     drifting = np.hypot(drift[:, 0], drift[:, 1]) > config.drift_release_sigma * r_sigma
     consistent = (d2 <= config.release_chi2) & ~drifting
     still_s = np.where(update & consistent & slow, batch.still_s + dt, 0.0)
-    still_s = np.where(has_fix, still_s, batch.still_s)  # no fix: neither evidence of motion nor of rest
+    # No fix, or one rejected as a jump: neither evidence of motion nor of rest (a multipath burst that the gate
+    # caught must not also unpin a parked tag and let its dot wander).
+    still_s = np.where(has_fix & ~rejected_now, still_s, batch.still_s)
     parked = still_s >= config.still_after_s
     released = was_parked & has_fix & ~parked & ~restart
     # On release, let the filter move again: open up velocity and add the drift seen so far to the position.

@@ -105,3 +105,10 @@ def test_parked_tag_that_starts_creeping_is_released():
     assert outputs[55].stationary[0]
     late_error = np.abs(np.array([o.x[0] for o in outputs[-40:]]) - true_x[-40:])
     assert np.median(late_error) < 1.0  # a pinned track would lag by up to 9 m
+
+
+def test_one_rejected_jump_does_not_unpark_a_tag():
+    x = [5.0] * 30 + [40.0] + [5.0] * 5
+    _, outputs = run(x, [5.0] * len(x), accuracy=1.0)
+    assert outputs[29].stationary[0] and not outputs[30].accepted[0]
+    assert outputs[30].stationary[0] and outputs[30].x[0] == pytest.approx(5.0, abs=0.1)
