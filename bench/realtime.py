@@ -329,6 +329,13 @@ def main() -> None:
         mine = [name for name in admin.list_topics(timeout=10).topics if name.startswith(f"{run_id}.")]
         if mine:
             admin.delete_topics(mine, operation_timeout=10)
+        import redis
+
+        # The run's per-tag state and current locations: a few hundred thousand keys at 100k tags.
+        client = redis.Redis.from_url(settings.redis_url)
+        keys = list(client.scan_iter(match=f"{run_id}:*", count=10_000))
+        for i in range(0, len(keys), 10_000):
+            client.unlink(*keys[i : i + 10_000])
 
 
 if __name__ == "__main__":
