@@ -135,15 +135,19 @@ class Lakehouse:
 
     def partitions(self, dataset: Dataset) -> list[Partition]:
         """Every written partition of the dataset, in time order."""
-        selector = pafs.FileSelector(self.path(dataset.prefix), recursive=True, allow_not_found=True)
-        found = set()
+        return sorted(set(self._written(dataset, dataset.prefix)), key=lambda p: (p.date, p.hour or 0))
+
+    def _written(self, dataset: Dataset, prefix: str) -> list[Partition]:
+        """The dataset's partitions with a written file under `prefix` (the dataset's, or one day's folder)."""
+        root = self.path(dataset.prefix)
+        selector = pafs.FileSelector(self.path(prefix), recursive=True, allow_not_found=True)
+        found = []
         for info in self.fs.get_file_info(selector):
             if info.type == pafs.FileType.File and info.base_name == PART_FILE:
-                relative = info.path[len(self.path(dataset.prefix)) :].rsplit("/", 1)[0]
-                partition = dataset.parse_partition(relative)
+                partition = dataset.parse_partition(info.path[len(root) :].rsplit("/", 1)[0])
                 if partition is not None:
-                    found.add(partition)
-        return sorted(found, key=lambda p: (p.date, p.hour or 0))
+                    found.append(partition)
+        return found
 
     def partition_uris(self, dataset: Dataset, start: dt.date, end: dt.date | None = None) -> list[str]:
         """URLs of the written partition files for dates start..end (inclusive), in time order."""
@@ -180,16 +184,11 @@ class Lakehouse:
         """Written partitions for dates start..end (inclusive), in time order.
 
         Lists only the requested days' folders: a dataset with years of hourly partitions stays cheap to read."""
-        found: list[Partition] = []
-        for day in days(start, end or start):
-            prefix = self.path(f"{dataset.prefix}/{Partition(day).key}")
-            selector = pafs.FileSelector(prefix, recursive=True, allow_not_found=True)
-            for info in self.fs.get_file_info(selector):
-                if info.type == pafs.FileType.File and info.base_name == PART_FILE:
-                    relative = info.path[len(self.path(dataset.prefix)) :].rsplit("/", 1)[0]
-                    partition = dataset.parse_partition(relative)
-                    if partition is not None:
-                        found.append(partition)
+        found = [
+            partition
+            for day in days(start, end or start)
+            for partition in self._written(dataset, f"{dataset.prefix}/{Partition(day).key}")
+        ]
         found.sort(key=lambda p: (p.date, p.hour or 0))
         return found
 

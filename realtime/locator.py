@@ -97,17 +97,8 @@ class Columns:
         )
 
     @staticmethod
-    def concat(a: Columns, b: Columns) -> Columns:
-        return Columns(
-            *(
-                np.concatenate([getattr(a, f), getattr(b, f)])
-                for f in ("ts", "code", "gw", "rssi", "partition", "offset")
-            )
-        )
-
-    @staticmethod
     def concat_wide(a: Columns, b: Columns) -> Columns:
-        """`concat` in 64-bit columns: what the estimator and the grid work on."""
+        """`a` followed by `b`, in 64-bit columns: what the estimator and the grid work on."""
         wide = (np.float64, np.int64, np.int64, np.float64, np.int64, np.int64)
         return Columns(
             *(
@@ -118,7 +109,7 @@ class Columns:
 
     @staticmethod
     def select(a: Columns, keep_a: np.ndarray, b: Columns, keep_b: np.ndarray) -> Columns:
-        """`concat(a.take(keep_a), b.take(keep_b)).narrow()` written straight into the result's columns: no
+        """`a.take(keep_a)` followed by `b.take(keep_b).narrow()`, written straight into the result's columns: no
         intermediate copy of `a` (the carry), so a batch costs the old plus the new carry, not three of them."""
         ka = int(np.count_nonzero(keep_a))
         nb = b.take(keep_b).narrow()
