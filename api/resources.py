@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import logging
+import time
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from api.locations.services import TagLookup
@@ -26,6 +29,10 @@ if TYPE_CHECKING:
 
 MAX_BATCH_KEYS = 256
 """Most keys one coalesced MGET asks for; a fuller batch is sent at once."""
+REDIS_RETRY_AFTER_S = 5.0
+"""After Redis fails, reads skip it (and answer from PostgreSQL) for this long before trying it again."""
+
+logger = logging.getLogger(__name__)
 
 
 def is_memory_url(url: str) -> bool:
@@ -47,15 +54,36 @@ class LiveReader:
         else:
             import redis.asyncio as aioredis
 
+            # Redis is next door: a connection that takes half a second is not coming.
             self.redis = aioredis.Redis.from_url(
-                settings.redis_url, socket_connect_timeout=2.0, socket_timeout=2.0, max_connections=64
+                settings.redis_url, socket_connect_timeout=0.5, socket_timeout=2.0, max_connections=64
             )
+        # While Redis is down every read would wait for its timeout first: a failure opens this breaker, and
+        # until it closes reads answer "not in the live store" at once, so callers fall back to PostgreSQL.
+        self._down_until = 0.0
+
+    @property
+    def available(self) -> bool:
+        """False while a recent Redis failure holds the breaker open (the in-process hub is always there)."""
+        return self.hub is not None or time.monotonic() >= self._down_until
+
+    def _failed(self, error: BaseException) -> None:
+        if self.available:
+            logger.warning(
+                "live store unreachable (%s); reading from PostgreSQL for the next %.0f s",
+                str(error) or type(error).__name__,
+                REDIS_RETRY_AFTER_S,
+            )
+        self._down_until = time.monotonic() + REDIS_RETRY_AFTER_S
 
     async def get(self, key: str) -> bytes | None:
-        """One key's value. Concurrent calls are coalesced into one MGET per event-loop turn: redis-py spends
-        far more CPU per command than Redis does, and this is the current-location hot path (one GET each)."""
+        """One key's value, or None when it is not there or Redis is unreachable (the caller falls back to
+        PostgreSQL). Concurrent calls are coalesced into one MGET per event-loop turn: redis-py spends far more
+        CPU per command than Redis does, and this is the current-location hot path (one GET each)."""
         if self.hub is not None:
             return self.hub.get(key)
+        if not self.available:
+            return None
         waiter: asyncio.Future[bytes | None] = asyncio.get_running_loop().create_future()
         self._pending.append((key, waiter))
         if len(self._pending) >= MAX_BATCH_KEYS:
@@ -74,7 +102,10 @@ class LiveReader:
     async def _mget(self, batch: list[tuple[str, asyncio.Future[bytes | None]]]) -> None:
         try:
             values = await self.redis.mget([key for key, _ in batch])
-        except Exception as error:  # every waiter gets the error: its request answers, none hangs
+        except (OSError, RedisError) as error:  # unreachable: every waiter answers "not here", none hangs
+            self._failed(error)
+            values = [None] * len(batch)
+        except Exception as error:  # anything else is a bug: every waiter gets it, none hangs
             for _, waiter in batch:
                 if not waiter.done():
                     waiter.set_exception(error)
@@ -92,7 +123,12 @@ class LiveReader:
             return []
         if self.hub is not None:
             return self.hub.get_many(keys)
-        return list(await self.redis.mget(keys))
+        if self.available:
+            try:
+                return list(await self.redis.mget(keys))
+            except (OSError, RedisError) as error:
+                self._failed(error)
+        return [None] * len(keys)
 
     async def publish(self, channel: str, data: bytes) -> None:
         """The API's one live write: announcing an alert change it made (see `api.alerts.publishing`)."""

@@ -4,10 +4,13 @@ and the current location read from Redis (with PostgreSQL as the fallback)."""
 from __future__ import annotations
 
 import json
+import socket
 
 import pytest
 import redis
+from litestar.testing import AsyncTestClient
 
+from api.app import create_app
 from core.live import LiveKeys
 from core.settings import Settings
 
@@ -174,3 +177,23 @@ async def test_ready_checks_database_redis_and_stream(client):
     assert {c["name"]: c["ok"] for c in body["checks"]} == {"database": True, "redis": True, "stream": True}
     metrics = await client.get("/metrics")
     assert metrics.status_code == 200 and "assettag_api_requests_total" in metrics.text
+
+
+async def test_current_location_falls_back_to_postgres_when_redis_is_down(
+    api_settings: Settings, api_keys: dict[str, str], db_fix_writer
+) -> None:
+    with socket.socket() as sock:  # a port nobody listens on: Redis "down"
+        sock.bind(("127.0.0.1", 0))
+        down = api_settings.model_copy(update={"redis_url": f"redis://127.0.0.1:{sock.getsockname()[1]}/0"})
+    async with AsyncTestClient(app=create_app(down)) as client:
+        client.headers["X-API-Key"] = api_keys["admin"]
+        site = await _site(client, "Redis down")
+        asset = (
+            await client.post("/api/v1/assets", json={"name": "Kept", "site_id": site, "tag_id": "BEEF02"})
+        ).json()
+        db_fix_writer("BEEF02", asset["id"], site, x=3.5)
+        path = f"/api/v1/assets/{asset['id']}/location"
+        for _ in range(3):  # the first read finds Redis down; the next ones skip it
+            response = await client.get(path)
+            assert response.status_code == 200, response.text
+            assert response.json()["x"] == 3.5
