@@ -12,15 +12,21 @@ message rather than once per connected client.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncGenerator, Callable, Iterable
 from typing import Any
 
 from litestar.channels.backends.base import ChannelsBackend
 from litestar.channels.backends.redis import RedisChannelsPubSubBackend
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from core.live import MemoryHub
 
 Framer = Callable[[str, bytes], bytes]
+RECONNECT_FIRST_S, RECONNECT_MAX_S = 0.5, 5.0  # backoff while Redis is away
+
+logger = logging.getLogger(__name__)
 _GLOB_CHARS = frozenset("*?[")
 
 
@@ -70,10 +76,25 @@ class LiveRedisBackend(RedisChannelsPubSubBackend):
             self._has_subscribed.clear()
 
     async def stream_events(self) -> AsyncGenerator[tuple[str, Any], None]:
+        outage_s = 0.0
         while True:
             await self._has_subscribed.wait()
             pubsub = self._pub_sub
-            message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=self._poll_timeout_s)
+            try:
+                message = await pubsub.get_message(
+                    ignore_subscribe_messages=True, timeout=self._poll_timeout_s
+                )
+            except (OSError, RedisConnectionError, RedisTimeoutError) as error:
+                # Redis restarted or is unreachable. Without this the stream would end and every socket would
+                # go quiet until the API restarts; instead keep trying: redis-py reconnects on the next read
+                # and subscribes again to every channel and pattern it had.
+                outage_s = min(max(2 * outage_s, RECONNECT_FIRST_S), RECONNECT_MAX_S)
+                logger.warning("live stream lost Redis (%s); retrying in %.1f s", error, outage_s)
+                await asyncio.sleep(outage_s)
+                continue
+            if outage_s:
+                logger.warning("live stream back on Redis; messages published during the outage were missed")
+                outage_s = 0.0
             if message is None:
                 continue
             channel: bytes = message["channel"]
