@@ -3,14 +3,14 @@
 UV = $(shell command -v uv 2>/dev/null || echo python3 -m uv)
 SERVICES_ENV ?= $(HOME)/.cache/asset-tag/services.env
 
-.PHONY: install services services-down demo test test-unit lint dagster api consume simulate
+.PHONY: install services services-down demo test test-unit lint dagster api consume simulate landing
 
 install:
 	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
 	$(UV) sync --frozen
 
 ## Run the whole platform in one process on embedded backends (no services needed).
-demo: install
+demo: install landing
 	$(UV) run assettag demo
 
 ## Start PostgreSQL, Redis, Kafka and MinIO natively (installs them on first run).
@@ -21,9 +21,17 @@ services-down:
 	scripts/services.sh down
 
 ## Everything CI runs: install, start the services, run unit, integration and e2e tests.
-test: install services
+test: install services landing
 	scripts/services.sh tools
 	$(UV) run pytest
+
+## The native landing sink (Go): Kafka -> Parquet at several times the Python path's rate. Rebuilt only
+## when its sources change; Go fetches the modules from the module proxy on the first build.
+LANDING_DIR = lakehouse/native/landing
+LANDING_BIN = $(LANDING_DIR)/bin/asset-tag-landing
+landing: $(LANDING_BIN)
+$(LANDING_BIN): $(wildcard $(LANDING_DIR)/*.go) $(LANDING_DIR)/go.mod $(LANDING_DIR)/go.sum
+	cd $(LANDING_DIR) && go build -trimpath -o bin/asset-tag-landing .
 
 test-unit: install
 	$(UV) run pytest -m unit
