@@ -19,11 +19,12 @@ from advanced_alchemy.exceptions import IntegrityError as RepositoryIntegrityErr
 from advanced_alchemy.exceptions import NotFoundError as RepositoryNotFoundError
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
-from sqlalchemy.exc import DataError, IntegrityError, StatementError
+from sqlalchemy.exc import DataError, IntegrityError, InterfaceError, OperationalError, StatementError
 
 logger = logging.getLogger("api.errors")
 
 PROBLEM_JSON = "application/problem+json"
+RETRY_AFTER_S = 5
 
 
 class ApiError(Exception):
@@ -137,7 +138,18 @@ def _value_error(request: Request[Any, Any, Any], exc: ValueError) -> Response[d
     return problem(request, 422, str(exc))
 
 
+def _unavailable(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
+    # The database (or its network) is down: the request was fine and will work again, so say so — a 500
+    # would send people looking for a bug. Clients and load balancers retry on 503.
+    logger.warning("database unavailable on %s %s: %s", request.method, request.url.path, exc)
+    response = problem(request, 503, "the database is unavailable; retry shortly")
+    response.headers["Retry-After"] = str(RETRY_AFTER_S)
+    return response
+
+
 def _statement_error(request: Request[Any, Any, Any], exc: StatementError) -> Response[dict[str, Any]]:
+    if isinstance(exc, OperationalError | InterfaceError):
+        return _unavailable(request, exc)
     if isinstance(exc, IntegrityError):
         return _integrity(request, exc)
     if isinstance(exc, DataError) or isinstance(exc.orig, ValueError | TypeError):
@@ -156,6 +168,7 @@ EXCEPTION_HANDLERS: dict[type[Exception] | int, Any] = {
     RepositoryNotFoundError: _not_found,
     RepositoryIntegrityError: _integrity,
     StatementError: _statement_error,
+    ConnectionError: _unavailable,  # the driver could not even connect (refused, reset)
     ValueError: _value_error,
     Exception: _internal,
 }
