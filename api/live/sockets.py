@@ -118,8 +118,13 @@ async def _relay(
 
 def _keep_asset(asset_id: uuid.UUID, tag_id: str | None) -> EventFilter:
     wanted_asset, wanted_tag = str(asset_id), tag_id
+    needles = [wanted_asset.encode()] + ([f'"{tag_id}"'.encode()] if tag_id else [])
 
     def keep(event: bytes) -> str | None:
+        # The socket hears every site's fixes: a substring test skips the many messages without this asset
+        # for a fraction of the cost of decoding them.
+        if not any(needle in event for needle in needles):
+            return None
         try:
             body: dict[str, Any] = msgspec.json.decode(event)
         except msgspec.DecodeError:
@@ -168,12 +173,9 @@ async def asset_locations_socket(socket: WebSocket, asset_id: uuid.UUID) -> None
     if asset is None:
         await _close(socket, CLOSE_NOT_FOUND, f"asset_id: no asset {asset_id}")
         return
-    # An asset not assigned to a site can be seen by any site's gateways: listen to all of them.
-    channel = (
-        services.keys.locations_channel(asset.site_id)
-        if asset.site_id is not None
-        else services.keys.locations_channel("*")
-    )
+    # A fix is published on the channel of the site whose gateways heard it, and assets travel: a pump lent to
+    # another building is still this asset. Listen to every site and keep this asset's fixes.
+    channel = services.keys.locations_channel("*")
 
     async def snapshot() -> str:
         return snapshot_frame(locations=await snapshots.asset_locations(asset))

@@ -190,6 +190,28 @@ def test_asset_socket_only_relays_that_assets_fixes(
         assert [(fix["tag_id"], fix["x"]) for fix in message["locations"]] == [("AA02", 9.0)]
 
 
+def test_asset_socket_follows_the_asset_to_another_site(
+    client: TestClient[Litestar], settings: Settings, seed: Seed
+) -> None:
+    # The asset belongs to one site; carried to another, it is heard (and published) on that site's channel.
+    keys = LiveKeys(settings.redis_prefix)
+    with client.websocket_connect(
+        f"/ws/assets/{seed.asset_id}/locations", headers={"X-API-Key": GOOD_KEY}
+    ) as ws:
+        ws.receive_json(timeout=5)  # snapshot
+        _publish(
+            keys.locations_channel(seed.other_site_id),
+            [
+                _fix("AA02", seed.other_asset_id, seed.other_site_id, 4.0),
+                _fix("AA01", seed.asset_id, seed.other_site_id, 6.5),
+            ],
+        )
+        message = ws.receive_json(timeout=5)
+        assert [(fix["tag_id"], fix["site_id"], fix["x"]) for fix in message["locations"]] == [
+            ("AA01", str(seed.other_site_id), 6.5)
+        ]
+
+
 def test_alerts_socket_snapshots_open_alerts_and_relays_new_ones_from_every_site(
     client: TestClient[Litestar], settings: Settings, seed: Seed
 ) -> None:
