@@ -9,17 +9,16 @@ import (
 // sortKey orders rows by the natural key (tag_id, gateway_id, ts) — which is also the dataset's sort order —
 // then by where they came from, so the first row of each key is its lowest (partition, offset) copy.
 type sortKey struct {
-	names     uint64 // tag rank << 32 | gateway rank
 	ts        int64
 	offset    int64
+	tag       uint32
+	gateway   uint32
 	partition int32
 	row       uint32
 }
 
-func compareKeys(a, b sortKey) int {
-	if c := cmp.Compare(a.names, b.names); c != 0 {
-		return c
-	}
+// byTime orders the rows of one (tag, gateway): by ts, then partition and offset.
+func byTime(a, b sortKey) int {
 	if c := cmp.Compare(a.ts, b.ts); c != 0 {
 		return c
 	}
@@ -29,18 +28,25 @@ func compareKeys(a, b sortKey) int {
 	return cmp.Compare(a.offset, b.offset)
 }
 
-// deduplicate sets the order of the rows to write: sorted, without repeated natural keys (at-least-once producers repeat
-// records), keeping the first copy, as records.py does. It returns how many rows it dropped.
+// deduplicate sets the order of the rows to write: sorted, without repeated natural keys (at-least-once
+// producers repeat records), keeping the first copy, as records.py does. It returns how many it dropped.
+//
+// Tags and gateways are ranks of the sorted names, so two stable counting-sort passes (gateway, then tag)
+// group the rows by (tag, gateway) in linear time; each group is then sorted by time. A tag's records come
+// from one partition (the topic is keyed by tag) in offset order, so those groups are nearly sorted already.
 func (w *decodedWindow) deduplicate() int {
 	keys := make([]sortKey, len(w.rows))
 	for i := range w.rows {
 		r := &w.rows[i]
-		keys[i] = sortKey{uint64(r.tag)<<32 | uint64(r.gateway), r.ts, r.offset, r.partition, uint32(i)}
+		keys[i] = sortKey{r.ts, r.offset, r.tag, r.gateway, r.partition, uint32(i)}
 	}
-	parallelSort(keys)
+	spare := make([]sortKey, len(keys))
+	countingSort(keys, spare, len(w.gateways), func(k *sortKey) uint32 { return k.gateway })
+	countingSort(spare, keys, len(w.tags), func(k *sortKey) uint32 { return k.tag })
+	sortGroups(keys)
 	w.order = make([]uint32, 0, len(keys))
 	for i, k := range keys {
-		if i > 0 && k.names == keys[i-1].names && k.ts == keys[i-1].ts {
+		if i > 0 && k.tag == keys[i-1].tag && k.gateway == keys[i-1].gateway && k.ts == keys[i-1].ts {
 			continue
 		}
 		w.order = append(w.order, k.row)
@@ -48,30 +54,45 @@ func (w *decodedWindow) deduplicate() int {
 	return len(w.rows) - len(w.order)
 }
 
-// parallelSort sorts two halves on two goroutines and merges them: sorting is the one step of the landing
-// that is not already spread over the cores. The result does not depend on the split (keys are distinct).
-func parallelSort(keys []sortKey) {
-	if len(keys) < 1<<16 {
-		slices.SortFunc(keys, compareKeys)
-		return
+// countingSort copies src into dst ordered by key (< buckets), keeping the order of equal keys.
+func countingSort(src, dst []sortKey, buckets int, key func(*sortKey) uint32) {
+	starts := make([]int, buckets+1)
+	for i := range src {
+		starts[key(&src[i])+1]++
 	}
+	for b := 1; b <= buckets; b++ {
+		starts[b] += starts[b-1]
+	}
+	for i := range src {
+		b := key(&src[i])
+		dst[starts[b]] = src[i]
+		starts[b]++
+	}
+}
+
+// sortGroups sorts each run of equal (tag, gateway) by time, the two halves of the runs on two goroutines.
+func sortGroups(keys []sortKey) {
 	half := len(keys) / 2
-	left, right := keys[:half], keys[half:]
-	var wg sync.WaitGroup
-	wg.Go(func() { slices.SortFunc(left, compareKeys) })
-	slices.SortFunc(right, compareKeys)
-	wg.Wait()
-	merged := make([]sortKey, 0, len(keys))
-	i, j := 0, 0
-	for i < len(left) && j < len(right) {
-		if compareKeys(left[i], right[j]) <= 0 {
-			merged = append(merged, left[i])
-			i++
-		} else {
-			merged = append(merged, right[j])
-			j++
-		}
+	for half > 0 && half < len(keys) && sameGroup(keys[half-1], keys[half]) {
+		half++
 	}
-	merged = append(append(merged, left[i:]...), right[j:]...)
-	copy(keys, merged)
+	var wg sync.WaitGroup
+	wg.Go(func() { sortRuns(keys[:half]) })
+	sortRuns(keys[half:])
+	wg.Wait()
+}
+
+func sameGroup(a, b sortKey) bool { return a.tag == b.tag && a.gateway == b.gateway }
+
+func sortRuns(keys []sortKey) {
+	for start := 0; start < len(keys); {
+		end := start + 1
+		for end < len(keys) && sameGroup(keys[start], keys[end]) {
+			end++
+		}
+		if end-start > 1 {
+			slices.SortFunc(keys[start:end], byTime)
+		}
+		start = end
+	}
 }

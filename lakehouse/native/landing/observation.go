@@ -3,6 +3,8 @@ package main
 import (
 	"fmt"
 	"math"
+	"strconv"
+	"unsafe"
 
 	"github.com/valyala/fastjson"
 )
@@ -15,8 +17,8 @@ const (
 	nullSeq
 )
 
-// observation is one decoded record. tag and gateway are ids in the parsing worker's interner until
-// deduplicate turns them into ranks of the sorted distinct strings.
+// observation is one decoded record. tag and gateway are ids in the decoding worker's interner until merge
+// turns them into ranks of the sorted distinct names.
 type observation struct {
 	ts          int64 // event time, UTC microseconds
 	seq         int64
@@ -51,9 +53,20 @@ func (in *interner) id(b []byte) uint32 {
 	return id
 }
 
-// decodeObservation applies the rules of assets_dag/ingest/records.py (_parse_record) to one JSON value.
-// The error text is the rejection reason.
+// decodeObservation applies the rules of assets_dag/ingest/records.py (_parse_record) to one JSON value;
+// the error text is the rejection reason.
 func decodeObservation(p *fastjson.Parser, value []byte, in *interner, o *observation) error {
+	var f fields
+	if !scanFields(value, &f) {
+		if err := parseFields(p, value, &f); err != nil {
+			return err
+		}
+	}
+	return f.decode(in, o)
+}
+
+// parseFields is the general path: any valid JSON, escapes included.
+func parseFields(p *fastjson.Parser, value []byte, out *fields) error {
 	if len(value) == 0 {
 		return fmt.Errorf("empty value (expected a JSON object)")
 	}
@@ -64,112 +77,132 @@ func decodeObservation(p *fastjson.Parser, value []byte, in *interner, o *observ
 	if doc.Type() != fastjson.TypeObject {
 		return fmt.Errorf("expected a JSON object, got %s", pythonType(doc))
 	}
-	tag, err := requiredString(doc, "tag_id")
-	if err != nil {
-		return err
+	for i, name := range observationFields {
+		v := doc.Get(name)
+		switch {
+		case v == nil || v.Type() == fastjson.TypeNull:
+			out[i] = token{'z', []byte("null")}
+		case v.Type() == fastjson.TypeString:
+			text, _ := v.StringBytes()
+			out[i] = token{'s', text}
+		case v.Type() == fastjson.TypeNumber:
+			out[i] = token{'n', v.MarshalTo(nil)}
+		case v.Type() == fastjson.TypeTrue:
+			out[i] = token{'t', []byte("true")}
+		case v.Type() == fastjson.TypeFalse:
+			out[i] = token{'f', []byte("false")}
+		default:
+			out[i] = token{'o', v.MarshalTo(nil)}
+		}
 	}
-	gateway, err := requiredString(doc, "gateway_id")
-	if err != nil {
-		return err
-	}
-	rssi := doc.Get("rssi")
-	if isNull(rssi) {
-		return fmt.Errorf("rssi: missing")
-	}
-	if o.rssi, err = int16Of("rssi", rssi); err != nil {
-		return err
-	}
-	ts := doc.Get("ts")
-	if isNull(ts) {
-		return fmt.Errorf("ts: missing")
-	}
-	if o.ts, err = timestampOf(ts); err != nil {
-		return err
-	}
-	o.nulls = 0
-	if v := doc.Get("tx_power"); isNull(v) {
-		o.nulls |= nullTxPower
-		o.txPower = 0
-	} else if o.txPower, err = int16Of("tx_power", v); err != nil {
-		return err
-	}
-	if v := doc.Get("battery"); isNull(v) {
-		o.nulls |= nullBattery
-		o.battery = 0
-	} else if o.battery, err = float32Of("battery", v); err != nil {
-		return err
-	}
-	if v := doc.Get("temperature"); isNull(v) {
-		o.nulls |= nullTemperature
-		o.temperature = 0
-	} else if o.temperature, err = float32Of("temperature", v); err != nil {
-		return err
-	}
-	if v := doc.Get("seq"); isNull(v) {
-		o.nulls |= nullSeq
-		o.seq = 0
-	} else if o.seq, err = int64Of("seq", v); err != nil {
-		return err
-	}
-	o.tag = in.id(tag)
-	o.gateway = in.id(gateway)
 	return nil
 }
 
-func isNull(v *fastjson.Value) bool { return v == nil || v.Type() == fastjson.TypeNull }
-
-func requiredString(doc *fastjson.Value, name string) ([]byte, error) {
-	v := doc.Get(name)
-	if isNull(v) {
-		return nil, fmt.Errorf("%s: missing", name)
+func (f *fields) decode(in *interner, o *observation) (err error) {
+	for _, required := range [...]int{fTag, fGateway, fRssi, fTs} {
+		if f[required].kind == 'z' {
+			return fmt.Errorf("%s: missing", observationFields[required])
+		}
 	}
-	if v.Type() != fastjson.TypeString {
-		return nil, fmt.Errorf("%s: expected a string, got %s", name, v)
+	for _, name := range [...]int{fTag, fGateway} {
+		if f[name].kind != 's' {
+			return fmt.Errorf("%s: expected a string, got %s", observationFields[name], f[name])
+		}
 	}
-	b, _ := v.StringBytes()
-	return b, nil
+	if o.rssi, err = int16Of(fRssi, f[fRssi]); err != nil {
+		return err
+	}
+	if o.ts, err = timestampOf(f[fTs]); err != nil {
+		return err
+	}
+	o.nulls, o.txPower, o.battery, o.temperature, o.seq = 0, 0, 0, 0, 0
+	if f[fTxPower].kind == 'z' {
+		o.nulls |= nullTxPower
+	} else if o.txPower, err = int16Of(fTxPower, f[fTxPower]); err != nil {
+		return err
+	}
+	if f[fBattery].kind == 'z' {
+		o.nulls |= nullBattery
+	} else if o.battery, err = float32Of(fBattery, f[fBattery]); err != nil {
+		return err
+	}
+	if f[fTemperature].kind == 'z' {
+		o.nulls |= nullTemperature
+	} else if o.temperature, err = float32Of(fTemperature, f[fTemperature]); err != nil {
+		return err
+	}
+	if f[fSeq].kind == 'z' {
+		o.nulls |= nullSeq
+	} else if o.seq, err = int64Of(fSeq, f[fSeq]); err != nil {
+		return err
+	}
+	o.tag = in.id(f[fTag].text)
+	o.gateway = in.id(f[fGateway].text)
+	return nil
 }
 
-// numberOf returns the value as an int64 when it is written as an integer, else as a float64 (isInt false).
-func numberOf(name string, v *fastjson.Value) (i int64, f float64, isInt bool, err error) {
-	if v.Type() != fastjson.TypeNumber {
-		return 0, 0, false, fmt.Errorf("%s: expected a number, got %s", name, v)
+// numberOf returns the value as an int64 when it is written as an integer that fits, else as a float64.
+func numberOf(field int, t token) (i int64, f float64, isInt bool, err error) {
+	if t.kind != 'n' || len(t.text) == 0 {
+		return 0, 0, false, fmt.Errorf("%s: expected a number, got %s", observationFields[field], t)
 	}
-	if i, err := v.Int64(); err == nil {
+	if i, ok := parseInt(t.text); ok {
 		return i, 0, true, nil
 	}
-	f, err = v.Float64()
+	f, err = strconv.ParseFloat(unsafe.String(&t.text[0], len(t.text)), 64)
 	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
-		return 0, 0, false, fmt.Errorf("%s: expected a number, got %s", name, v)
+		return 0, 0, false, fmt.Errorf("%s: expected a number, got %s", observationFields[field], t)
 	}
 	return 0, f, false, nil
 }
 
+// parseInt reads -?[0-9]+ that fits an int64.
+func parseInt(b []byte) (int64, bool) {
+	negative := b[0] == '-'
+	if negative {
+		b = b[1:]
+	}
+	if len(b) == 0 || len(b) > 18 { // 18 digits always fit; longer ones go through ParseFloat
+		return 0, false
+	}
+	var n int64
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int64(c-'0')
+	}
+	if negative {
+		n = -n
+	}
+	return n, true
+}
+
 // int64Of truncates a fractional number toward zero, as Python's int() does.
-func int64Of(name string, v *fastjson.Value) (int64, error) {
-	i, f, isInt, err := numberOf(name, v)
+func int64Of(field int, t token) (int64, error) {
+	i, f, isInt, err := numberOf(field, t)
 	if err != nil || isInt {
 		return i, err
 	}
 	if f >= math.MaxInt64 || f < math.MinInt64 {
-		return 0, fmt.Errorf("%s: %s is out of range for int64", name, v)
+		return 0, fmt.Errorf("%s: %s is out of range for int64", observationFields[field], t)
 	}
 	return int64(f), nil
 }
 
-func int16Of(name string, v *fastjson.Value) (int16, error) {
-	i, err := int64Of(name, v)
+func int16Of(field int, t token) (int16, error) {
+	i, err := int64Of(field, t)
 	if err != nil {
 		return 0, err
 	}
 	if i < math.MinInt16 || i > math.MaxInt16 {
-		return 0, fmt.Errorf("%s: %s is out of range for int16", name, v)
+		return 0, fmt.Errorf("%s: %s is out of range for int16", observationFields[field], t)
 	}
 	return int16(i), nil
 }
 
-func float32Of(name string, v *fastjson.Value) (float32, error) {
-	i, f, isInt, err := numberOf(name, v)
+func float32Of(field int, t token) (float32, error) {
+	i, f, isInt, err := numberOf(field, t)
 	if err != nil {
 		return 0, err
 	}
@@ -179,32 +212,31 @@ func float32Of(name string, v *fastjson.Value) (float32, error) {
 	return float32(f), nil
 }
 
-func timestampOf(v *fastjson.Value) (int64, error) {
-	switch v.Type() {
-	case fastjson.TypeString:
-		b, _ := v.StringBytes()
-		us, err := parseTimestamp(b)
+func timestampOf(t token) (int64, error) {
+	switch t.kind {
+	case 's':
+		us, err := parseTimestamp(t.text)
 		if err != nil {
-			return 0, fmt.Errorf("ts: %v, got %s", err, v)
+			return 0, fmt.Errorf("ts: %v, got %s", err, t)
 		}
 		return us, nil
-	case fastjson.TypeNumber: // epoch milliseconds
-		i, f, isInt, err := numberOf("ts", v)
+	case 'n': // epoch milliseconds
+		i, f, isInt, err := numberOf(fTs, t)
 		if err != nil {
 			return 0, err
 		}
 		if isInt {
 			if i > math.MaxInt64/1000 || i < math.MinInt64/1000 {
-				return 0, fmt.Errorf("ts: %s is out of range for epoch ms", v)
+				return 0, fmt.Errorf("ts: %s is out of range for epoch ms", t)
 			}
 			return i * 1000, nil
 		}
 		if math.Abs(f) > math.MaxInt64/1000 {
-			return 0, fmt.Errorf("ts: %s is out of range for epoch ms", v)
+			return 0, fmt.Errorf("ts: %s is out of range for epoch ms", t)
 		}
 		return int64(math.RoundToEven(f * 1000)), nil
 	}
-	return 0, fmt.Errorf("ts: expected RFC 3339 or epoch ms, got %s", v)
+	return 0, fmt.Errorf("ts: expected RFC 3339 or epoch ms, got %s", t)
 }
 
 // pythonType names a JSON value's type as records.py's message does (the type json decodes it to).
