@@ -5,7 +5,9 @@
 Uses the services started by `scripts/services.sh up` (read from ~/.cache/asset-tag/services.env unless the
 ASSET_TAG_* variables are set). Landing: N observations are produced into a fresh topic (3 partitions) with
 timestamps inside one hour, then `land_hour` reads exactly that hour, decodes, de-duplicates, writes one zstd
-Parquet file to MinIO and reads it back for the checks — the rate counts all of that. Marts: a synthetic day of
+Parquet file to MinIO and reads it back for the checks — the rate counts all of that. `land_hour` runs the
+native sink (`make landing`); at sizes up to --python-max the Python path and a bare confluent-kafka consume
+of the same topic are measured too, for contrast. Marts: a synthetic day of
 N observations (and a fix per tag every 10 s) is written to the lakehouse, then every mart is built from it.
 The last line is JSON: {"landing_obs_per_s", "marts_10m_s"} (the largest sizes measured).
 """
@@ -16,6 +18,7 @@ import argparse
 import datetime as dt
 import json
 import os
+import resource
 import sys
 import time
 import uuid
@@ -30,7 +33,7 @@ from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
 
 from assets_dag.analytics import sources  # noqa: E402
 from assets_dag.analytics.build import MARTS, build_all, build_mart  # noqa: E402
-from assets_dag.ingest.landing import land_hour  # noqa: E402
+from assets_dag.ingest.landing import Landed, land_hour  # noqa: E402
 from assets_dag.ingest.records import OBSERVATIONS  # noqa: E402
 from core.settings import Settings, load_settings  # noqa: E402
 from lakehouse import RAW_OBSERVATIONS, Lakehouse, Partition, connect, demo  # noqa: E402
@@ -100,35 +103,59 @@ def bare_consume(settings: Settings, topic: str, count: int) -> tuple[float, flo
     return seconds, cpu_seconds
 
 
-def bench_landing(settings: Settings, lakehouse: Lakehouse, count: int) -> float:
+def _land(settings: Settings, lakehouse: Lakehouse, topic: str, hour: dt.datetime, native: bool) -> Landed:
+    return land_hour(
+        lakehouse,
+        settings.kafka_config(),
+        topic,
+        RAW_OBSERVATIONS,
+        OBSERVATIONS,
+        Partition(hour.date(), hour.hour),
+        native=native,
+    )
+
+
+def bench_landing(settings: Settings, lakehouse: Lakehouse, count: int, python_max: int) -> float:
     hour = (dt.datetime.now(dt.UTC) - dt.timedelta(hours=2)).replace(minute=0, second=0, microsecond=0)
     topic = settings.topic(f"bench.observations.{uuid.uuid4().hex[:6]}")
     produced_s = _produce(settings, topic, count, hour)
+    contrast = ""
     try:
-        bare_s, bare_cpu_s = bare_consume(settings, topic, count)
-        started = time.perf_counter()
-        landed = land_hour(
-            lakehouse,
-            settings.kafka_config(),
-            topic,
-            RAW_OBSERVATIONS,
-            OBSERVATIONS,
-            Partition(hour.date(), hour.hour),
-        )
-        seconds = time.perf_counter() - started
+        started, cpu = time.perf_counter(), _children_cpu_s()
+        landed = _land(settings, lakehouse, topic, hour, native=True)
+        seconds, sink_cpu_s = time.perf_counter() - started, _children_cpu_s() - cpu
+        if count <= python_max:
+            bare_s, bare_cpu_s = bare_consume(settings, topic, count)
+            started = time.perf_counter()
+            by_python = _land(settings, lakehouse, topic, hour, native=False)
+            python_s = time.perf_counter() - started
+            assert by_python.written.rows == count, (
+                f"the Python path landed {by_python.written.rows} of {count}"
+            )
+            contrast = (
+                f"\n        Python path: {python_s:6.2f} s = {count / python_s:>10,.0f} obs/s; bare confluent-kafka "
+                f"consume: {count / bare_s:,.0f} msg/s, {bare_cpu_s / count * 1e6:.2f} CPU us/msg"
+            )
     finally:
         admin = AdminClient(settings.kafka_config())
         admin.delete_topics([topic])[topic].result()
+    assert landed.native, "the native sink did not run (is Go installed? `make landing`)"
     assert landed.written.rows == count, f"landed {landed.written.rows} of {count}"
     rate = count / seconds
     print(
-        f"landing {count:>10,} obs: {seconds:6.2f} s = {rate:>10,.0f} obs/s "
-        f"(produce took {produced_s:.1f} s; file {landed.written.bytes / 1e6:.1f} MB, checks "
-        f"{'pass' if all(c.passed for c in landed.check_results) else 'FAIL'}; "
-        f"bare confluent-kafka consume of the same topic: {count / bare_s:,.0f} msg/s, "
-        f"{bare_cpu_s / count * 1e6:.2f} CPU us/msg; load {os.getloadavg()[0]:.1f})"
+        f"landing {count:>10,} obs: {seconds:6.2f} s = {rate:>10,.0f} obs/s native sink "
+        f"({sink_cpu_s / count * 1e6:.2f} CPU us/obs in the sink; produce took {produced_s:.1f} s; "
+        f"file {landed.written.bytes / 1e6:.1f} MB, checks "
+        f"{'pass' if all(c.passed for c in landed.check_results) else 'FAIL'}; load {os.getloadavg()[0]:.1f})"
+        f"{contrast}"
     )
     return rate
+
+
+def _children_cpu_s() -> float:
+    """CPU seconds used by finished child processes (the sink runs as one)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def bench_marts(lakehouse: Lakehouse, count: int) -> float:
@@ -163,6 +190,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--landing-sizes", default="1000000,3000000")
     parser.add_argument("--mart-sizes", default="1000000,3000000,10000000")
+    parser.add_argument(
+        "--python-max", type=int, default=1_000_000, help="largest size to land in Python too"
+    )
     args = parser.parse_args()
     run = uuid.uuid4().hex[:8]
     settings = _settings(run)
@@ -171,7 +201,11 @@ def main() -> None:
     import pandas  # noqa: F401  pyarrow imports it on first use; uncached bytecode would be timed as landing
 
     try:
-        rates = [bench_landing(settings, lakehouse, int(n)) for n in args.landing_sizes.split(",") if n]
+        rates = [
+            bench_landing(settings, lakehouse, int(n), args.python_max)
+            for n in args.landing_sizes.split(",")
+            if n
+        ]
         mart_seconds = [bench_marts(lakehouse, int(n)) for n in args.mart_sizes.split(",") if n]
     finally:
         for key in lakehouse.list_keys(""):
