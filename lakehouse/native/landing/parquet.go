@@ -71,17 +71,22 @@ func encodeParquet(w *decodedWindow) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("parquet: %v", err)
 	}
-	for start := 0; start < len(w.order) || start == 0; start += rowGroupRows {
-		end := min(start+rowGroupRows, len(w.order))
-		record := rowGroup(mem, w, w.order[start:end])
-		err = writer.Write(record) // one row group per call
+	// Build the next row group's arrays while the writer encodes and compresses the current one.
+	records := make(chan arrow.RecordBatch, 1)
+	go func() {
+		defer close(records)
+		for start := 0; start == 0 || start < len(w.order); start += rowGroupRows {
+			records <- rowGroup(mem, w, w.order[start:min(start+rowGroupRows, len(w.order))])
+		}
+	}()
+	for record := range records {
+		if err == nil {
+			err = writer.Write(record) // one row group per call
+		}
 		record.Release()
-		if err != nil {
-			return nil, fmt.Errorf("parquet: %v", err)
-		}
-		if end == len(w.order) {
-			break
-		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("parquet: %v", err)
 	}
 	if err := writer.Close(); err != nil {
 		return nil, fmt.Errorf("parquet: %v", err)

@@ -34,10 +34,40 @@ const (
 	fSeq
 )
 
+// fieldIndex finds a key among observationFields by its length first (called for every key of every record).
 func fieldIndex(key []byte) int {
-	for i, name := range observationFields {
-		if string(key) == name {
-			return i
+	switch len(key) {
+	case 2:
+		if string(key) == "ts" {
+			return fTs
+		}
+	case 3:
+		if string(key) == "seq" {
+			return fSeq
+		}
+	case 4:
+		if string(key) == "rssi" {
+			return fRssi
+		}
+	case 6:
+		if string(key) == "tag_id" {
+			return fTag
+		}
+	case 7:
+		if string(key) == "battery" {
+			return fBattery
+		}
+	case 8:
+		if string(key) == "tx_power" {
+			return fTxPower
+		}
+	case 10:
+		if string(key) == "gateway_id" {
+			return fGateway
+		}
+	case 11:
+		if string(key) == "temperature" {
+			return fTemperature
 		}
 	}
 	return -1
