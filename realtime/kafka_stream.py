@@ -69,8 +69,8 @@ class KafkaStreamConsumer:
             # Prefetch about a second of messages, not the topic: at 100k obs/s (~15 MB/s) that keeps the loop
             # fed, and what librdkafka buffers counts against the process's memory budget (64 MB of each cost
             # ~150 MB of RSS with 100k tags, for no throughput).
-            "fetch.max.bytes": 16 * 1024 * 1024,
-            "queued.max.messages.kbytes": 16 * 1024,
+            "fetch.max.bytes": 4 * 1024 * 1024,
+            "queued.max.messages.kbytes": 4 * 1024,
         }
         config.update(options)
         self._consumer = Consumer(config)

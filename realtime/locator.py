@@ -97,35 +97,41 @@ class Columns:
         )
 
     @staticmethod
-    def concat_wide(a: Columns, b: Columns) -> Columns:
-        """`a` followed by `b`, in 64-bit columns: what the estimator and the grid work on."""
+    def concat_wide(a: Columns, keep_a: np.ndarray, b: Columns) -> Columns:
+        """`a.take(keep_a)` followed by `b`, in 64-bit columns: what the estimator and the grid work on. Written
+        column by column into the result: no narrow copy of the selected carry alongside the wide one."""
         wide = (np.float64, np.int64, np.int64, np.float64, np.int64, np.int64)
-        return Columns(
-            *(
-                np.concatenate([getattr(a, f), getattr(b, f)]).astype(dtype, copy=False)
-                for f, dtype in zip(("ts", "code", "gw", "rssi", "partition", "offset"), wide, strict=True)
-            )
-        )
-
-    @staticmethod
-    def select(a: Columns, keep_a: np.ndarray, b: Columns, keep_b: np.ndarray) -> Columns:
-        """`a.take(keep_a)` followed by `b.take(keep_b).narrow()`, written straight into the result's columns: no
-        intermediate copy of `a` (the carry), so a batch costs the old plus the new carry, not three of them."""
         ka = int(np.count_nonzero(keep_a))
-        nb = b.take(keep_b).narrow()
-        rssi32 = nb.rssi.dtype == np.float32 and (ka == 0 or a.rssi.dtype == np.float32)
-        dtypes = (np.float64, np.int32, np.int32, np.float32 if rssi32 else np.float64, np.int32, np.int64)
         out = []
-        for f, dtype in zip(("ts", "code", "gw", "rssi", "partition", "offset"), dtypes, strict=True):
-            col_a, col_b = getattr(a, f), getattr(nb, f)
+        for f, dtype in zip(("ts", "code", "gw", "rssi", "partition", "offset"), wide, strict=True):
+            col_a, col_b = getattr(a, f), getattr(b, f)
             col = np.empty(ka + len(col_b), dtype)
-            if col_a.dtype == dtype:
-                np.compress(keep_a, col_a, out=col[:ka])
-            else:
-                col[:ka] = col_a[keep_a]
+            col[:ka] = col_a[keep_a]
             col[ka:] = col_b
             out.append(col)
         return Columns(*out)
+
+    def rebuild(self, keep: np.ndarray, new: Columns, keep_new: np.ndarray) -> Columns:
+        """In place: the rows `keep` of these columns followed by `new.take(keep_new).narrow()`; returns self.
+
+        Used on the carry, the largest thing the loop holds (millions of rows at 100k tags): each column is
+        replaced as soon as its successor is written, so a rebuild costs the carry plus one column, not two
+        carries. Nothing else may hold the carry's columns (everything that reads them copies)."""
+        ka = int(np.count_nonzero(keep))
+        nb = new.take(keep_new).narrow()
+        rssi32 = nb.rssi.dtype == np.float32 and (ka == 0 or self.rssi.dtype == np.float32)
+        dtypes = (np.float64, np.int32, np.int32, np.float32 if rssi32 else np.float64, np.int32, np.int64)
+        for f, dtype in zip(("ts", "code", "gw", "rssi", "partition", "offset"), dtypes, strict=True):
+            col_a, col_b = getattr(self, f), getattr(nb, f)
+            col = np.empty(ka + len(col_b), dtype)
+            if col_a.dtype == dtype:
+                np.compress(keep, col_a, out=col[:ka])
+            else:
+                col[:ka] = col_a[keep]
+            col[ka:] = col_b
+            del col_a
+            setattr(self, f, col)  # the old column goes now
+        return self
 
 
 class TagStates:
@@ -202,7 +208,7 @@ class Located:
     history: np.ndarray  # bool per fix: store in location_history
     latest: np.ndarray  # indices of the newest fix per tag (Redis current location)
     current_db: np.ndarray  # indices of fixes to upsert into current_locations
-    state_codes: np.ndarray  # tags whose state changed
+    state_codes: np.ndarray  # tags whose state changed (those with a fix in the batch)
     state_vec: np.ndarray  # their new state rows
     carry: Columns
 
@@ -269,7 +275,8 @@ def locate(
     """Fixes for every tag in `new` (state for those tags must be loaded). `asset_lookup[code]` gives
     (asset_id, site_id) for the tag of each code. A site for which `model_for(site_id)` returns a model is
     estimated with it (its version recorded on the fixes); every other site with `estimate_batch`.
-    A grid time t is fixed once the tag's partition holds an observation newer than t + `lateness_s`."""
+    A grid time t is fixed once the tag's partition holds an observation newer than t + `lateness_s`.
+    `carry` is rebuilt in place into the returned `Located.carry` (the caller's old carry is that object)."""
     interval, window = fix_interval_s, window_s
     touched = np.unique(new.code)
     empty = Located(
@@ -285,10 +292,10 @@ def locate(
         return empty
     in_carry = np.isin(carry.code, touched)
     if catalog.gateways is None:
-        empty.carry = Columns.select(carry, np.ones(len(carry), bool), new, np.ones(len(new), bool))
+        empty.carry = carry.rebuild(np.ones(len(carry), bool), new, np.ones(len(new), bool))
         return empty
     # The batch's tags with their carried observations (carry first: the rows in arrival order), 64-bit.
-    obs = Columns.concat_wide(carry.take(in_carry), new)
+    obs = Columns.concat_wide(carry, in_carry, new)
     vec = states.vec[touched].copy()  # pending state: applied by the pipeline after the writes
 
     # Newest event time per partition over the carry and the batch.
@@ -297,13 +304,17 @@ def locate(
     np.maximum.at(newest, new.partition, new.ts)
     passed = newest[obs.partition] - lateness_s
     eval_tag, eval_ts = _grid_candidates(obs.ts, obs.code, vec[:, 0], interval, window, passed)
+    del passed
     fixes_out = empty.fixes
     if eval_tag.size:
-        win = aggregate_windows(
-            obs.ts, obs.code, obs.gw, obs.rssi, window_s=window, eval_ts=eval_ts, eval_tag=eval_tag
-        )
+        near = _near_candidates(obs, touched, eval_tag, eval_ts, window)
+        ts, code, gw, rssi = obs.ts[near], obs.code[near], obs.gw[near], obs.rssi[near]
+        del obs, near  # the widest arrays of the batch: gone before the aggregation's own
+        win = aggregate_windows(ts, code, gw, rssi, window_s=window, eval_ts=eval_ts, eval_tag=eval_tag)
+        del ts, code, gw, rssi
         n = len(win)
     else:
+        del obs
         n = 0
     if n == 0:
         return Located(
@@ -311,8 +322,8 @@ def locate(
             empty.history,
             empty.latest,
             empty.current_db,
-            touched,
-            vec,
+            empty.state_codes,
+            empty.state_vec,
             _next_carry(carry, in_carry, new, states, touched, vec, newest, interval, window),
         )
     fix_code = win.tag_ids[win.fix_tag]
@@ -386,6 +397,13 @@ def locate(
         db_due[rows] = due
         vec[p[due], 23] = fix_ts[rows][due]
 
+    # Only tags that got a fix have a new state: the others' stored state is still right (a tag never fixed has
+    # none stored, which reads back as the fresh state it still has), so they are not rewritten.
+    changed = np.unique(pos)
+    # The next carry is the batch's largest allocation: build it once the windows are no longer held.
+    del win, gw, rssi
+    next_carry = _next_carry(carry, in_carry, new, states, touched, vec, newest, interval, window)
+
     last = np.r_[fix_code[1:] != fix_code[:-1], True] if n else np.array([], bool)
     latest = np.flatnonzero(last)
     # A tag's current_locations row is rewritten with its newest fix whenever any of its fixes is due.
@@ -420,10 +438,26 @@ def locate(
         history,
         latest,
         current_db,
-        touched,
-        vec,
-        _next_carry(carry, in_carry, new, states, touched, vec, newest, interval, window),
+        touched[changed],
+        vec[changed],
+        next_carry,
     )
+
+
+def _near_candidates(
+    obs: Columns, touched: np.ndarray, eval_tag: np.ndarray, eval_ts: np.ndarray, window: float
+) -> np.ndarray:
+    """Rows that some candidate fix's window may hold: of a tag with candidates, within a second of their
+    windows. In a backlog most of the carry belongs to tags whose next grid time is not due yet; the aggregation
+    (several sorted copies of its input) skips them. A fix's summary depends only on its window's rows, so the
+    margin just keeps the window edges the aggregation's own business."""
+    pos = np.searchsorted(touched, eval_tag)
+    lo = np.full(len(touched), np.inf)
+    hi = np.full(len(touched), -np.inf)
+    np.minimum.at(lo, pos, eval_ts)
+    np.maximum.at(hi, pos, eval_ts)
+    row = np.searchsorted(touched, obs.code)
+    return (obs.ts > lo[row] - window - 1.0) & (obs.ts <= hi[row] + 1.0)
 
 
 def _next_carry(
@@ -451,7 +485,7 @@ def _next_carry(
     keep_carry = keep(carry, last_fix)
     del last_fix
     keep_new = keep(new, vec[np.searchsorted(touched, new.code), 0])
-    return Columns.select(carry, keep_carry, new, keep_new)
+    return carry.rebuild(keep_carry, new, keep_new)
 
 
 def _track_batch(vec: np.ndarray) -> TrackBatch:

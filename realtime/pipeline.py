@@ -535,9 +535,11 @@ class RealtimePipeline:
             model_for=self.models,
             lateness_s=self.settings.fix_lateness_s,
         )
+        # The new carry replaces the old one right away, and the batch in flight does not hold it: otherwise the
+        # previous carry (millions of rows at 100k tags) lives on until that batch is written.
+        self.carry, located.carry = located.carry, Columns.empty()
         gateway_rows, asset_rows = self._touches(decoded)
         self.states.vec[located.state_codes] = located.state_vec
-        self.carry = located.carry
         for gid, _ in gateway_rows:
             self._gateway_touched[gid] = decoded.gateway_seen[gid]
         for tag, _, _ in asset_rows:
