@@ -72,10 +72,10 @@ func sortRejections(rs []rejection) {
 
 // decodedWindow is the whole window: rows with tag/gateway as ranks into the sorted distinct names.
 type decodedWindow struct {
-	rows          []observation
-	order         []uint32 // indexes of rows to write, in order (set by deduplicate)
-	tags          []string // sorted; observation.tag indexes it
-	gateways      []string // sorted; observation.gateway indexes it
+	parts         [][]observation // the workers' rows, numbered as if concatenated (see row)
+	order         []uint32        // numbers of the rows to write, in order (set by deduplicate)
+	tags          []string        // sorted; observation.tag indexes it
+	gateways      []string        // sorted; observation.gateway indexes it
 	topicRecords  int
 	outsideWindow int
 	rejected      int
@@ -86,6 +86,26 @@ func newDecodedWindow() *decodedWindow { return &decodedWindow{} }
 
 func (w *decodedWindow) len() int { return len(w.order) }
 
+// rows counts the decoded rows, duplicates included.
+func (w *decodedWindow) rows() int {
+	n := 0
+	for _, part := range w.parts {
+		n += len(part)
+	}
+	return n
+}
+
+// row is row number i of the parts taken one after the other (there is one part per worker: a few).
+func (w *decodedWindow) row(i uint32) *observation {
+	for _, part := range w.parts {
+		if int(i) < len(part) {
+			return &part[i]
+		}
+		i -= uint32(len(part))
+	}
+	panic("row number out of range")
+}
+
 func (w *decodedWindow) reasons() []string {
 	out := make([]string, 0, len(w.rejections))
 	for _, r := range w.rejections {
@@ -94,13 +114,11 @@ func (w *decodedWindow) reasons() []string {
 	return out
 }
 
-// merge joins the workers' chunks and replaces each worker-local name id by the name's rank among all
+// merge takes the workers' chunks as the window's parts and replaces each worker-local name id by the name's rank among all
 // distinct names, so sorting by rank orders rows exactly as sorting by the (UTF-8 byte) strings would.
 func (w *decodedWindow) merge(chunks []*decodedChunk) {
-	total := 0
 	tagNames, gatewayNames := map[string]struct{}{}, map[string]struct{}{}
 	for _, c := range chunks {
-		total += len(c.rows)
 		w.topicRecords += c.topicRecords
 		w.outsideWindow += c.outsideWindow
 		w.rejected += c.rejected
@@ -129,18 +147,16 @@ func (w *decodedWindow) merge(chunks []*decodedChunk) {
 	}
 	w.tags, w.gateways = sortedKeys(tagNames), sortedKeys(gatewayNames)
 	tagRank, gatewayRank := rankOf(w.tags), rankOf(w.gateways)
-	w.rows = make([]observation, 0, total)
 	for _, c := range chunks {
 		tagOf := make([]uint32, len(c.names.strings))
 		gatewayOf := make([]uint32, len(c.names.strings))
 		for id, name := range c.names.strings {
 			tagOf[id], gatewayOf[id] = tagRank[name], gatewayRank[name]
 		}
-		for _, row := range c.rows {
-			row.tag, row.gateway = tagOf[row.tag], gatewayOf[row.gateway]
-			w.rows = append(w.rows, row)
+		for i := range c.rows {
+			c.rows[i].tag, c.rows[i].gateway = tagOf[c.rows[i].tag], gatewayOf[c.rows[i].gateway]
 		}
-		c.rows = nil
+		w.parts = append(w.parts, c.rows) // in place: no copy of a few hundred MB
 	}
 }
 

@@ -35,10 +35,12 @@ func byTime(a, b sortKey) int {
 // group the rows by (tag, gateway) in linear time; each group is then sorted by time. A tag's records come
 // from one partition (the topic is keyed by tag) in offset order, so those groups are nearly sorted already.
 func (w *decodedWindow) deduplicate() int {
-	keys := make([]sortKey, len(w.rows))
-	for i := range w.rows {
-		r := &w.rows[i]
-		keys[i] = sortKey{r.ts, r.offset, r.tag, r.gateway, r.partition, uint32(i)}
+	keys := make([]sortKey, 0, w.rows())
+	for _, part := range w.parts {
+		for i := range part {
+			r := &part[i]
+			keys = append(keys, sortKey{r.ts, r.offset, r.tag, r.gateway, r.partition, uint32(len(keys))})
+		}
 	}
 	spare := make([]sortKey, len(keys))
 	countingSort(keys, spare, len(w.gateways), func(k *sortKey) uint32 { return k.gateway })
@@ -51,7 +53,7 @@ func (w *decodedWindow) deduplicate() int {
 		}
 		w.order = append(w.order, k.row)
 	}
-	return len(w.rows) - len(w.order)
+	return len(keys) - len(w.order)
 }
 
 // countingSort copies src into dst ordered by key (< buckets), keeping the order of equal keys.

@@ -102,13 +102,13 @@ func TestDeduplicateKeepsTheLowestPartitionAndOffsetAndSorts(t *testing.T) {
 	w := &decodedWindow{
 		tags:     []string{"A", "B"},
 		gateways: []string{"G1", "G2"},
-		rows: []observation{
+		parts: [][]observation{{
 			{tag: 1, gateway: 0, ts: 5, partition: 0, offset: 1},
 			{tag: 0, gateway: 1, ts: 9, partition: 2, offset: 7},
 			{tag: 0, gateway: 1, ts: 9, partition: 1, offset: 8}, // same key, lower partition: kept
 			{tag: 0, gateway: 0, ts: 3, partition: 0, offset: 2},
 			{tag: 0, gateway: 1, ts: 2, partition: 0, offset: 3},
-		},
+		}},
 	}
 	if dropped := w.deduplicate(); dropped != 1 {
 		t.Fatalf("dropped %d, want 1", dropped)

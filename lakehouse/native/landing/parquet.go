@@ -102,7 +102,7 @@ func rowGroup(mem memory.Allocator, w *decodedWindow, order []uint32) arrow.Reco
 	builder.Reserve(len(order))
 	firstTag, lastTag := uint32(0), uint32(0)
 	if len(order) > 0 {
-		firstTag, lastTag = w.rows[order[0]].tag, w.rows[order[len(order)-1]].tag
+		firstTag, lastTag = w.row(order[0]).tag, w.row(order[len(order)-1]).tag
 	}
 	tagIndex := array.NewInt32Builder(mem)
 	gatewayIndex := array.NewInt32Builder(mem)
@@ -121,7 +121,7 @@ func rowGroup(mem memory.Allocator, w *decodedWindow, order []uint32) arrow.Reco
 	kafkaTs := builder.Field(10).(*array.TimestampBuilder)
 	usedGateways := make([]bool, len(w.gateways))
 	for _, i := range order {
-		r := &w.rows[i]
+		r := w.row(i)
 		tagIndex.UnsafeAppend(int32(r.tag - firstTag))
 		gatewayIndex.UnsafeAppend(int32(r.gateway))
 		usedGateways[r.gateway] = true
