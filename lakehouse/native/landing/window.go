@@ -14,7 +14,7 @@ import (
 	"github.com/valyala/fastjson"
 )
 
-const fetchBytes = 8 << 20
+const fetchBytes = 4 << 20
 
 // offsetRange is [first, stop) of one partition: the offsets that can hold records of the widened window.
 type offsetRange struct{ first, stop int64 }
@@ -45,7 +45,7 @@ func readWindow(ctx context.Context, req *Request) (*decodedWindow, error) {
 		kgo.SeedBrokers(req.Brokers...),
 		kgo.DialTimeout(timeout),
 		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{req.Topic: starts}),
-		// Modest fetches: the decoders keep up with them, so at most a few MB of records wait in memory
+		// Modest fetches: the decoders keep up with them, so only a few MB of records wait in memory
 		// (64 MB fetches let the consumer run ahead and hold most of an hour, 1.8 GB resident at 3M).
 		kgo.FetchMaxBytes(fetchBytes),
 		kgo.FetchMaxPartitionBytes(fetchBytes/2),
