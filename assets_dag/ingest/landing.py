@@ -97,11 +97,11 @@ def _native_sink(
     if executable is None:
         if required:
             raise native_landing.NativeLandingError(
-                f"{topic}: the native landing sink is not built and Go is not installed (run `make landing`)"
+                f"{topic}: the native landing sink is missing and could not be built (run `make landing`)"
             )
         log.warning(
-            "landing %s with the slower Python path: the native sink %s is not built and Go is not "
-            "installed to build it (run `make landing`)",
+            "landing %s with the slower Python path: the native sink %s is missing and could not be "
+            "built (is Go installed? run `make landing`)",
             topic,
             native_landing.BINARY,
         )

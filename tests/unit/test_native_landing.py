@@ -25,7 +25,7 @@ def test_go_unit_tests_of_the_sink_pass() -> None:
     assert done.returncode == 0, done.stdout.decode() + done.stderr.decode()
 
 
-def test_the_sink_is_built_when_missing_or_stale() -> None:
+def test_binary_gives_an_executable_built_from_the_current_sources() -> None:
     executable = native_landing.binary()
     assert executable == native_landing.BINARY and executable.exists()
     assert not native_landing._stale()
