@@ -31,7 +31,9 @@ LANDING_DIR = lakehouse/native/landing
 LANDING_BIN = $(LANDING_DIR)/bin/asset-tag-landing
 landing: $(LANDING_BIN)
 $(LANDING_BIN): $(wildcard $(LANDING_DIR)/*.go) $(LANDING_DIR)/go.mod $(LANDING_DIR)/go.sum
-	cd $(LANDING_DIR) && go build -trimpath -o bin/asset-tag-landing .
+	@if command -v go >/dev/null 2>&1; then \
+		echo "building $(LANDING_BIN)"; cd $(LANDING_DIR) && go build -trimpath -o bin/asset-tag-landing .; \
+	else echo "Go not found: landing falls back to the slower Python path (install Go >= 1.26, then make landing)"; fi
 
 test-unit: install
 	$(UV) run pytest -m unit
