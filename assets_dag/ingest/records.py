@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import math
 from dataclasses import dataclass, field
 
 import msgspec
@@ -88,10 +89,16 @@ def decode(window: TopicWindow, spec: RecordSpec) -> DecodedWindow:
     if not window.values:
         return DecodedWindow(spec.schema.empty_table())
     payload = _decode_fast(window.values, spec) if not spec.renames else None
+    joined = None
     if payload is not None:
+        try:
+            joined = _join(payload, kafka, spec)
+        except (pa.ArrowInvalid, pa.ArrowTypeError):  # a value out of its column's range: find which, below
+            payload = None
+    if payload is not None and joined is not None:
         keep = _required_present(payload, spec)
         rejected = len(window) - pc.sum(keep).as_py() if keep is not None else 0
-        decoded = DecodedWindow(_join(payload, kafka, spec), rejected=rejected)
+        decoded = DecodedWindow(joined, rejected=rejected)
         if keep is not None:
             decoded.table = decoded.table.filter(keep)
             if rejected:
@@ -103,8 +110,10 @@ def decode(window: TopicWindow, spec: RecordSpec) -> DecodedWindow:
     return _deduplicate(decoded, spec)
 
 
-def _decode_fast(values: list[bytes], spec: RecordSpec) -> pa.Table | None:
-    data = b"\n".join(values)
+def _decode_fast(values: list[bytes | None], spec: RecordSpec) -> pa.Table | None:
+    if None in values:  # a record without a value (a tombstone): rejected record by record
+        return None
+    data = b"\n".join(values)  # type: ignore[arg-type]
     for ts_type in (pa.string(), pa.int64()):
         fields = [
             pa.field(f.name, ts_type if f.name == "ts" else _json_type(f.type)) for f in spec.payload_fields
@@ -173,7 +182,9 @@ def _decode_each(window: TopicWindow, spec: RecordSpec, kafka: pa.Table) -> Deco
     return DecodedWindow(table, rejected=len(window) - len(kept), reasons=reasons)
 
 
-def _parse_record(value: bytes, spec: RecordSpec) -> dict[str, object]:
+def _parse_record(value: bytes | None, spec: RecordSpec) -> dict[str, object]:
+    if not value:
+        raise ValueError("the record has no value")
     record = msgspec.json.decode(value)
     if not isinstance(record, dict):
         raise ValueError(f"expected a JSON object, got {type(record).__name__}")
@@ -210,6 +221,13 @@ def _parse_ts(raw: object) -> dt.datetime:
     raise ValueError(f"ts: expected RFC 3339 or epoch ms, got {raw!r}")
 
 
+_INT_RANGES = {
+    (bits, signed): (-(2 ** (bits - 1)), 2 ** (bits - 1) - 1) if signed else (0, 2**bits - 1)
+    for bits in (8, 16, 32, 64)
+    for signed in (True, False)
+}
+
+
 def _coerce(column: pa.Field, raw: object) -> object:
     kind = column.type
     if pa.types.is_string(kind):
@@ -219,7 +237,14 @@ def _coerce(column: pa.Field, raw: object) -> object:
     if pa.types.is_integer(kind) or pa.types.is_floating(kind):
         if isinstance(raw, bool) or not isinstance(raw, int | float):
             raise ValueError(f"{column.name}: expected a number, got {raw!r}")
-        return int(raw) if pa.types.is_integer(kind) else float(raw)
+        if not pa.types.is_integer(kind):
+            return float(raw)
+        if isinstance(raw, float) and not math.isfinite(raw):
+            raise ValueError(f"{column.name}: expected a number, got {raw!r}")
+        low, high = _INT_RANGES[kind.bit_width, pa.types.is_signed_integer(kind)]
+        if not low <= int(raw) <= high:  # a fraction is truncated, as the native sink does
+            raise ValueError(f"{column.name}: {raw!r} is out of range for {kind}")
+        return int(raw)
     if pa.types.is_list(kind):
         if not isinstance(raw, list) or not all(isinstance(item, str) for item in raw):
             raise ValueError(f"{column.name}: expected a list of strings, got {raw!r}")

@@ -163,3 +163,25 @@ def test_landing_without_kafka_fails_with_a_message_naming_the_setting() -> None
     assert not result.success
     failure = result.get_step_failure_events()[0].step_failure_data.error
     assert "ASSET_TAG_STREAM_URL is 'memory://'" in failure.message
+
+
+def test_out_of_range_numbers_and_records_without_a_value_are_rejected_not_fatal() -> None:
+    window = _window(
+        [
+            _obs("AA01", "G1", "2024-05-01T10:00:01Z"),
+            _obs("AA02", "G1", "2024-05-01T10:00:02Z", rssi=99999),  # beyond rssi's int16
+            _obs("AA03", "G1", "2024-05-01T10:00:03Z", rssi=-70.5),  # truncated, as the native sink does
+            _obs("AA04", "G1", "2024-05-01T10:00:04Z"),
+        ]
+    )
+    window.values.append(None)  # type: ignore[arg-type]  # a tombstone: Kafka record without a value
+    window.partitions.append(0)
+    window.offsets.append(9)
+    window.timestamps_ms.append(window.timestamps_ms[-1])
+    decoded = decode(window, OBSERVATIONS)
+    assert decoded.table["tag_id"].to_pylist() == ["AA01", "AA03", "AA04"]
+    assert decoded.table["rssi"].to_pylist()[1] == -70
+    assert decoded.rejected == 2
+    joined = "\n".join(decoded.reasons)
+    assert "offset 1: rssi: 99999 is out of range for int16" in joined
+    assert "offset 9: the record has no value" in joined
