@@ -9,8 +9,9 @@ install:
 	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
 	$(UV) sync --frozen
 
-## Run the whole platform in one process on embedded backends (no services needed).
-demo: install landing
+## Run the whole platform in one process on embedded backends (no services needed; no Kafka, so no native
+## landing sink either: `make landing` builds it for a deployment).
+demo: install
 	$(UV) run assettag demo
 
 ## Start PostgreSQL, Redis, Kafka and MinIO natively (installs them on first run).
