@@ -111,7 +111,11 @@ class BatchReport:
 @dataclass(slots=True)
 class PipelineOptions:
     max_batch: int = 20000
-    poll_timeout_s: float = 0.2
+    # consume() returns after this long unless max_batch messages came first: below the backlog rate it is the
+    # time a batch collects for, i.e. latency. At 20k obs/s offered (100k tags): 0.2 s gave p50/p99 501/1417 ms
+    # produce -> Redis on a loaded 2-core machine, 0.05 s 311/752 ms; catching up on a backlog, batches fill
+    # to max_batch before it expires either way (throughput unchanged).
+    poll_timeout_s: float = 0.05
     current_write_s: float = 5.0  # current_locations rewritten at least this often per moving/idle tag
     asset_touch_s: float = 30.0  # assets.last_seen granularity
     gateway_touch_s: float = 5.0
