@@ -79,9 +79,15 @@ def load_catalog(engine: Engine, settings: Settings, margin_m: float = 1.0) -> C
                 Gateway.path_loss_exponent,
             ).order_by(Gateway.gateway_id)
         ).all()
-        asset_rows = conn.execute(
-            select(Asset.tag_id, Asset.id, Asset.site_id).where(Asset.tag_id.is_not(None))
-        ).all()
+        # Row by row into the map (no list of 100k rows beside it), with one site id object per site instead of
+        # one per asset: at 100k tags the map is the largest thing the catalog holds.
+        site_ids: dict[uuid.UUID, uuid.UUID] = {}
+        assets = {
+            tag: (asset_id, site_ids.setdefault(site_id, site_id) if site_id is not None else None)
+            for tag, asset_id, site_id in conn.execute(
+                select(Asset.tag_id, Asset.id, Asset.site_id).where(Asset.tag_id.is_not(None))
+            )
+        }
     site_pos = {row.id: i for i, row in enumerate(site_rows)}
     origin = {row.id: (row.origin_lat, row.origin_lon) for row in site_rows}
     rows, gateway_site = [], []
@@ -133,5 +139,5 @@ def load_catalog(engine: Engine, settings: Settings, margin_m: float = 1.0) -> C
         gateways=table,
         gateway_site=site_of,
         gateway_index={gid: i for i, gid in enumerate(table.ids.tolist())} if table is not None else {},
-        assets={row.tag_id: (row.id, row.site_id) for row in asset_rows},
+        assets=assets,
     )

@@ -45,6 +45,7 @@ _HAS_DRIFT = "drift" in TrackBatch.__dataclass_fields__
 # heard since: it only matters if the tag's next observations arrive this late. The carry (memory, and the
 # per-batch work over it) grows with observation rate × this, so it is seconds, not a minute.
 LATE_SLACK_S = 10.0
+_KEEP_SLICE = 1 << 18  # carry rows per step of the keep test
 _PER_OBS_CANDIDATES_OVER = 64  # a tag needing more grid points than this gets them from its observations
 
 
@@ -475,16 +476,20 @@ def _next_carry(
     old ones). `newest`: newest event time per partition, not of the whole stream: catching up on a backlog, one
     partition can be read far ahead of another, and the lagging one's tags still need their windows."""
 
-    def keep(rows: Columns, last_fix: np.ndarray) -> np.ndarray:
-        return (rows.ts > last_fix + interval - window) & (
-            rows.ts > newest[rows.partition] - window - LATE_SLACK_S
-        )
+    def keep(ts: np.ndarray, partition: np.ndarray, last_fix: np.ndarray) -> np.ndarray:
+        return (ts > last_fix + interval - window) & (ts > newest[partition] - window - LATE_SLACK_S)
 
-    last_fix = states.vec[:, 0][carry.code]
-    last_fix[in_carry] = vec[np.searchsorted(touched, carry.code[in_carry]), 0]
-    keep_carry = keep(carry, last_fix)
-    del last_fix
-    keep_new = keep(new, vec[np.searchsorted(touched, new.code), 0])
+    # Over the carry a slice at a time: whole-carry temporaries (last fix per row, the sums) would be several
+    # times the carry's own ts column at the moment the process holds the most.
+    keep_carry = np.empty(len(carry), bool)
+    last_fix_of = states.vec[:, 0]
+    for start in range(0, len(carry), _KEEP_SLICE):
+        rows = slice(start, start + _KEEP_SLICE)
+        code, inside = carry.code[rows], in_carry[rows]
+        last_fix = last_fix_of[code]
+        last_fix[inside] = vec[np.searchsorted(touched, code[inside]), 0]
+        keep_carry[rows] = keep(carry.ts[rows], carry.partition[rows], last_fix)
+    keep_new = keep(new.ts, new.partition, vec[np.searchsorted(touched, new.code), 0])
     return carry.rebuild(keep_carry, new, keep_new)
 
 
