@@ -130,6 +130,24 @@ def test_duplicates_check_fails_when_a_key_repeats() -> None:
     assert not result.passed and result.metadata["duplicate_rows"].value == 1
 
 
+@pytest.mark.parametrize("in_key_order", [True, False])
+def test_duplicates_check_counts_repeats_in_sorted_and_unsorted_files(in_key_order: bool) -> None:
+    rows = [
+        _obs("AA01", "G1", "2024-05-01T10:00:01Z"),
+        _obs("AA01", "G1", "2024-05-01T10:00:02Z"),
+        _obs("AA01", "G2", "2024-05-01T10:00:01Z"),
+        _obs("AA02", "G1", "2024-05-01T10:00:01Z"),
+    ]
+    table = _landed(rows)  # landed: sorted by the key
+    # Two keys (AA01/G1 at 10:00:01 and AA02) appear twice, in key order or scattered.
+    doubled = pa.concat_tables([table, table.slice(0, 1), table.slice(3, 1)])
+    doubled = doubled.sort_by([(c, "ascending") for c in OBSERVATIONS.key]) if in_key_order else doubled
+    result = checks.duplicates_check(doubled, OBSERVATIONS)
+    assert not result.passed and result.metadata["duplicate_rows"].value == 2
+    assert checks.duplicates_check(table, OBSERVATIONS).passed
+    assert checks.duplicates_check(table.take([3, 0, 2, 1]), OBSERVATIONS).passed  # unsorted, all distinct
+
+
 def test_timestamps_check_fails_on_rows_of_another_hour() -> None:
     table = _landed([_obs("AA01", "G1", "2024-05-01T10:00:01Z"), _obs("AA02", "G1", "2024-05-01T11:20:00Z")])
     assert checks.timestamps_check(table, START, END, tolerance_s=3600).passed
