@@ -82,8 +82,8 @@ def load_catalog(engine: Engine, settings: Settings, margin_m: float = 1.0) -> C
         # Row by row into the map (no list of 100k rows beside it), with one site id object per site instead of
         # one per asset: at 100k tags the map is the largest thing the catalog holds.
         site_ids: dict[uuid.UUID, uuid.UUID] = {}
-        assets = {
-            tag: (asset_id, site_ids.setdefault(site_id, site_id) if site_id is not None else None)
+        assets: dict[str, tuple[uuid.UUID, uuid.UUID | None]] = {
+            str(tag): (asset_id, site_ids.setdefault(site_id, site_id) if site_id is not None else None)
             for tag, asset_id, site_id in conn.execute(
                 select(Asset.tag_id, Asset.id, Asset.site_id).where(Asset.tag_id.is_not(None))
             )

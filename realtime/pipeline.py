@@ -30,10 +30,12 @@ from itertools import repeat
 
 import msgspec
 import numpy as np
-from sqlalchemy import Engine
-from sqlalchemy.exc import DBAPIError, OperationalError
+import psycopg.errors
+from sqlalchemy import Engine, select
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from core.db.engine import make_engine
+from core.db.models import Asset, Site
 from core.live import LiveKeys
 from core.settings import Settings
 from realtime import metrics
@@ -187,6 +189,11 @@ class RealtimePipeline:
         self.carry = Columns.empty()
         self.catalog = Catalog.empty()
         self._catalog_loaded = -1e18
+        # Periodic reloads run beside the loop (100k assets take a noticeable fraction of a second to read);
+        # a reload is forced when a write found an asset or site deleted under it.
+        self._catalog_loading: threading.Thread | None = None
+        self._catalog_fresh: Catalog | None = None
+        self._catalog_stale = False
         self._asset_of: list[uuid.UUID | None] = []
         self._gateway_id_list: list[str] = []
         self._gateway_ids_of: Catalog | None = None
@@ -242,6 +249,7 @@ class RealtimePipeline:
         an empty poll returns. The report counts the batch handed to the writer (empty when nothing arrived)."""
         self._loop_thread = threading.current_thread()
         self.start()
+        self._follow_catalog()
         messages = self.consumer.consume(self.options.max_batch, self.options.poll_timeout_s)
         self.last_batch_at = time.monotonic()
         if not messages:
@@ -389,17 +397,47 @@ class RealtimePipeline:
         log.info("revoked %s", sorted(partitions))
 
     # --- one batch ------------------------------------------------------------------------------
+    def _follow_catalog(self) -> None:
+        """Pick up assets, tags, gateways and sites changed through the API: every `catalog_refresh_s` a
+        reload in a background thread, swapped in between batches; at once after a write met a deletion."""
+        if self._catalog_stale:
+            self._catalog_stale = False
+            self._refresh_catalog(force=True)
+            return
+        if self._catalog_fresh is not None:
+            fresh, self._catalog_fresh = self._catalog_fresh, None
+            self._use_catalog(fresh)
+        loading = self._catalog_loading
+        if (loading is None or not loading.is_alive()) and (
+            time.monotonic() - self._catalog_loaded >= self.options.catalog_refresh_s
+        ):
+            self._catalog_loaded = time.monotonic()  # one reload per period, even if this one fails
+
+            def load() -> None:
+                try:
+                    self._catalog_fresh = load_catalog(self.engine, self.settings)
+                except Exception as exc:  # noqa: BLE001 - the current catalog stays; the next period retries
+                    log.warning(
+                        "catalog reload failed, keeping the current one: %s", str(exc).splitlines()[0]
+                    )
+
+            self._catalog_loading = threading.Thread(target=load, name="catalog-reload", daemon=True)
+            self._catalog_loading.start()
+
     def _refresh_catalog(self, force: bool = False, after_s: float | None = None) -> bool:
         age = time.monotonic() - self._catalog_loaded
         if not force and age < (self.options.catalog_refresh_s if after_s is None else after_s):
             return False
-        self.catalog = self._retry("database", lambda: load_catalog(self.engine, self.settings))
+        self._use_catalog(self._retry("database", lambda: load_catalog(self.engine, self.settings)))
+        return True
+
+    def _use_catalog(self, catalog: Catalog) -> None:
+        self.catalog = catalog
         self._catalog_loaded = time.monotonic()
         self._asset_of = [None] * len(self._asset_of)
         for tag, code in self.states.codes.items():
             known = self.catalog.assets.get(tag)
             self._asset_of[code] = known[0] if known else None
-        return True
 
     def _decode(self, messages: list) -> _Decoded:
         """Messages -> columns for `locate`, DLQ records, unknown-tag counts and last-seen times, column-wise:
@@ -596,15 +634,16 @@ class RealtimePipeline:
 
     def _write(self, decoded: _Decoded, located: Located, gateway_rows: list, asset_rows: list) -> int:
         fixes = located.fixes
-        for i in range(len(fixes)):
-            fixes.zone_ids[i] = []  # a retried batch starts from what the stages compute this time
-        with self.engine.begin() as conn:
-            ctx = StageContext(self.settings, conn, self.live, self.keys, self.producer, self.clock())
-            for stage in self.stages:
-                stage.process(fixes, ctx)
-            history = write_fixes(conn, fixes, located.history, located.current_db)
-            touch_gateways(conn, gateway_rows)
-            touch_assets(conn, asset_rows)
+        try:
+            ctx, history = self._write_database(fixes, located, gateway_rows, asset_rows)
+        except (IntegrityError, psycopg.errors.ForeignKeyViolation) as exc:
+            if not _foreign_key_violation(exc):
+                raise
+            # An asset or site was deleted after this batch was located: its fixes keep their place but lose the
+            # reference (as the rows already stored did, ON DELETE SET NULL), and the catalog is reloaded.
+            self._catalog_stale = True
+            self._forget_deleted(fixes)
+            ctx, history = self._write_database(fixes, located, gateway_rows, asset_rows)
         for action in ctx._after_commit:
             action()
         payloads = _encode_each(fixes)  # after the stages: zone ids are part of every copy of the fix
@@ -617,6 +656,32 @@ class RealtimePipeline:
             producer.produce(dlq_topic, record, None)
         producer.flush(30.0)
         return history
+
+    def _write_database(
+        self, fixes: FixBatch, located: Located, gateway_rows: list, asset_rows: list
+    ) -> tuple[StageContext, int]:
+        for i in range(len(fixes)):
+            fixes.zone_ids[i] = []  # a retried batch starts from what the stages compute this time
+        with self.engine.begin() as conn:
+            ctx = StageContext(self.settings, conn, self.live, self.keys, self.producer, self.clock())
+            for stage in self.stages:
+                stage.process(fixes, ctx)
+            history = write_fixes(conn, fixes, located.history, located.current_db)
+            touch_gateways(conn, gateway_rows)
+            touch_assets(conn, asset_rows)
+        return ctx, history
+
+    def _forget_deleted(self, fixes: FixBatch) -> None:
+        """Set the batch's references to assets and sites that no longer exist to None."""
+        for column, model in ((fixes.asset_id, Asset), (fixes.site_id, Site)):
+            wanted = {value for value in column.tolist() if value is not None}
+            if not wanted:
+                continue
+            with self.engine.connect() as conn:
+                existing = set(conn.scalars(select(model.id).where(model.id.in_(wanted))))
+            for i, value in enumerate(column.tolist()):
+                if value is not None and value not in existing:
+                    column[i] = None
 
     def _write_live(self, decoded: _Decoded, located: Located, payloads: list[bytes]) -> None:
         fixes = located.fixes
@@ -697,6 +762,12 @@ class RealtimePipeline:
                 if self._started and on_loop:
                     self.consumer.resume()
             return result
+
+
+def _foreign_key_violation(exc: BaseException) -> bool:
+    """PostgreSQL's foreign-key error (raw from COPY or wrapped by SQLAlchemy), or SQLite's."""
+    cause = getattr(exc, "orig", exc)
+    return isinstance(cause, psycopg.errors.ForeignKeyViolation) or "FOREIGN KEY constraint" in str(cause)
 
 
 def _newest(group: np.ndarray, ts: np.ndarray, value: np.ndarray | None = None) -> tuple[list, list]:

@@ -74,6 +74,7 @@ class GatewayTable:
                 else default_path_loss_exponent
             )
         ids: list[str] = []
+        seen: set[str] = set()  # a set, not `in ids`: a large site has thousands of gateways
         columns: dict[str, list[float]] = {key: [] for key in ("x", "y", "z", "floor", "a", "n")}
         for number, row in enumerate(rows, start=1):
             raw_id = row.get("gateway_id", row.get("id"))
@@ -81,8 +82,9 @@ class GatewayTable:
                 raise GatewayTableError(f"gateway row {number}: missing gateway_id")
             gateway_id = str(raw_id).strip()
             where = f"gateway {gateway_id!r}"
-            if gateway_id in ids:
+            if gateway_id in seen:
                 raise GatewayTableError(f"{where}: listed twice")
+            seen.add(gateway_id)
             ids.append(gateway_id)
             columns["x"].append(_number(row, "x", where))
             columns["y"].append(_number(row, "y", where))
