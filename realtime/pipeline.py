@@ -69,15 +69,18 @@ LAG_EVERY_S = 2.0
 TRIM_AFTER_MESSAGES = 5000
 
 
-def _load_malloc_trim() -> Callable[[int], int] | None:
+def _load_libc() -> ctypes.CDLL | None:
     name = ctypes.util.find_library("c")
     try:
-        return ctypes.CDLL(name).malloc_trim if name else None  # type: ignore[no-any-return]
-    except (OSError, AttributeError):  # not glibc (musl, macOS): nothing to trim
+        return ctypes.CDLL(name) if name else None
+    except OSError:
         return None
 
 
-_malloc_trim = _load_malloc_trim()
+_LIBC = _load_libc()
+# glibc only (musl, macOS: None, and nothing to tune)
+_malloc_trim: Callable[[int], int] | None = getattr(_LIBC, "malloc_trim", None)
+_mallopt: Callable[[int, int], int] | None = getattr(_LIBC, "mallopt", None)
 M_MMAP_THRESHOLD = -3  # glibc mallopt parameter
 MMAP_THRESHOLD_BYTES = 256 * 1024
 
@@ -86,13 +89,8 @@ def _map_large_arrays() -> None:
     """Serve every allocation over 256 KiB (the batch's numpy columns) from its own mapping, returned to the OS
     when freed. glibc otherwise raises this threshold up to 32 MB as big blocks are freed, and the batch's
     arrays then fragment its heap: measured on a 100k-tag backlog, peak RSS 540 -> 483 MB."""
-    name = ctypes.util.find_library("c")
-    try:
-        mallopt = ctypes.CDLL(name).mallopt if name else None
-    except (OSError, AttributeError):  # not glibc
-        return
-    if mallopt is not None:
-        mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES)
+    if _mallopt is not None:
+        _mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES)
 
 
 class _Abandoned(Exception):
@@ -192,7 +190,8 @@ class RealtimePipeline:
         # Periodic reloads run beside the loop (100k assets take a noticeable fraction of a second to read);
         # a reload is forced when a write found an asset or site deleted under it.
         self._catalog_loading: threading.Thread | None = None
-        self._catalog_fresh: Catalog | None = None
+        self._catalog_fresh: tuple[float, Catalog] | None = None  # (when its read began, the catalog)
+        self._catalog_read_at = -1e18  # when the read of the catalog in use began
         self._catalog_stale = False
         self._asset_of: list[uuid.UUID | None] = []
         self._gateway_id_list: list[str] = []
@@ -228,7 +227,7 @@ class RealtimePipeline:
         if self._started:
             return
         ensure_topics(self.settings)
-        self._refresh_catalog(force=True)
+        self._refresh_catalog()
         self.consumer.subscribe([self.topic], on_assign=self._on_assign, on_revoke=self._on_revoke)
         self._started = True
 
@@ -402,11 +401,12 @@ class RealtimePipeline:
         reload in a background thread, swapped in between batches; at once after a write met a deletion."""
         if self._catalog_stale:
             self._catalog_stale = False
-            self._refresh_catalog(force=True)
+            self._refresh_catalog()
             return
         if self._catalog_fresh is not None:
-            fresh, self._catalog_fresh = self._catalog_fresh, None
-            self._use_catalog(fresh)
+            (read_at, fresh), self._catalog_fresh = self._catalog_fresh, None
+            if read_at > self._catalog_read_at:  # not older than a reload done meanwhile (unknown gateway)
+                self._use_catalog(fresh, read_at)
         loading = self._catalog_loading
         if (loading is None or not loading.is_alive()) and (
             time.monotonic() - self._catalog_loaded >= self.options.catalog_refresh_s
@@ -414,8 +414,9 @@ class RealtimePipeline:
             self._catalog_loaded = time.monotonic()  # one reload per period, even if this one fails
 
             def load() -> None:
+                read_at = time.monotonic()
                 try:
-                    self._catalog_fresh = load_catalog(self.engine, self.settings)
+                    self._catalog_fresh = (read_at, load_catalog(self.engine, self.settings))
                 except Exception as exc:  # noqa: BLE001 - the current catalog stays; the next period retries
                     log.warning(
                         "catalog reload failed, keeping the current one: %s", str(exc).splitlines()[0]
@@ -424,15 +425,17 @@ class RealtimePipeline:
             self._catalog_loading = threading.Thread(target=load, name="catalog-reload", daemon=True)
             self._catalog_loading.start()
 
-    def _refresh_catalog(self, force: bool = False, after_s: float | None = None) -> bool:
-        age = time.monotonic() - self._catalog_loaded
-        if not force and age < (self.options.catalog_refresh_s if after_s is None else after_s):
+    def _refresh_catalog(self, min_age_s: float = 0.0) -> bool:
+        """Reload the catalog now, unless the one in use is younger than `min_age_s`."""
+        if time.monotonic() - self._catalog_loaded < min_age_s:
             return False
-        self._use_catalog(self._retry("database", lambda: load_catalog(self.engine, self.settings)))
+        read_at = time.monotonic()
+        self._use_catalog(self._retry("database", lambda: load_catalog(self.engine, self.settings)), read_at)
         return True
 
-    def _use_catalog(self, catalog: Catalog) -> None:
+    def _use_catalog(self, catalog: Catalog, read_at: float) -> None:
         self.catalog = catalog
+        self._catalog_read_at = read_at
         self._catalog_loaded = time.monotonic()
         self._asset_of = [None] * len(self._asset_of)
         for tag, code in self.states.codes.items():
@@ -479,7 +482,7 @@ class RealtimePipeline:
         if not len(batch):
             return out
         gw = self._gateway_rows(batch.gateway_id)
-        if (gw < 0).any() and self._refresh_catalog(after_s=self.options.catalog_retry_s):
+        if (gw < 0).any() and self._refresh_catalog(min_age_s=self.options.catalog_retry_s):
             gw = self._gateway_rows(batch.gateway_id)
         row_warm = warm[batch.message]
         for r in np.flatnonzero((gw < 0) & ~row_warm).tolist():
@@ -673,15 +676,13 @@ class RealtimePipeline:
 
     def _forget_deleted(self, fixes: FixBatch) -> None:
         """Set the batch's references to assets and sites that no longer exist to None."""
-        for column, model in ((fixes.asset_id, Asset), (fixes.site_id, Site)):
-            wanted = {value for value in column.tolist() if value is not None}
-            if not wanted:
-                continue
-            with self.engine.connect() as conn:
-                existing = set(conn.scalars(select(model.id).where(model.id.in_(wanted))))
-            for i, value in enumerate(column.tolist()):
-                if value is not None and value not in existing:
-                    column[i] = None
+        with self.engine.connect() as conn:
+            for column, model in ((fixes.asset_id, Asset), (fixes.site_id, Site)):
+                wanted = set(column.tolist()) - {None}
+                existing = (
+                    set(conn.scalars(select(model.id).where(model.id.in_(wanted)))) if wanted else set()
+                )
+                column[[value not in existing for value in column.tolist()]] = None
 
     def _write_live(self, decoded: _Decoded, located: Located, payloads: list[bytes]) -> None:
         fixes = located.fixes

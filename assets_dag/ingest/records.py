@@ -93,8 +93,8 @@ def decode(window: TopicWindow, spec: RecordSpec) -> DecodedWindow:
     if payload is not None:
         try:
             joined = _join(payload, kafka, spec)
-        except (pa.ArrowInvalid, pa.ArrowTypeError):  # a value out of its column's range: find which, below
-            payload = None
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            pass  # a value out of its column's range: decoded record by record below, which names it
     if payload is not None and joined is not None:
         keep = _required_present(payload, spec)
         rejected = len(window) - pc.sum(keep).as_py() if keep is not None else 0
@@ -221,13 +221,6 @@ def _parse_ts(raw: object) -> dt.datetime:
     raise ValueError(f"ts: expected RFC 3339 or epoch ms, got {raw!r}")
 
 
-_INT_RANGES = {
-    (bits, signed): (-(2 ** (bits - 1)), 2 ** (bits - 1) - 1) if signed else (0, 2**bits - 1)
-    for bits in (8, 16, 32, 64)
-    for signed in (True, False)
-}
-
-
 def _coerce(column: pa.Field, raw: object) -> object:
     kind = column.type
     if pa.types.is_string(kind):
@@ -241,8 +234,8 @@ def _coerce(column: pa.Field, raw: object) -> object:
             return float(raw)
         if isinstance(raw, float) and not math.isfinite(raw):
             raise ValueError(f"{column.name}: expected a number, got {raw!r}")
-        low, high = _INT_RANGES[kind.bit_width, pa.types.is_signed_integer(kind)]
-        if not low <= int(raw) <= high:  # a fraction is truncated, as the native sink does
+        limits = np.iinfo(kind.to_pandas_dtype())
+        if not limits.min <= int(raw) <= limits.max:  # a fraction is truncated, as the native sink does
             raise ValueError(f"{column.name}: {raw!r} is out of range for {kind}")
         return int(raw)
     if pa.types.is_list(kind):
