@@ -67,15 +67,15 @@ def land_hour(
         landed = _land_native(executable, lakehouse, kafka_config, topic, dataset, partition, slack_s)
     else:
         landed = _land_python(lakehouse, kafka_config, topic, dataset, spec, partition, slack_s)
-    stored = lakehouse.read_partition(
-        dataset, partition
-    )  # check what readers will see, not what we meant to write
+    stored = checks.read_landed(lakehouse, dataset, partition, spec)  # what readers see, not what we meant
     landed.seconds = time.perf_counter() - started
     landed.check_results = [
-        checks.schema_check(stored, spec),
-        checks.duplicates_check(stored, spec),
-        checks.timestamps_check(stored, partition.start, partition.end, tolerance_s),
-        checks.row_count_check(stored.num_rows, landed.topic_records, landed.rejected, landed.duplicates),
+        checks.schema_check(stored.schema, spec),
+        checks.duplicates_check(stored.columns, spec),
+        checks.timestamps_check(stored.columns, partition.start, partition.end, tolerance_s),
+        checks.row_count_check(
+            stored.columns.num_rows, landed.topic_records, landed.rejected, landed.duplicates
+        ),
     ]
     return landed
 

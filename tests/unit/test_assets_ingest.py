@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from assets_dag.ingest import checks
 from assets_dag.ingest.records import OBSERVATIONS, ZONE_EVENTS, decode
 from assets_dag.ingest.topic_window import TopicWindow
-from lakehouse import schemas
+from lakehouse import RAW_OBSERVATIONS, Lakehouse, Partition, schemas
 
 pytestmark = pytest.mark.unit
 
@@ -156,6 +158,50 @@ def test_timestamps_check_fails_on_rows_of_another_hour() -> None:
     # Kafka timestamps of another hour mean the offsets were wrong: no tolerance for those.
     shifted = checks.timestamps_check(table, START + dt.timedelta(minutes=30), END, tolerance_s=7200)
     assert not shifted.passed and shifted.metadata["kafka_ts_outside"].value == 2
+
+
+def _stored(tmp_path: Path, table: pa.Table, row_group_rows: int) -> checks.StoredPartition:
+    """`table` written as a partition file with small row groups (each with its own string dictionaries, as
+    landed files have), then read back the way land_hour reads it for the checks."""
+    lakehouse = Lakehouse(f"file://{tmp_path}/lakehouse")
+    partition = Partition(START.date(), START.hour)
+    path = Path(lakehouse.path(RAW_OBSERVATIONS.partition_key(partition)))
+    path.parent.mkdir(parents=True)
+    pq.write_table(table, path, row_group_size=row_group_rows)
+    return checks.read_landed(lakehouse, RAW_OBSERVATIONS, partition, OBSERVATIONS)
+
+
+@pytest.mark.parametrize("in_key_order", [True, False])
+def test_checks_on_the_stored_file_find_a_key_repeated_across_row_groups(
+    tmp_path: Path, in_key_order: bool
+) -> None:
+    rows = [
+        _obs("AA01", "G2", "2024-05-01T10:00:01Z"),
+        _obs("AA02", "G1", "2024-05-01T10:00:01Z"),
+        _obs("AA03", "G1", "2024-05-01T10:00:01Z"),
+    ]
+    table = _landed(rows)
+    # AA02's row again, in the next row group: its dictionaries are {AA01, AA02} and {AA02, AA03}.
+    doubled = pa.concat_tables([table.slice(0, 2), table.slice(1, 2)])
+    doubled = doubled if in_key_order else doubled.take([3, 1, 0, 2])
+    stored = _stored(tmp_path, doubled, row_group_rows=2)
+    assert checks.schema_check(stored.schema, OBSERVATIONS).passed
+    assert stored.columns.num_rows == 4
+    result = checks.duplicates_check(stored.columns, OBSERVATIONS)
+    assert not result.passed and result.metadata["duplicate_rows"].value == 1
+    assert checks.timestamps_check(stored.columns, START, END, tolerance_s=0).passed
+
+
+def test_checks_on_the_stored_file_pass_on_distinct_keys_and_see_its_real_schema(tmp_path: Path) -> None:
+    table = _landed([_obs(f"AA{i:02d}", f"G{i % 3}", f"2024-05-01T10:00:{i:02d}Z") for i in range(7)])
+    stored = _stored(tmp_path, table, row_group_rows=3)
+    assert checks.duplicates_check(stored.columns, OBSERVATIONS).passed
+    assert checks.row_count_check(stored.columns.num_rows, 7, 0, 0).passed
+    # The schema is the file's, not the columns read for the other checks.
+    assert stored.schema.names == table.schema.names
+    narrowed = _stored(tmp_path / "b", table.set_column(3, "rssi", table["rssi"].cast(pa.int64())), 3)
+    result = checks.schema_check(narrowed.schema, OBSERVATIONS)
+    assert not result.passed and "rssi: int64 (expected int16)" in result.metadata["wrong_type"].value
 
 
 def test_row_count_check_fails_when_records_went_missing() -> None:
