@@ -31,6 +31,7 @@ from realtime.fixes import FixBatch
 
 if TYPE_CHECKING:
     from core.ml.location_model import LocationModel
+    from realtime.carry import Carry
 
 # site id → the site's served model (None = the path-loss chain); `ModelRegistryWatcher.current` is one.
 ModelLookup = Callable[[object], "LocationModel | None"]
@@ -98,7 +99,7 @@ class Columns:
         )
 
     @staticmethod
-    def concat_wide(a: Columns, keep_a: np.ndarray, b: Columns) -> Columns:
+    def concat_wide(a: Columns | Carry, keep_a: np.ndarray, b: Columns) -> Columns:
         """`a.take(keep_a)` followed by `b`, in 64-bit columns: what the estimator and the grid work on. Written
         column by column into the result: no narrow copy of the selected carry alongside the wide one."""
         wide = (np.float64, np.int64, np.int64, np.float64, np.int64, np.int64)
@@ -111,28 +112,6 @@ class Columns:
             col[ka:] = col_b
             out.append(col)
         return Columns(*out)
-
-    def rebuild(self, keep: np.ndarray, new: Columns, keep_new: np.ndarray) -> Columns:
-        """In place: the rows `keep` of these columns followed by `new.take(keep_new).narrow()`; returns self.
-
-        Used on the carry, the largest thing the loop holds (millions of rows at 100k tags): each column is
-        replaced as soon as its successor is written, so a rebuild costs the carry plus one column, not two
-        carries. Nothing else may hold the carry's columns (everything that reads them copies)."""
-        ka = int(np.count_nonzero(keep))
-        nb = new.take(keep_new).narrow()
-        rssi32 = nb.rssi.dtype == np.float32 and (ka == 0 or self.rssi.dtype == np.float32)
-        dtypes = (np.float64, np.int32, np.int32, np.float32 if rssi32 else np.float64, np.int32, np.int64)
-        for f, dtype in zip(("ts", "code", "gw", "rssi", "partition", "offset"), dtypes, strict=True):
-            col_a, col_b = getattr(self, f), getattr(nb, f)
-            col = np.empty(ka + len(col_b), dtype)
-            if col_a.dtype == dtype:
-                np.compress(keep, col_a, out=col[:ka])
-            else:
-                col[:ka] = col_a[keep]
-            col[ka:] = col_b
-            del col_a
-            setattr(self, f, col)  # the old column goes now
-        return self
 
 
 class TagStates:
@@ -211,7 +190,7 @@ class Located:
     current_db: np.ndarray  # indices of fixes to upsert into current_locations
     state_codes: np.ndarray  # tags whose state changed (those with a fix in the batch)
     state_vec: np.ndarray  # their new state rows
-    carry: Columns
+    carry: Carry
 
 
 def _grid_candidates(
@@ -261,7 +240,7 @@ def _grid_candidates(
 
 def locate(
     states: TagStates,
-    carry: Columns,
+    carry: Carry,
     new: Columns,
     catalog: Catalog,
     *,
@@ -291,9 +270,9 @@ def locate(
     )
     if touched.size == 0:
         return empty
-    in_carry = np.isin(carry.code, touched)
+    in_carry = np.isin(carry.code, touched) & (carry.ts != -np.inf)  # -inf: a retired row (realtime.carry)
     if catalog.gateways is None:
-        empty.carry = carry.rebuild(np.ones(len(carry), bool), new, np.ones(len(new), bool))
+        empty.carry = carry.advance(carry.ts != -np.inf, new, np.ones(len(new), bool))
         return empty
     # The batch's tags with their carried observations (carry first: the rows in arrival order), 64-bit.
     obs = Columns.concat_wide(carry, in_carry, new)
@@ -462,7 +441,7 @@ def _near_candidates(
 
 
 def _next_carry(
-    carry: Columns,
+    carry: Carry,
     in_carry: np.ndarray,
     new: Columns,
     states: TagStates,
@@ -471,7 +450,7 @@ def _next_carry(
     newest: np.ndarray,
     interval: float,
     window: float,
-) -> Columns:
+) -> Carry:
     """Observations (carried, then the batch's) that can still fall into a future fix's window (and not absurdly
     old ones). `newest`: newest event time per partition, not of the whole stream: catching up on a backlog, one
     partition can be read far ahead of another, and the lagging one's tags still need their windows."""
@@ -490,7 +469,7 @@ def _next_carry(
         last_fix[inside] = vec[np.searchsorted(touched, code[inside]), 0]
         keep_carry[rows] = keep(carry.ts[rows], carry.partition[rows], last_fix)
     keep_new = keep(new.ts, new.partition, vec[np.searchsorted(touched, new.code), 0])
-    return carry.rebuild(keep_carry, new, keep_new)
+    return carry.advance(keep_carry, new, keep_new)
 
 
 def _track_batch(vec: np.ndarray) -> TrackBatch:

@@ -8,13 +8,16 @@ naming the field, which the consumer sends to the DLQ and ingest returns to the 
 from __future__ import annotations
 
 import datetime
+import io
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from itertools import repeat
-from operator import attrgetter, is_not
+from operator import attrgetter
 
 import msgspec
 import numpy as np
+import polars as pl
 
 from core.db.models.assets import normalise_tag_id
 
@@ -65,13 +68,13 @@ class Rejected:
 
 _single_decoder = msgspec.json.Decoder(RawObservation)
 _batch_decoder = msgspec.json.Decoder(GatewayBatch)
-_tag_cache: dict[str, str] = {}
+_tag_cache: dict[str, str] = {}  # raw -> normalised, or "" for an id that does not normalise
 
 
 def normalised_tag(raw: str) -> str:
     """Cached `normalise_tag_id` (the same few hundred thousand ids come round again and again)."""
     tag = _tag_cache.get(raw)
-    if tag is None:
+    if not tag:  # not seen yet, or known to fail: normalise_tag_id raises with the reason
         tag = normalise_tag_id(raw)
         if len(_tag_cache) > 1_000_000:
             _tag_cache.clear()
@@ -187,23 +190,47 @@ encode_json = msgspec.json.Encoder().encode
 
 
 _list_decoder = msgspec.json.Decoder(list[RawObservation])
+# The columns the consumer needs, as polars reads them from NDJSON. A value of another JSON type makes the read
+# fail (the exact path then names it), except numbers in the string columns, which polars turns into strings:
+# those rows are re-checked by the exact path (see `_distinct_ids`).
+_NDJSON_SCHEMA = {
+    "tag_id": pl.String,
+    "gateway_id": pl.String,
+    "rssi": pl.Float64,
+    "ts": pl.Int64,
+    "battery": pl.Float64,
+    "tx_power": pl.Float64,
+}
+_REQUIRED = ("tag_id", "gateway_id", "rssi", "ts")
 
 
 @dataclass(slots=True)
 class DecodedBatch:
     """Good rows of many messages as columns (`message` = index of the source message), and the rejects.
+    Tag and gateway ids come factorised: row r's tag is `tags[tag[r]]` (distinct, normalised), its gateway
+    `gateways[gateway[r]]` — the consumer works per distinct tag and looks gateways up once each.
     `battery` is NaN where the tag did not report one."""
 
     message: np.ndarray  # (N,) int64
-    tag_id: list[str]
-    gateway_id: list[str]
+    tag: np.ndarray  # (N,) int64 index into tags
+    tags: list[str]
+    gateway: np.ndarray  # (N,) int64 index into gateways
+    gateways: list[str]
     rssi: np.ndarray  # (N,) float dBm
     ts_s: np.ndarray  # (N,) float epoch seconds
     battery: np.ndarray  # (N,) float %
     rejected: list[tuple[int, Rejected]]
 
     def __len__(self) -> int:
-        return len(self.tag_id)
+        return len(self.message)
+
+    @property
+    def tag_id(self) -> list[str]:
+        return [self.tags[i] for i in self.tag.tolist()]
+
+    @property
+    def gateway_id(self) -> list[str]:
+        return [self.gateways[i] for i in self.gateway.tolist()]
 
 
 _get_tag = attrgetter("tag_id")
@@ -214,12 +241,162 @@ _get_battery = attrgetter("battery")
 _get_tx_power = attrgetter("tx_power")
 
 
+def _index(values: list[str]) -> tuple[np.ndarray, list[str]]:
+    """Per-row index into the distinct values (first-seen order)."""
+    position = {v: i for i, v in enumerate(dict.fromkeys(values))}
+    return np.fromiter(map(position.__getitem__, values), np.int64, len(values)), list(position)
+
+
+def _factorise(column: pl.Series) -> tuple[np.ndarray, pl.Series]:
+    """Per-row index into the distinct values of a string column, in Rust: by 64-bit hash, then checked
+    exactly (a collision, never seen in practice, falls back to a dictionary)."""
+    hashes = column.hash(seed=0).to_numpy()
+    _, first, inverse = np.unique(hashes, return_index=True, return_inverse=True)
+    distinct = column.gather(first)
+    if (column == distinct.gather(inverse)).all():
+        return inverse.astype(np.int64, copy=False), distinct
+    index, values = _index(column.to_list())
+    return index, pl.Series(values, dtype=pl.String)
+
+
+def _read_ndjson(values: list[bytes | None]) -> pl.DataFrame | None:
+    """All messages read as one NDJSON document by polars (Rust), or None when the batch is not plainly one
+    flat JSON object per message of the usual types — the exact path then decides every row."""
+    if not values or None in values or b"" in values:
+        return None
+    joined = b"\n".join(values)  # type: ignore[arg-type]
+    if joined.count(b"\n") != len(values) - 1 or b'"observations"' in joined:
+        return None  # a message spanning lines, or a gateway batch
+    try:
+        frame = pl.read_ndjson(io.BytesIO(joined), schema=_NDJSON_SCHEMA)
+    except (pl.exceptions.PolarsError, pl.exceptions.PanicException, ValueError):
+        return None  # broken JSON or a value of another type somewhere in the batch
+    return frame if frame.height == len(values) else None
+
+
+# A string as polars may have made it from a JSON value of another type (a number, true/false, an object or an
+# array): such rows take the exact path, which rejects the type. Some real ids match too; they are only slower.
+_MAYBE_NOT_A_STRING = r"(?s)^(?:[-+0-9.eE]+|true|false|[\[{].*)$"
+_gateway_cache: dict[str, str] = {}
+_FAILS = ""  # in a cache: this raw id does not normalise
+
+
+def _normalised_index(
+    raw_index: np.ndarray,
+    raw: Sequence[str | None],
+    cache: dict[str, str],
+    normalise: Callable[[str], str],
+    suspect: np.ndarray | None = None,
+) -> tuple[np.ndarray, list[str]]:
+    """Row -> index into the distinct normalised ids, from row -> index into the distinct raw ones. Each raw id
+    is normalised once per process (cached, at C speed after that). Rows whose id fails, or is `suspect`,
+    get -1 and take the exact row path, which names the problem."""
+    normalised: list[str | None] = list(map(cache.get, raw))  # type: ignore[arg-type]
+    if None in normalised:
+        if len(cache) > 1_000_000:
+            cache.clear()
+        for i in [i for i, v in enumerate(normalised) if v is None]:
+            value = raw[i]
+            if value is None:
+                normalised[i] = _FAILS
+                continue
+            try:
+                normalised[i] = cache[value] = normalise(value)
+            except ValueError:
+                normalised[i] = cache[value] = _FAILS
+    if suspect is not None:
+        for i in np.flatnonzero(suspect).tolist():
+            normalised[i] = _FAILS
+    distinct = dict.fromkeys(normalised)
+    distinct.pop(_FAILS, None)
+    position: dict[str | None, int] = {v: i for i, v in enumerate(distinct)}  # (no None left: filled above)
+    remap = np.fromiter(map(position.get, normalised, repeat(-1)), np.int64, len(normalised))
+    return remap[raw_index], list(position)  # type: ignore[arg-type]
+
+
+def _frame_ids(
+    column: pl.Series, cache: dict[str, str], normalise: Callable[[str], str]
+) -> tuple[np.ndarray, list[str]]:
+    """`_normalised_index` of a string column polars read (nulls fail like bad ids)."""
+    raw_index, distinct = _factorise(column.fill_null(""))
+    suspect = distinct.str.contains(_MAYBE_NOT_A_STRING).to_numpy()
+    return _normalised_index(raw_index, distinct.to_list(), cache, normalise, suspect)
+
+
+def _strip_gateway(raw: str) -> str:
+    gateway = raw.strip()
+    if not gateway:
+        raise ValueError("gateway_id: missing")
+    return gateway
+
+
+def _passes_checks(
+    rssi: np.ndarray,
+    ts_ms: np.ndarray,
+    battery: np.ndarray,
+    tx_power: np.ndarray | None,
+    now_s: float,
+    max_skew_s: float,
+    max_age_s: float,
+) -> np.ndarray:
+    """Rows passing `check`'s numeric tests, on whole columns (ts in epoch ms; NaN battery/tx = not reported)."""
+    ok = (ts_ms >= (now_s - max_age_s) * 1000.0) & (ts_ms <= (now_s + max_skew_s) * 1000.0)
+    ok &= (rssi >= RSSI_MIN_DBM) & (rssi <= RSSI_MAX_DBM)
+    ok &= np.isnan(battery) | ((battery >= 0) & (battery <= 100))
+    if tx_power is not None:
+        ok &= np.isnan(tx_power) | ((tx_power >= -100) & (tx_power <= 30))
+    return ok
+
+
 def decode_batch(
     values: list[bytes | None], now_s: float, max_skew_s: float, max_age_s: float
 ) -> DecodedBatch:
-    """`decode_message` over many messages, column-oriented: one msgspec call decodes all single observations
-    (joined into one JSON array), the common checks run on whole numpy columns, and only rows failing them
-    (plus gateway batches and broken messages) take the exact per-row path that names the problem."""
+    """`decode_message` over many messages, column-oriented. The usual batch (one flat observation per message)
+    is read by polars as NDJSON in one call and checked on whole columns; anything unusual (a gateway batch,
+    broken JSON, an RFC 3339 ts) is decoded by msgspec, all single observations in one call, and checked the
+    same way. Only rows failing the column checks take `decode_message`, which names the problem."""
+    frame = _read_ndjson(values)
+    if frame is not None:
+        return _decode_frame(frame, values, now_s, max_skew_s, max_age_s)
+    return _decode_objects(values, now_s, max_skew_s, max_age_s)
+
+
+def _decode_frame(
+    frame: pl.DataFrame, values: list[bytes | None], now_s: float, max_skew_s: float, max_age_s: float
+) -> DecodedBatch:
+    n = frame.height
+    tag, tags = _frame_ids(frame.get_column("tag_id"), _tag_cache, normalise_tag_id)
+    gateway, gateways = _frame_ids(frame.get_column("gateway_id"), _gateway_cache, _strip_gateway)
+    rssi = frame.get_column("rssi").to_numpy().astype(float, copy=False)  # null -> NaN: fails the range test
+    ts_ms = frame.get_column("ts").to_numpy().astype(float, copy=False)
+    battery = frame.get_column("battery").to_numpy().astype(float, copy=False)
+    tx_power = frame.get_column("tx_power")
+    tx = None if tx_power.null_count() == n else tx_power.to_numpy().astype(float, copy=False)
+    ok = (tag >= 0) & (gateway >= 0) & _passes_checks(rssi, ts_ms, battery, tx, now_s, max_skew_s, max_age_s)
+    slow: list[tuple[int, Observation, float]] = []
+    rejected: list[tuple[int, Rejected]] = []
+    for i in np.flatnonzero(~ok).tolist():
+        good, bad = decode_message(values[i], now_s, max_skew_s, max_age_s)
+        slow.extend((i, obs, ts_s) for obs, ts_s in good)
+        rejected.extend((i, r) for r in bad)
+    rows = np.flatnonzero(ok)
+    out = DecodedBatch(
+        rows,
+        tag[rows],
+        tags,
+        gateway[rows],
+        gateways,
+        rssi[rows],
+        ts_ms[rows] / 1000.0,
+        battery[rows],
+        rejected,
+    )
+    return _with_rows(out, slow)
+
+
+def _decode_objects(
+    values: list[bytes | None], now_s: float, max_skew_s: float, max_age_s: float
+) -> DecodedBatch:
     rejected: list[tuple[int, Rejected]] = []
     objs: list[RawObservation] | None = None
     joined = b",".join(values) if values and None not in values else b""  # type: ignore[arg-type]
@@ -254,33 +431,22 @@ def decode_batch(
             rejected.extend((i, r) for r in bad)
     n = len(objs)
     message = np.asarray(source, np.int64)
-    raw_tags = list(map(_get_tag, objs))
-    tags = list(map(_tag_cache.get, raw_tags))
-    if None in tags:  # tags seen for the first time: normalise each distinct one once (bad ones: row path)
-        for raw in set(raw_tags).difference(_tag_cache):  # set ops at C speed, not a Python loop per row
-            try:
-                normalised_tag(raw)
-            except ValueError:
-                continue
-        tags = list(map(_tag_cache.get, raw_tags))
-    gateways = list(map(_get_gateway, objs))
+    tag, tags = _normalised_index(*_index(list(map(_get_tag, objs))), _tag_cache, normalise_tag_id)
+    gateway, gateways = _normalised_index(
+        *_index(list(map(_get_gateway, objs))), _gateway_cache, _strip_gateway
+    )
     ts_raw = np.array(list(map(_get_ts, objs))) if n else np.zeros(0, np.int64)
     rssi = np.fromiter(map(_get_rssi, objs), float, n)
     battery = np.array(list(map(_get_battery, objs)), float) if n else np.zeros(0)
-    ok = np.fromiter(map(bool, gateways), bool, n) & np.fromiter(map(is_not, tags, repeat(None)), bool, n)
-    if ts_raw.dtype.kind == "i":  # epoch ms, the wire format of ingest; anything else takes the row path
-        ts = ts_raw.astype(float)
-        ok &= (ts >= (now_s - max_age_s) * 1000.0) & (ts <= (now_s + max_skew_s) * 1000.0)
-        ts /= 1000.0
-    else:
-        ts = np.zeros(n)
-        ok[:] = False
-    ok &= (rssi >= RSSI_MIN_DBM) & (rssi <= RSSI_MAX_DBM)
-    ok &= np.isnan(battery) | ((battery >= 0) & (battery <= 100))
     tx_power = list(map(_get_tx_power, objs))
-    if tx_power.count(None) != n:
-        tx = np.array(tx_power, float)
-        ok &= np.isnan(tx) | ((tx >= -100) & (tx <= 30))
+    tx = np.array(tx_power, float) if tx_power.count(None) != n else None
+    ok = (tag >= 0) & (gateway >= 0)
+    if ts_raw.dtype.kind == "i":  # epoch ms, the wire format of ingest; anything else takes the row path
+        ts_ms = ts_raw.astype(float)
+        ok &= _passes_checks(rssi, ts_ms, battery, tx, now_s, max_skew_s, max_age_s)
+    else:
+        ts_ms = np.zeros(n)
+        ok[:] = False
     for row in np.flatnonzero(~ok).tolist():
         i = int(message[row])
         result = check(objs[row], None, now_s, max_skew_s, max_age_s)
@@ -288,25 +454,42 @@ def decode_batch(
             rejected.append((i, Rejected(result, values[i] or b"")))
         else:
             slow.append((i, result[0], result[1]))
-    kept = np.flatnonzero(ok)
-    if len(kept) == n:
-        out = DecodedBatch(message, tags, gateways, rssi, ts, battery, rejected)  # type: ignore[arg-type]
-    else:
-        out = DecodedBatch(
-            message[kept],
-            [tags[r] for r in kept.tolist()],  # type: ignore[misc]
-            [gateways[r] for r in kept.tolist()],
-            rssi[kept],
-            ts[kept],
-            battery[kept],
-            rejected,
-        )
     rejected.sort(key=lambda item: item[0])
-    if slow:
-        out.message = np.concatenate([out.message, np.array([i for i, _, _ in slow], np.int64)])
-        out.tag_id.extend(obs.tag_id for _, obs, _ in slow)
-        out.gateway_id.extend(obs.gateway_id for _, obs, _ in slow)
-        out.rssi = np.concatenate([out.rssi, np.array([obs.rssi for _, obs, _ in slow], float)])
-        out.ts_s = np.concatenate([out.ts_s, np.array([t for _, _, t in slow], float)])
-        out.battery = np.concatenate([out.battery, np.array([obs.battery for _, obs, _ in slow], float)])
+    rows = np.flatnonzero(ok)
+    out = DecodedBatch(
+        message[rows],
+        tag[rows],
+        tags,
+        gateway[rows],
+        gateways,
+        rssi[rows],
+        ts_ms[rows] / 1000.0,
+        battery[rows],
+        rejected,
+    )
+    return _with_rows(out, slow)
+
+
+def _with_rows(out: DecodedBatch, slow: list[tuple[int, Observation, float]]) -> DecodedBatch:
+    """`out` with the rows the exact path accepted appended (their ids added to the distinct lists)."""
+    out.rejected.sort(key=lambda item: item[0])
+    if not slow:
+        return out
+    tag_at = {t: i for i, t in enumerate(out.tags)}
+    gateway_at = {g: i for i, g in enumerate(out.gateways)}
+    for _, obs, _ in slow:
+        if obs.tag_id not in tag_at:
+            tag_at[obs.tag_id] = len(out.tags)
+            out.tags.append(obs.tag_id)
+        if obs.gateway_id not in gateway_at:
+            gateway_at[obs.gateway_id] = len(out.gateways)
+            out.gateways.append(obs.gateway_id)
+    out.message = np.concatenate([out.message, np.array([i for i, _, _ in slow], np.int64)])
+    out.tag = np.concatenate([out.tag, np.array([tag_at[obs.tag_id] for _, obs, _ in slow], np.int64)])
+    out.gateway = np.concatenate(
+        [out.gateway, np.array([gateway_at[obs.gateway_id] for _, obs, _ in slow], np.int64)]
+    )
+    out.rssi = np.concatenate([out.rssi, np.array([obs.rssi for _, obs, _ in slow], float)])
+    out.ts_s = np.concatenate([out.ts_s, np.array([t for _, _, t in slow], float)])
+    out.battery = np.concatenate([out.battery, np.array([obs.battery for _, obs, _ in slow], float)])
     return out

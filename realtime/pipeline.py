@@ -39,6 +39,7 @@ from core.db.models import Asset, Site
 from core.live import LiveKeys
 from core.settings import Settings
 from realtime import metrics
+from realtime.carry import Carry
 from realtime.catalog import Catalog, load_catalog
 from realtime.fixes import FixBatch, rfc3339
 from realtime.live_store import LiveStore, LiveStoreError, open_live_store, unknown_tags_key
@@ -184,7 +185,7 @@ class RealtimePipeline:
         self.clock = clock
         self.topic = settings.topic(OBSERVATIONS)
         self.states = TagStates()
-        self.carry = Columns.empty()
+        self.carry = Carry()
         self.catalog = Catalog.empty()
         self._catalog_loaded = -1e18
         # Periodic reloads run beside the loop (100k assets take a noticeable fraction of a second to read);
@@ -388,7 +389,7 @@ class RealtimePipeline:
         for tp in partitions:
             self._resume_at.pop(tp, None)
         if len(self.carry):
-            self.carry = self.carry.take(~np.isin(self.carry.partition, list(gone)))
+            self.carry.retire(np.isin(self.carry.partition, list(gone)))
         self.states.forget_partitions(gone)
         for stage in self.stages:
             stage.reset()
@@ -481,15 +482,15 @@ class RealtimePipeline:
                 )
         if not len(batch):
             return out
-        gw = self._gateway_rows(batch.gateway_id)
+        gw = self._gateway_rows(batch.gateways)[batch.gateway]
         if (gw < 0).any() and self._refresh_catalog(min_age_s=self.options.catalog_retry_s):
-            gw = self._gateway_rows(batch.gateway_id)
+            gw = self._gateway_rows(batch.gateways)[batch.gateway]
         row_warm = warm[batch.message]
         for r in np.flatnonzero((gw < 0) & ~row_warm).tolist():
             msg = int(batch.message[r])
             out.dlq.append(
                 self._dead_letter(
-                    f"gateway_id: unknown gateway {batch.gateway_id[r]!r}",
+                    f"gateway_id: unknown gateway {batch.gateways[batch.gateway[r]]!r}",
                     values[msg] or b"",
                     self.topic,
                     int(partitions[msg]),
@@ -498,9 +499,7 @@ class RealtimePipeline:
                 )
             )
         # Tags: work on the batch's distinct tags (a tag is heard by many gateways per beacon).
-        unique_tags = list(dict.fromkeys(batch.tag_id))
-        local = {tag: i for i, tag in enumerate(unique_tags)}
-        tag_row = np.fromiter(map(local.__getitem__, batch.tag_id), np.int64, len(batch))
+        unique_tags, tag_row = batch.tags, batch.tag
         assets = self.catalog.assets
         known = np.fromiter((tag in assets for tag in unique_tags), bool, len(unique_tags))
         unknown_rows = (gw >= 0) & ~known[tag_row]
@@ -528,7 +527,7 @@ class RealtimePipeline:
         return out
 
     def _gateway_rows(self, gateway_ids: list[str]) -> np.ndarray:
-        """Catalog row of each gateway id (−1 = unknown)."""
+        """Catalog row of each (distinct) gateway id (−1 = unknown)."""
         index = self.catalog.gateway_index
         return np.fromiter(map(index.get, gateway_ids, repeat(-1)), np.int64, len(gateway_ids))
 
@@ -598,7 +597,7 @@ class RealtimePipeline:
         )
         # The new carry replaces the old one right away, and the batch in flight does not hold it: otherwise the
         # previous carry (millions of rows at 100k tags) lives on until that batch is written.
-        self.carry, located.carry = located.carry, Columns.empty()
+        self.carry, located.carry = located.carry, Carry()
         gateway_rows, asset_rows = self._touches(decoded)
         self.states.vec[located.state_codes] = located.state_vec
         for gid, _ in gateway_rows:

@@ -1,10 +1,12 @@
-"""The carried observation window between batches: rebuilt in place, and nothing in it changes on the way."""
+"""The carried observation window between batches: its live rows are exactly the kept rows then the new ones, in
+order, with their values unchanged, however the carry was appended to and compacted on the way."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
+from realtime.carry import COMPACT_AT_DEAD_SHARE, Carry
 from realtime.locator import Columns
 
 pytestmark = pytest.mark.unit
@@ -27,25 +29,39 @@ def _rows(c: Columns) -> list[tuple]:
                     c.offset.tolist(), strict=True))  # fmt: skip
 
 
-def test_rebuild_keeps_the_selected_rows_then_the_new_ones_with_exact_values() -> None:
-    carry = _columns(1000, 1).narrow()
-    new = _columns(300, 2)
-    keep, keep_new = np.random.default_rng(3).random(1000) < 0.6, np.random.default_rng(4).random(300) < 0.7
-    expected = [r for r, k in zip(_rows(carry), keep, strict=True) if k]
-    expected += [r for r, k in zip(_rows(new), keep_new, strict=True) if k]
+def test_many_batches_keep_exactly_the_selected_rows_in_order() -> None:
+    """Against a plain list model of the carry, over batches that retire few rows (appends into spare room),
+    many (compaction) and none."""
+    rng = np.random.default_rng(3)
+    carry, model = Carry(), []
+    for batch, retire_share in enumerate([0.0, 0.05, 0.6, 0.0, 0.1, 0.9, 0.02, 0.3] * 3):
+        new = _columns(int(rng.integers(200, 3000)), seed=batch)
+        alive = carry.ts != -np.inf
+        keep = alive & (rng.random(len(carry)) >= retire_share)
+        keep_new = rng.random(len(new)) < 0.8
+        model = [r for r, k in zip(model, keep[alive].tolist(), strict=True) if k]
+        model += [r for r, k in zip(_rows(new), keep_new.tolist(), strict=True) if k]
 
-    rebuilt = carry.rebuild(keep, new, keep_new)
+        assert carry.advance(keep, new, keep_new) is carry
 
-    assert rebuilt is carry  # in place: the old columns are gone, not kept beside the new ones
-    assert _rows(rebuilt) == expected
-    assert rebuilt.code.dtype == np.int32 and rebuilt.rssi.dtype == np.float32  # still narrow
-    assert rebuilt.offset.dtype == np.int64  # offsets past 2**31 survive
+        assert _rows(carry.live()) == model
+        assert carry.dead <= COMPACT_AT_DEAD_SHARE * len(carry)
+        assert carry.code.dtype == np.int32 and carry.rssi.dtype == np.float32  # still narrow
+        assert carry.offset.dtype == np.int64  # offsets past 2**31 survive
 
 
-def test_rebuild_widens_rssi_when_a_new_value_is_not_exact_in_float32() -> None:
-    carry = _columns(100, 5).narrow()
-    new = _columns(10, 6, rssi=np.full(10, -61.3))
-    rebuilt = carry.rebuild(np.ones(100, bool), new, np.ones(10, bool))
-    assert rebuilt.rssi.dtype == np.float64
-    assert rebuilt.rssi[-10:].tolist() == [-61.3] * 10  # not rounded through float32
-    assert rebuilt.rssi[:100].tolist() == _columns(100, 5).rssi.tolist()
+def test_retired_rows_are_invisible_to_windows_and_resume_offsets() -> None:
+    carry = Carry().advance(np.zeros(0, bool), _columns(100, 1), np.ones(100, bool))
+    carry.retire(carry.partition == 2)
+    gone = carry.ts == -np.inf
+    assert gone.any() and not (carry.ts[~gone] == -np.inf).any()
+    assert (carry.offset[gone] == np.iinfo(np.int64).max).all()  # never the minimum offset to resume from
+    assert 2 not in carry.live().partition.tolist()
+
+
+def test_rssi_widens_when_a_new_value_is_not_exact_in_float32() -> None:
+    carry = Carry().advance(np.zeros(0, bool), _columns(100, 5), np.ones(100, bool))
+    carry.advance(np.ones(100, bool), _columns(10, 6, rssi=np.full(10, -61.3)), np.ones(10, bool))
+    assert carry.rssi.dtype == np.float64
+    assert carry.rssi[-10:].tolist() == [-61.3] * 10  # not rounded through float32
+    assert carry.rssi[:100].tolist() == _columns(100, 5).rssi.tolist()

@@ -89,3 +89,53 @@ def test_batch_decoder_agrees_with_the_row_decoder() -> None:
         assert batch.tag_id == [f"A{i}" for i in range(5)]
         assert [i for i, _ in batch.rejected] == list(range(5, len(batch_values)))
         assert "rssi" in batch.rejected[0][1].reason
+
+
+# Each of these sits in an otherwise ordinary batch: the batch decoder (polars NDJSON read, or msgspec when that
+# read fails) must keep and reject exactly what the row decoder does, with the same reasons.
+UNUSUAL = [
+    b'{"tag_id": 123456, "gateway_id": "g", "rssi": -60, "ts": %d}' % NOW_MS,  # a number where a string goes
+    b'{"tag_id": "123456", "gateway_id": "g", "rssi": -60, "ts": %d}' % NOW_MS,  # digits, but a string: fine
+    b'{"tag_id": -5, "gateway_id": "g", "rssi": -60, "ts": %d}' % NOW_MS,
+    b'{"tag_id": 1.5, "gateway_id": "g", "rssi": -60, "ts": %d}' % NOW_MS,
+    b'{"tag_id": 1E5, "gateway_id": "g", "rssi": -60, "ts": %d}' % NOW_MS,
+    b'{"tag_id": true, "gateway_id": "g", "rssi": -60, "ts": %d}' % NOW_MS,
+    b'{"tag_id": "AB", "gateway_id": {"id": "g"}, "rssi": -60, "ts": %d}' % NOW_MS,
+    b'{"tag_id": "AB", "gateway_id": ["g"], "rssi": -60, "ts": %d}' % NOW_MS,
+    b'{"tag_id": "not hex", "gateway_id": "g", "rssi": -60, "ts": %d}' % NOW_MS,
+    b'{"tag_id": "AB", "gateway_id": 17, "rssi": -60, "ts": %d}' % NOW_MS,
+    b'{"tag_id": "AB", "gateway_id": "  gw-2 ", "rssi": -60, "ts": %d}' % NOW_MS,
+    b'{"tag_id": "AB", "gateway_id": "   ", "rssi": -60, "ts": %d}' % NOW_MS,
+    b'{"tag_id": "AB", "gateway_id": "g", "rssi": null, "ts": %d}' % NOW_MS,
+    b'{"tag_id": "AB", "gateway_id": "g", "ts": %d}' % NOW_MS,
+    b'{"gateway_id": "g", "rssi": -60, "ts": %d}' % NOW_MS,
+    b'{"tag_id": null, "gateway_id": "g", "rssi": -60, "ts": %d}' % NOW_MS,
+    b'{"tag_id": "AB", "rssi": -60, "ts": %d}' % NOW_MS,
+    b'{"tag_id": "AB", "gateway_id": "g", "rssi": -60, "ts": %d, "battery": null, "extra": [1, {"a": 2}]}'
+    % NOW_MS,
+    b'{"tag_id": "AB", "gateway_id": "g", "rssi": -60, "ts": %d, "tx_power": 99}' % NOW_MS,
+    b'{"tag_id": "AB", "gateway_id": "g", "rssi": -60, "ts": %d.5}' % NOW_MS,
+    b'{"tag_id": "AB", "gateway_id": "g", "rssi": "-60", "ts": %d}' % NOW_MS,
+    b'{"tag_id": "AB", "gateway_id": "g", "rssi": -60, "ts": "2027-01-15T08:00:00+00:00"}',
+    b'{"tag_id": "AB",\n "gateway_id": "g", "rssi": -60, "ts": %d}' % NOW_MS,
+    b'[{"tag_id": "AB", "gateway_id": "g", "rssi": -60, "ts": %d}]' % NOW_MS,
+    b"",
+    b"   ",
+]
+
+
+@pytest.mark.parametrize("unusual", UNUSUAL)
+def test_batch_decoder_treats_unusual_messages_like_the_row_decoder(unusual: bytes) -> None:
+    ordinary = [
+        b'{"tag_id":"a%d","gateway_id":"gw-1","rssi":-70,"ts":%d}' % (i, NOW_MS + i) for i in range(4)
+    ]
+    values = [*ordinary[:2], unusual, *ordinary[2:]]
+    batch = decode_batch(values, NOW, 300.0, 86400.0)
+    expected = [
+        (i, obs.tag_id, obs.gateway_id, obs.rssi) for i, v in enumerate(values) for obs, _ in _decode(v)[0]
+    ]
+    got = sorted(
+        zip(batch.message.tolist(), batch.tag_id, batch.gateway_id, batch.rssi.tolist(), strict=True)
+    )
+    assert got == expected
+    assert [(i, r.reason) for i, r in batch.rejected] == [(2, r.reason) for r in _decode(unusual)[1]]

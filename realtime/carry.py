@@ -1,0 +1,113 @@
+"""The observations carried between batches: every row a future fix's window may still need.
+
+At 100k tags the carry holds millions of rows, and a batch adds tens of thousands and retires some. Copying
+the whole carry every batch (keep the live rows, append the new) made the loop quadratic in the carry: with a
+backlog whose rows mostly wait for their windows, the copy was the loop's largest cost after consuming. Here a
+batch costs what it adds: new rows go into spare capacity, and retired rows are only marked dead (ts -inf,
+which no window and no keep test accepts; offset int64-max, which no resume offset takes). The columns are
+compacted when dead rows are a quarter of them or the capacity runs out. Spare capacity costs no memory until
+it is written: large arrays are their own mappings (see realtime.pipeline._map_large_arrays) and untouched pages
+are never resident.
+
+The live rows are always exactly what rebuilding would give, in the same order, so fixes do not depend on when
+compaction happened (a replay computes the same fixes).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from realtime.locator import Columns
+
+DEAD_TS = -np.inf
+DEAD_OFFSET = np.iinfo(np.int64).max
+FIELDS = ("ts", "code", "gw", "rssi", "partition", "offset")
+COMPACT_AT_DEAD_SHARE = 0.25
+GROWTH = 1.5
+MIN_CAPACITY = 4096
+
+
+def _dtypes(rssi: type) -> tuple[type, ...]:
+    return (np.float64, np.int32, np.int32, rssi, np.int32, np.int64)
+
+
+class Carry:
+    """Narrow columns (as `Columns.narrow()`) with spare capacity and dead rows; reads like `Columns`.
+    Nothing outside may hold its columns across `advance` (everything that reads them copies)."""
+
+    __slots__ = ("_buffers", "_rows", "_dead", "ts", "code", "gw", "rssi", "partition", "offset")
+    ts: np.ndarray
+    code: np.ndarray
+    gw: np.ndarray
+    rssi: np.ndarray
+    partition: np.ndarray
+    offset: np.ndarray
+
+    def __init__(self) -> None:
+        self._buffers: list[np.ndarray] = [np.empty(0, dtype) for dtype in _dtypes(np.float32)]
+        self._rows = 0
+        self._dead = 0
+        self._expose()
+
+    def __len__(self) -> int:
+        return self._rows
+
+    @property
+    def dead(self) -> int:
+        return self._dead
+
+    def _expose(self) -> None:
+        for name, buffer in zip(FIELDS, self._buffers, strict=True):
+            setattr(self, name, buffer[: self._rows])
+
+    def live(self) -> Columns:
+        """A copy of the live rows."""
+        alive = self.ts != DEAD_TS
+        return Columns(*(getattr(self, name)[alive] for name in FIELDS))
+
+    def retire(self, rows: np.ndarray) -> None:
+        """Mark rows (a mask or indices over the current rows) dead."""
+        self.ts[rows] = DEAD_TS
+        self.offset[rows] = DEAD_OFFSET
+        self._dead = int(np.count_nonzero(self.ts == DEAD_TS))
+
+    def advance(self, keep: np.ndarray, new: Columns, keep_new: np.ndarray) -> Carry:
+        """The rows `keep` of this carry followed by `new.take(keep_new)` (narrowed), in place; returns self.
+        `keep` must be False for rows already dead."""
+        alive = int(np.count_nonzero(keep))
+        if alive < self._rows:
+            self.retire(~keep)
+        added = new.take(keep_new).narrow()
+        total = self._rows + len(added)
+        rssi_now = self._buffers[3].dtype
+        wider = added.rssi.dtype != np.float32 and rssi_now == np.float32
+        if wider or total > len(self._buffers[0]) or self._dead > COMPACT_AT_DEAD_SHARE * total:
+            self._compact(keep, alive, added)
+        else:
+            for buffer, name in zip(self._buffers, FIELDS, strict=True):
+                buffer[self._rows : total] = getattr(added, name)
+            self._rows = total
+        self._expose()
+        return self
+
+    def _compact(self, keep: np.ndarray, alive: int, added: Columns) -> None:
+        """New buffers: the live rows, then `added`, with room to grow. Each old column goes as soon as its
+        successor is written, so this costs the carry plus one column, not two carries."""
+        total = alive + len(added)
+        for name in FIELDS:  # the exposed views would keep the old buffers alive
+            setattr(self, name, None)
+        narrow_rssi = added.rssi.dtype == np.float32 and (alive == 0 or self._buffers[3].dtype == np.float32)
+        dtypes = _dtypes(np.float32 if narrow_rssi else np.float64)
+        capacity = max(int(total * GROWTH), MIN_CAPACITY)
+        rows = self._rows
+        for i, (name, dtype) in enumerate(zip(FIELDS, dtypes, strict=True)):
+            column: np.ndarray = np.empty(capacity, dtype)
+            old = self._buffers[i][:rows]
+            if old.dtype == dtype:
+                np.compress(keep, old, out=column[:alive])
+            else:
+                column[:alive] = old[keep]
+            column[alive:total] = getattr(added, name)
+            self._buffers[i] = column
+            del old
+        self._rows, self._dead = total, 0
