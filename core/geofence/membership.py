@@ -25,6 +25,12 @@ Per (tag, zone) the only inputs are the signed distance of each fix to the zone 
   a pure function of the fix sequence. Thresholds sit above the speeds that the scatter of parked tags produces
   (a smoothed parked tag's apparent speed stays below ~0.6 m/s over 4 s on the simulator); a jump faster than
   `max_speed_mps` counts at that speed, so one wild fix does not make a parked tag "moving".
+- **settling after a walk**: a tag that walked out of its room (faster than parked for `settle_motion_s`, heading
+  out of it) and stopped less than `settle_s` ago is not held in its old room by the switch depth above: the room
+  it was in was decided before it walked and says nothing about where it stopped. A switch then asks only
+  `settle_dwell_s` continuously inside the neighbour (and a mean depth of `settle_depth_m`). A tag parked just past
+  a wall after a walk is shown there within seconds instead of minutes; one parked *on* the wall may switch a
+  few times during `settle_s`, never after. Tags that never walked, or walk along a wall, are unaffected.
 
 Fixes older than the last one applied for the tag are ignored, so replaying a batch after a crash cannot emit a
 transition twice once the state was saved. The state per tag is a small msgspec value (`TagZoneState`) stored
@@ -73,6 +79,11 @@ class MembershipConfig:
     min_heading_share: float = (
         0.5  # moving counts in full when >= this share of the speed heads out of the zone
     )
+    # settling: after a tag walked out of its room and stopped, its old room has no incumbent's advantage for
+    settle_s: float = 60.0  # ... this long: a switch asks only
+    settle_dwell_s: float = 5.0  # ... this long continuously inside the neighbour (capped at the enter dwell)
+    settle_depth_m: float = 0.0  # ... at this mean depth (0: being inside is enough)
+    settle_motion_s: float = 5.0  # a walk: faster than parked this long (a glitch is shorter)
 
     def __post_init__(self) -> None:
         for name in (
@@ -88,6 +99,10 @@ class MembershipConfig:
             "moving_margin_m",
             "moving_enter_confirm_s",
             "moving_exit_dwell_s",
+            "settle_s",
+            "settle_dwell_s",
+            "settle_depth_m",
+            "settle_motion_s",
         ):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
@@ -145,6 +160,8 @@ class TagZoneState(msgspec.Struct, array_like=True):
     xy_ts: float | None = None  # ... and its event time
     vx: float = 0.0  # exponential mean of the velocity between fixes, m/s
     vy: float = 0.0
+    moving_since: float | None = None  # start of the current run of fixes faster than parked (None = parked)
+    moved_ts: float | None = None  # event time of the last fix of such a run long enough to be a walk
 
     @property
     def speed_mps(self) -> float:
@@ -229,10 +246,15 @@ def apply_fix(
     tracked = _track_inside(state.zones, signed_m, ts, config) if config.speed_aware else state.zones
     if state.unknown_since is None and _steady(tracked, signed_m):
         # the common case, kept cheap: nothing can change
-        return TagZoneState(ts, tracked, None, x, y, xy_ts, vx, vy), []
+        moving_since, moved_ts = _moved(state, tracked, ts, math.hypot(vx, vy), config)
+        return TagZoneState(ts, tracked, None, x, y, xy_ts, vx, vy, moving_since, moved_ts), []
 
     speed = math.hypot(vx, vy)
     motion = config.motion(speed)
+    moving_since, moved_ts = _moved(state, tracked, ts, speed, config)
+    # settling: it stopped, no longer than `settle_s` ago, after walking out of its room (while it walks, the
+    # moving margins apply; a tag walking up and down along a wall never heads out of its room: it keeps it)
+    settling = moving_since is None and moved_ts is not None and ts - moved_ts <= config.settle_s
     leaving = [-m.rate for m in tracked.values() if m.inside]
     if leaving and motion > 0:  # in a zone: only the speed heading out of it counts
         motion *= min(max(max(leaving) / (config.min_heading_share * speed), 0.0), 1.0)
@@ -259,12 +281,17 @@ def apply_fix(
             depth_sum = (current.depth_sum if current is not None else 0.0) + min(d, margin)
             fixes = (current.fixes if current is not None else 0) + 1
             lingered = ts - started >= enter_dwell
-            if lingered and not clearly_in and overlaps is not None and ts - started < config.switch_dwell_s:
+            if not clearly_in and overlaps is not None and ts - started < config.switch_dwell_s:
                 mine = overlaps.get(zone_id, frozenset())
                 if any(other not in mine for other in inside_before):  # would leave another room: be surer
-                    # a mean over longer is surer: the depth asked falls as 1/sqrt(time spent), to a floor
-                    needed = config.switch_depth_m * math.sqrt(enter_dwell / max(ts - started, 1e-9))
-                    lingered = depth_sum / fixes >= max(needed, config.switch_min_depth_m)
+                    mean_depth = depth_sum / fixes
+                    if settling:  # just walked here: the room it was in has no incumbent's advantage
+                        lingered = ts - started >= min(config.settle_dwell_s, enter_dwell)
+                        lingered = lingered and mean_depth >= config.settle_depth_m
+                    elif lingered:
+                        # a mean over longer is surer: the depth asked falls as 1/sqrt(time spent), to a floor
+                        needed = config.switch_depth_m * math.sqrt(enter_dwell / max(ts - started, 1e-9))
+                        lingered = mean_depth >= max(needed, config.switch_min_depth_m)
             if clearly_in or lingered:
                 zones[zone_id] = ZoneMembership(inside=True, since=ts, d=d, d_ts=ts)
                 transitions.append(ZoneTransition(tag_id, zone_id, ENTER, ts))
@@ -294,7 +321,7 @@ def apply_fix(
                     del zones[other]
                     transitions.append(ZoneTransition(tag_id, other, EXIT, ts, dwell_s=ts - kept.since))
     transitions.sort(key=lambda t: (t.kind != EXIT, t.zone_id))  # exits first: leave A, then enter B
-    return TagZoneState(ts, zones, None, x, y, xy_ts, vx, vy), transitions
+    return TagZoneState(ts, zones, None, x, y, xy_ts, vx, vy, moving_since, moved_ts), transitions
 
 
 def _track_inside(
@@ -333,6 +360,25 @@ def _velocity(
     if step > config.max_speed_mps:
         step_x, step_y = step_x * config.max_speed_mps / step, step_y * config.max_speed_mps / step
     return state.vx + weight * (step_x - state.vx), state.vy + weight * (step_y - state.vy)
+
+
+def _moved(
+    state: TagZoneState,
+    tracked: Mapping[str, ZoneMembership],
+    ts: float,
+    speed: float,
+    config: MembershipConfig,
+) -> tuple[float | None, float | None]:
+    """(start of the current run of fixes faster than parked, the last fix of such a run that had lasted
+    `settle_motion_s` — a glitch is shorter — while heading out of the tag's rooms, if any)."""
+    if speed <= config.parked_speed_mps:
+        return None, state.moved_ts
+    since = state.moving_since if state.moving_since is not None else ts
+    if ts - since < config.settle_motion_s:
+        return since, state.moved_ts
+    leaving = [-m.rate for m in tracked.values() if m.inside]
+    heading_out = not leaving or max(leaving) >= config.min_heading_share * speed
+    return since, ts if heading_out else state.moved_ts
 
 
 def _toward(parked: float, moving: float, motion: float) -> float:

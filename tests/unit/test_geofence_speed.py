@@ -112,3 +112,49 @@ def test_bad_speed_settings_name_the_field() -> None:
         MembershipConfig(speed_time_constant_s=0.0)
     with pytest.raises(ValueError, match="min_heading_share"):
         MembershipConfig(min_heading_share=1.5)
+
+
+def _walk_and_park(
+    seed: int, park_x: float, park_fixes: int, noise_m: float
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """Parked in a for 20 s, walks 12.9 m out of a (north-east, 1 m/s) to (park_x, 20), parks there; x, y, stop."""
+    rng = np.random.default_rng(seed)
+    walk = 26
+    x = np.r_[np.full(40, 2.0), np.linspace(2.0, park_x, walk), np.full(park_fixes, park_x)]
+    y = np.r_[np.full(40, 10.0), np.linspace(10.0, 20.0, walk), np.full(park_fixes, 20.0)]
+    noise = _smooth_noise(rng, 2 * len(x), noise_m)
+    return x + noise[: len(x)], y + noise[len(x) :], (40 + walk) * FIX_S
+
+
+@pytest.mark.parametrize("seed", [2, 3, 5])
+def test_tag_that_walked_and_parked_just_past_the_wall_is_shown_there_soon(seed: int) -> None:
+    # It stops 0.2 m inside b: too shallow for the moving margin while it walks, and for a parked tag's switch
+    # depth — but the room it was in was decided before it walked, so that room keeps no advantage.
+    x, y, stopped_at = _walk_and_park(seed, 10.2, 240, 0.15)
+    result = _run(x, y, accuracy_m=1.0)
+    assert [(t.kind, t.zone_id) for t in result.transitions] == [(ENTER, "a"), (EXIT, "a"), (ENTER, "b")]
+    assert result.transitions[2].ts <= stopped_at + 30.0
+    # without settling, the old room is kept for the whole two minutes
+    held = _run(x, y, accuracy_m=1.0, config=MembershipConfig(settle_s=0.0))
+    assert [(t.kind, t.zone_id) for t in held.transitions] == [(ENTER, "a")]
+
+
+@pytest.mark.parametrize("seed", [3, 6])
+def test_tag_that_walked_and_parked_on_the_wall_stops_switching_after_settling(seed: int) -> None:
+    # Ten minutes parked exactly on the wall after the walk: it may switch while settling, never after.
+    config = MembershipConfig()
+    x, y, stopped_at = _walk_and_park(seed, 10.0, 1200, 0.3)
+    assert np.count_nonzero(np.diff(x[200:] >= 10.0)) > 100  # its fixes keep crossing the wall
+    result = _run(x, y, accuracy_m=1.5, config=config)
+    assert all(t.ts <= stopped_at + config.settle_s + 5.0 for t in result.transitions)
+    assert sum(t.kind == EXIT for t in result.transitions) <= 3
+
+
+def test_settling_is_kept_in_the_state() -> None:
+    x, y, stopped_at = _walk_and_park(2, 10.2, 4, 0.15)
+    state = _run(x, y, accuracy_m=1.0).states["T"]
+    assert state.moved_ts is not None and stopped_at - 3.0 <= state.moved_ts <= stopped_at + 2.0
+    assert decode_state(encode_state(state)) == state
+    # a state stored before settling (eight fields) decodes, never having walked
+    old = decode_state(b'[12.5,{"a":[true,3.0,null,0.0,0]},null,1.0,2.0,12.0,0.1,0.0]')
+    assert old.inside_zones() == ["a"] and old.moved_ts is None and old.moving_since is None
