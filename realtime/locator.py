@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from itertools import repeat
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -139,8 +140,9 @@ class TagStates:
 
     def intern(self, tag_ids: list[str]) -> np.ndarray:
         codes = self.codes
-        out = np.empty(len(tag_ids), np.int64)
-        for i, tag in enumerate(tag_ids):
+        out = np.fromiter(map(codes.get, tag_ids, repeat(-1)), np.int64, len(tag_ids))  # at C speed
+        for i in np.flatnonzero(out < 0).tolist():  # tags never seen before
+            tag = tag_ids[i]
             code = codes.get(tag)
             if code is None:
                 code = codes[tag] = len(self.tags)

@@ -132,7 +132,10 @@ class _Decoded:
     dlq: list[bytes] = field(default_factory=list)
     unknown: dict[str, int] = field(default_factory=dict)
     gateway_seen: dict[str, float] = field(default_factory=dict)
-    asset_seen: dict[str, tuple[float, float | None]] = field(default_factory=dict)
+    # Per known tag heard in the batch: its state code, newest ts and newest battery reading (NaN: none).
+    asset_code: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    asset_ts: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    asset_battery: np.ndarray = field(default_factory=lambda: np.zeros(0))
     next_offsets: dict[TopicPartition, int] = field(default_factory=dict)
     newest_produce_ms: int = 0
 
@@ -204,7 +207,7 @@ class RealtimePipeline:
         self._assigned: set[TopicPartition] = set()
         self._abandon = False
         self._stop = threading.Event()
-        self._asset_touched: dict[str, float] = {}
+        self._asset_touched = np.zeros(0)  # by tag code: the last_seen written to assets (epoch s)
         self._gateway_touched: dict[str, float] = {}
         self._started = False
         self.last_batch_at = time.monotonic()
@@ -292,7 +295,7 @@ class RealtimePipeline:
         if isinstance(flight.error, _Abandoned):
             log.warning("batch abandoned while writing (partitions revoked or stopping); it will be replayed")
             self._gateway_touched.clear()
-            self._asset_touched.clear()
+            self._asset_touched[:] = -np.inf
             return
         if flight.error is not None:
             raise flight.error
@@ -501,7 +504,7 @@ class RealtimePipeline:
         # Tags: work on the batch's distinct tags (a tag is heard by many gateways per beacon).
         unique_tags, tag_row = batch.tags, batch.tag
         assets = self.catalog.assets
-        known = np.fromiter((tag in assets for tag in unique_tags), bool, len(unique_tags))
+        known = np.fromiter(map(assets.__contains__, unique_tags), bool, len(unique_tags))
         unknown_rows = (gw >= 0) & ~known[tag_row]
         if unknown_rows.any():
             counts = np.bincount(tag_row[unknown_rows & ~row_warm], minlength=len(unique_tags))
@@ -519,10 +522,12 @@ class RealtimePipeline:
             out.gateway_seen[gateway_ids[g]] = t
         newest_tag, newest_ts = _newest(tag_row, ts)
         reported = np.isfinite(battery)
-        battery_tag, battery_ts = _newest(tag_row[reported], ts[reported], battery[reported])
-        battery_of = dict(zip(battery_tag, battery_ts, strict=True))
-        for u, t in zip(newest_tag, newest_ts, strict=True):
-            out.asset_seen[unique_tags[u]] = (t, battery_of.get(u))
+        battery_tag, battery_value = _newest(tag_row[reported], ts[reported], battery[reported])
+        battery_of = np.full(len(unique_tags), np.nan)
+        battery_of[battery_tag] = battery_value
+        out.asset_code = code_of[newest_tag]
+        out.asset_ts = np.asarray(newest_ts, float)
+        out.asset_battery = battery_of[newest_tag]
         out.columns = Columns(ts, code_of[tag_row], gw, batch.rssi[keep], partitions[msg_of], offsets[msg_of])
         return out
 
@@ -598,12 +603,13 @@ class RealtimePipeline:
         # The new carry replaces the old one right away, and the batch in flight does not hold it: otherwise the
         # previous carry (millions of rows at 100k tags) lives on until that batch is written.
         self.carry, located.carry = located.carry, Carry()
-        gateway_rows, asset_rows = self._touches(decoded)
+        gateway_rows, asset_rows, asset_due_rows = self._touches(decoded)
+        asset_due = decoded.asset_code[asset_due_rows]
         self.states.vec[located.state_codes] = located.state_vec
         for gid, _ in gateway_rows:
             self._gateway_touched[gid] = decoded.gateway_seen[gid]
-        for tag, _, _ in asset_rows:
-            self._asset_touched[tag] = decoded.asset_seen[tag][0]
+        if asset_rows:
+            self._asset_touched[asset_due] = decoded.asset_ts[asset_due_rows]
         n_obs = len(decoded.columns)
         unknown = sum(decoded.unknown.values())
         metrics.OBSERVATIONS.inc(n_obs)
@@ -620,19 +626,32 @@ class RealtimePipeline:
         # Where the stream may resume once this batch is written: from the carry as it is right after it.
         return _InFlight(report, decoded, located, gateway_rows, asset_rows, self._offsets(decoded), started)
 
-    def _touches(self, decoded: _Decoded) -> tuple[list, list]:
+    def _touches(self, decoded: _Decoded) -> tuple[list, list, np.ndarray]:
+        """Gateways' and assets' last_seen rows due for writing (at most every gateway/asset_touch_s of event
+        time per gateway/asset), and the rows of `decoded.asset_*` that are due."""
         opts = self.options
         gateways = [
             (gid, ts)
             for gid, ts in decoded.gateway_seen.items()
             if ts - self._gateway_touched.get(gid, -1e18) >= opts.gateway_touch_s
         ]
+        if len(self._asset_touched) < len(self.states.tags):
+            grown = np.full(max(len(self.states.tags), 2 * len(self._asset_touched)), -np.inf)
+            grown[: len(self._asset_touched)] = self._asset_touched
+            self._asset_touched = grown
+        codes = decoded.asset_code
+        due = np.flatnonzero(decoded.asset_ts - self._asset_touched[codes] >= opts.asset_touch_s)
+        tags = self.states.tags
         assets = [
-            (tag, ts, battery)
-            for tag, (ts, battery) in decoded.asset_seen.items()
-            if ts - self._asset_touched.get(tag, -1e18) >= opts.asset_touch_s
+            (tags[code], ts, None if battery != battery else battery)  # NaN: no reading
+            for code, ts, battery in zip(
+                codes[due].tolist(),
+                decoded.asset_ts[due].tolist(),
+                decoded.asset_battery[due].tolist(),
+                strict=True,
+            )
         ]
-        return gateways, assets
+        return gateways, assets, due
 
     def _write(self, decoded: _Decoded, located: Located, gateway_rows: list, asset_rows: list) -> int:
         fixes = located.fixes

@@ -57,6 +57,7 @@ def test_simulated_site_ends_up_located_everywhere(integration_settings) -> None
         ).all()
         online = conn.execute(text("SELECT count(*) FROM gateways WHERE status = 'online'")).scalar_one()
         seen = conn.execute(text("SELECT count(*) FROM assets WHERE last_seen IS NOT NULL")).scalar_one()
+        battery = dict(conn.execute(text("SELECT tag_id, battery_pct FROM assets")).tuples().all())
     newest = {}
     for tag, ts_ms in expected:
         newest[tag] = max(newest.get(tag, 0), ts_ms)
@@ -69,6 +70,9 @@ def test_simulated_site_ends_up_located_everywhere(integration_settings) -> None
     assert {row.tag_id for row in current} == set(times)
     assert np.median(errors) < 3.0
     assert online > 0 and seen == len(times)
+    # Each asset's battery is one its tag reported (draining, so a reading from the run, not a stale one).
+    assert times.battery and set(times.battery) <= set(battery)
+    assert all(battery[tag] in readings for tag, readings in times.battery.items())
 
     # Redis holds the same newest fix as contract JSON.
     client = redis.Redis.from_url(settings.redis_url)

@@ -27,11 +27,13 @@ def prepare(settings: Settings, assets: int = 24) -> tuple[Engine, SimulatedSite
 
 
 class Produced(dict[str, list[float]]):
-    """Each tag's observation times (epoch s), plus the partition each tag's messages went to."""
+    """Each tag's observation times (epoch s), plus the partition each tag's messages went to and the battery
+    readings it reported."""
 
     def __init__(self) -> None:
         super().__init__()
         self.partition: dict[str, int] = {}
+        self.battery: dict[str, list[float]] = {}
 
 
 def produce(
@@ -59,6 +61,8 @@ def produce(
         for obs in sim.observations_at(t):
             producer.produce(topic, encode_observation(obs), obs.tag_id.encode(), on_delivery=delivered)
             times.setdefault(obs.tag_id, []).append(obs.ts / 1000.0)
+            if obs.battery is not None:
+                times.battery.setdefault(obs.tag_id, []).append(obs.battery)
         if extra and i < len(extra):
             key, value = extra[i]
             producer.produce(topic, value, key)
