@@ -24,6 +24,7 @@ type offsetRange struct{ first, stop int64 }
 // while the next fetches arrive — the same window as assets_dag/ingest/topic_window.py.
 func readWindow(ctx context.Context, req *Request) (*decodedWindow, error) {
 	timeout := time.Duration(req.TimeoutS * float64(time.Second))
+	started := time.Now()
 	admin, err := kgo.NewClient(kgo.SeedBrokers(req.Brokers...), kgo.DialTimeout(timeout))
 	if err != nil {
 		return nil, usage("brokers: %v", err)
@@ -33,6 +34,7 @@ func readWindow(ctx context.Context, req *Request) (*decodedWindow, error) {
 	if err != nil {
 		return nil, err
 	}
+	trace("list offsets", started)
 	window := newDecodedWindow()
 	if len(ranges) == 0 {
 		return window, nil
