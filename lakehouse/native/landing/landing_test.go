@@ -1,17 +1,12 @@
 package main
 
 import (
-	"bytes"
 	"cmp"
 	"math/rand/v2"
 	"slices"
 	"strings"
 	"testing"
 
-	"github.com/apache/arrow-go/v18/arrow/memory"
-	"github.com/apache/arrow-go/v18/parquet"
-	"github.com/apache/arrow-go/v18/parquet/compress"
-	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 	"github.com/valyala/fastjson"
 )
 
@@ -169,70 +164,5 @@ func TestGroupingInOnePassOverPartsMatchesTwoPassesAndAReferenceSort(t *testing.
 	}
 	if dropped != len(all)-len(want) || !slices.Equal(w.order, want) {
 		t.Fatalf("dropped %d (want %d); order differs from a reference sort", dropped, len(all)-len(want))
-	}
-}
-
-// pqarrowEncode is the reference: the same rows through pqarrow's own FileWriter, one column after the other.
-func pqarrowEncode(t *testing.T, w *decodedWindow) []byte {
-	mem := memory.NewGoAllocator()
-	props := parquet.NewWriterProperties(
-		parquet.WithAllocator(mem),
-		parquet.WithCompression(compress.Codecs.Zstd),
-		parquet.WithCompressionLevel(1),
-		parquet.WithDictionaryDefault(true),
-		parquet.WithDictionaryFor("ts", false),
-		parquet.WithDictionaryFor("kafka_offset", false),
-		parquet.WithDictionaryFor("kafka_ts", false),
-		parquet.WithDictionaryFor("seq", false),
-		parquet.WithEncodingFor("ts", parquet.Encodings.DeltaBinaryPacked),
-		parquet.WithEncodingFor("kafka_offset", parquet.Encodings.DeltaBinaryPacked),
-		parquet.WithEncodingFor("kafka_ts", parquet.Encodings.DeltaBinaryPacked),
-		parquet.WithStats(true),
-		parquet.WithMaxRowGroupLength(rowGroupRows),
-		parquet.WithCreatedBy("asset-tag-landing"),
-	)
-	var out bytes.Buffer
-	writer, err := pqarrow.NewFileWriter(observationsSchema, &out, props, pqarrow.NewArrowWriterProperties(pqarrow.WithAllocator(mem)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for start := 0; start == 0 || start < len(w.order); start += rowGroupRows {
-		record := rowGroup(mem, w, w.order[start:min(start+rowGroupRows, len(w.order))])
-		if err := writer.Write(record); err != nil {
-			t.Fatal(err)
-		}
-		record.Release()
-	}
-	if err := writer.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return out.Bytes()
-}
-
-func TestColumnsEncodedInParallelGiveTheBytesOfPqarrowsSerialWriter(t *testing.T) {
-	random := rand.New(rand.NewPCG(3, 5))
-	for _, rows := range []int{0, 1000, rowGroupRows + 777} {
-		w := &decodedWindow{tags: []string{"AC01", "AC02", "AC03"}, gateways: []string{"G1", "G2"}}
-		part := make([]observation, rows)
-		for i := range part {
-			part[i] = observation{
-				tag: uint32(i * 3 / max(rows, 1)), gateway: uint32(i % 2), ts: int64(i) * 1_000, kafkaTs: int64(i) * 997,
-				offset: int64(i), rssi: int16(-40 - random.IntN(50)), battery: float32(random.IntN(100)),
-				seq:     int64(random.IntN(1 << 40)), // present in every row: a full row group fills its pages exactly
-				txPower: int16(random.IntN(10)), nulls: uint8(random.IntN(2)) * nullTemperature,
-			}
-			if i%5 == 0 {
-				part[i].nulls |= nullTxPower
-			}
-		}
-		w.parts = [][]observation{part}
-		w.deduplicate()
-		got, err := encodeParquet(w)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !bytes.Equal(got, pqarrowEncode(t, w)) {
-			t.Fatalf("%d rows: the file differs from pqarrow's", rows)
-		}
 	}
 }

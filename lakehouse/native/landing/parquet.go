@@ -2,19 +2,13 @@ package main
 
 import (
 	"bytes"
-	"context"
-	"errors"
 	"fmt"
-	"runtime"
-	"sync"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/arrow-go/v18/parquet"
 	"github.com/apache/arrow-go/v18/parquet/compress"
-	"github.com/apache/arrow-go/v18/parquet/file"
-	"github.com/apache/arrow-go/v18/parquet/metadata"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 )
 
@@ -47,10 +41,6 @@ var observationsSchema = arrow.NewSchema([]arrow.Field{
 
 // encodeParquet writes the rows in w.order as one zstd Parquet file held in memory. The same rows give the
 // same bytes: nothing time- or host-dependent goes into the file.
-//
-// A row group's columns are encoded and compressed at the same time on all cores (each into its own
-// buffer, copied into the file in column order when the row group closes: the bytes do not depend on which
-// column finished first), while the next row group's arrays are built.
 func encodeParquet(w *decodedWindow) ([]byte, error) {
 	mem := memory.NewGoAllocator()
 	props := parquet.NewWriterProperties(
@@ -75,19 +65,13 @@ func encodeParquet(w *decodedWindow) ([]byte, error) {
 	// No stored Arrow schema: readers derive exactly the contract's types from the Parquet logical types
 	// (UTF-8 strings, INT(16), timestamps in microseconds adjusted to UTC, required/optional).
 	arrowProps := pqarrow.NewArrowWriterProperties(pqarrow.WithAllocator(mem))
-	pqSchema, err := pqarrow.ToParquet(observationsSchema, props, arrowProps)
-	if err != nil {
-		return nil, fmt.Errorf("parquet: %v", err)
-	}
 	var out bytes.Buffer
 	out.Grow(len(w.order) * 8)
-	// An empty key-value list, as pqarrow's writer gives (a reader sees no metadata either way).
-	writer, err := file.NewParquetWriterWithError(&out, pqSchema.Root(), file.WithWriterProps(props),
-		file.WithWriteMetadata(make(metadata.KeyValueMetadata, 0)))
+	writer, err := pqarrow.NewFileWriter(observationsSchema, &out, props, arrowProps)
 	if err != nil {
 		return nil, fmt.Errorf("parquet: %v", err)
 	}
-	// Build the next row group's arrays while the current one is encoded and compressed.
+	// Build the next row group's arrays while the writer encodes and compresses the current one.
 	records := make(chan arrow.RecordBatch, 1)
 	go func() {
 		defer close(records)
@@ -97,83 +81,17 @@ func encodeParquet(w *decodedWindow) ([]byte, error) {
 	}()
 	for record := range records {
 		if err == nil {
-			err = writeRowGroup(writer, record, &arrowProps)
+			err = writer.Write(record) // one row group per call
 		}
 		record.Release()
-	}
-	if err == nil {
-		err = writer.Close()
 	}
 	if err != nil {
 		return nil, fmt.Errorf("parquet: %v", err)
 	}
+	if err := writer.Close(); err != nil {
+		return nil, fmt.Errorf("parquet: %v", err)
+	}
 	return out.Bytes(), nil
-}
-
-// writeRowGroup encodes the record's columns as one buffered row group, several columns at a time.
-func writeRowGroup(writer *file.Writer, record arrow.RecordBatch, arrowProps *pqarrow.ArrowWriterProperties) error {
-	if record.NumRows() == 0 { // an empty hour: its one row group as pqarrow writes it (no page offsets)
-		empty, err := writer.AppendRowGroupChecked()
-		for range record.NumCols() {
-			if err == nil {
-				_, err = empty.NextColumn()
-			}
-		}
-		return err
-	}
-	rgw, err := writer.AppendBufferedRowGroupChecked() // closes (writes out) the previous row group
-	if err != nil {
-		return err
-	}
-	columns := int(record.NumCols())
-	next := make(chan int, columns)
-	for c := range columns {
-		next <- c
-	}
-	close(next)
-	errs := make([]error, columns)
-	var wg sync.WaitGroup
-	for range min(runtime.GOMAXPROCS(0), columns) {
-		wg.Go(func() {
-			ctx := pqarrow.NewArrowWriteContext(context.Background(), arrowProps)
-			for c := range next {
-				errs[c] = writeColumn(ctx, rgw, c, record.Column(c), observationsSchema.Field(c).Nullable)
-			}
-		})
-	}
-	wg.Wait()
-	return errors.Join(errs...)
-}
-
-// writeColumn writes one flat column: a required column has no definition levels, an optional one has
-// level 1 for a value and 0 for a null.
-func writeColumn(ctx context.Context, rgw file.BufferedRowGroupWriter, c int, values arrow.Array, nullable bool) error {
-	cw, err := rgw.Column(c)
-	if err != nil {
-		return err
-	}
-	var defLevels []int16
-	if nullable {
-		defLevels = make([]int16, values.Len())
-		for i := range defLevels {
-			if values.IsValid(i) {
-				defLevels[i] = 1
-			}
-		}
-	}
-	if err := pqarrow.WriteArrowToColumn(ctx, cw, values, defLevels, nil, nullable); err != nil {
-		return err
-	}
-	// The last data page would otherwise be encoded and compressed when the row group closes, one column
-	// after the other; for delta-packed and dictionary columns that page is most of the column.
-	// Only when values wait: the last batch may have just filled a page (no empty page is added). Page
-	// statistics count the current page's values and nulls, and every row of a flat column is one of them.
-	stats := cw.PageStatistics()
-	if pending, ok := cw.(interface{ FlushCurrentPage() error }); ok && stats != nil &&
-		stats.NumValues()+stats.NullCount() > 0 {
-		return pending.FlushCurrentPage()
-	}
-	return nil
 }
 
 // rowGroup builds the Arrow record of the rows `order` picks. Rows are sorted by tag, so a row group's
