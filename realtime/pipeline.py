@@ -131,7 +131,9 @@ class _Decoded:
     columns: Columns
     dlq: list[bytes] = field(default_factory=list)
     unknown: dict[str, int] = field(default_factory=dict)
-    gateway_seen: dict[str, float] = field(default_factory=dict)
+    # Per gateway heard in the batch: its catalog row and newest ts.
+    gateway_row: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    gateway_ts: np.ndarray = field(default_factory=lambda: np.zeros(0))
     # Per known tag heard in the batch: its state code, newest ts and newest battery reading (NaN: none).
     asset_code: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     asset_ts: np.ndarray = field(default_factory=lambda: np.zeros(0))
@@ -208,7 +210,7 @@ class RealtimePipeline:
         self._abandon = False
         self._stop = threading.Event()
         self._asset_touched = np.zeros(0)  # by tag code: the last_seen written to assets (epoch s)
-        self._gateway_touched: dict[str, float] = {}
+        self._gateway_touched = np.zeros(0)  # by catalog gateway row: the last_seen written (epoch s)
         self._started = False
         self.last_batch_at = time.monotonic()
         self.retrying_since: float | None = None
@@ -294,7 +296,7 @@ class RealtimePipeline:
             self.consumer.resume()  # undo a keepalive pause once the writer is through
         if isinstance(flight.error, _Abandoned):
             log.warning("batch abandoned while writing (partitions revoked or stopping); it will be replayed")
-            self._gateway_touched.clear()
+            self._gateway_touched[:] = -np.inf
             self._asset_touched[:] = -np.inf
             return
         if flight.error is not None:
@@ -441,6 +443,7 @@ class RealtimePipeline:
         self.catalog = catalog
         self._catalog_read_at = read_at
         self._catalog_loaded = time.monotonic()
+        self._gateway_touched = np.full(len(catalog.gateway_index), -np.inf)  # rows may be renumbered
         self._asset_of = [None] * len(self._asset_of)
         for tag, code in self.states.codes.items():
             known = self.catalog.assets.get(tag)
@@ -517,9 +520,7 @@ class RealtimePipeline:
         code_of = np.full(len(unique_tags), -1, np.int64)
         known_index = np.flatnonzero(known)
         code_of[known_index] = self.states.intern([unique_tags[u] for u in known_index.tolist()])
-        gateway_ids = self._gateway_ids()
-        for g, t in zip(*_newest(gw, ts), strict=True):
-            out.gateway_seen[gateway_ids[g]] = t
+        out.gateway_row, out.gateway_ts = _newest(gw, ts)
         newest_tag, newest_ts = _newest(tag_row, ts)
         reported = np.isfinite(battery)
         battery_tag, battery_value = _newest(tag_row[reported], ts[reported], battery[reported])
@@ -603,13 +604,10 @@ class RealtimePipeline:
         # The new carry replaces the old one right away, and the batch in flight does not hold it: otherwise the
         # previous carry (millions of rows at 100k tags) lives on until that batch is written.
         self.carry, located.carry = located.carry, Carry()
-        gateway_rows, asset_rows, asset_due_rows = self._touches(decoded)
-        asset_due = decoded.asset_code[asset_due_rows]
+        gateway_rows, asset_rows, gateway_due, asset_due = self._touches(decoded)
         self.states.vec[located.state_codes] = located.state_vec
-        for gid, _ in gateway_rows:
-            self._gateway_touched[gid] = decoded.gateway_seen[gid]
-        if asset_rows:
-            self._asset_touched[asset_due] = decoded.asset_ts[asset_due_rows]
+        self._gateway_touched[decoded.gateway_row[gateway_due]] = decoded.gateway_ts[gateway_due]
+        self._asset_touched[decoded.asset_code[asset_due]] = decoded.asset_ts[asset_due]
         n_obs = len(decoded.columns)
         unknown = sum(decoded.unknown.values())
         metrics.OBSERVATIONS.inc(n_obs)
@@ -626,14 +624,18 @@ class RealtimePipeline:
         # Where the stream may resume once this batch is written: from the carry as it is right after it.
         return _InFlight(report, decoded, located, gateway_rows, asset_rows, self._offsets(decoded), started)
 
-    def _touches(self, decoded: _Decoded) -> tuple[list, list, np.ndarray]:
+    def _touches(self, decoded: _Decoded) -> tuple[list, list, np.ndarray, np.ndarray]:
         """Gateways' and assets' last_seen rows due for writing (at most every gateway/asset_touch_s of event
-        time per gateway/asset), and the rows of `decoded.asset_*` that are due."""
+        time per gateway/asset), and which rows of `decoded.gateway_*` / `decoded.asset_*` they are."""
         opts = self.options
+        rows = decoded.gateway_row
+        gateway_due = np.flatnonzero(decoded.gateway_ts - self._gateway_touched[rows] >= opts.gateway_touch_s)
+        ids = self._gateway_ids()
         gateways = [
-            (gid, ts)
-            for gid, ts in decoded.gateway_seen.items()
-            if ts - self._gateway_touched.get(gid, -1e18) >= opts.gateway_touch_s
+            (ids[row], ts)
+            for row, ts in zip(
+                rows[gateway_due].tolist(), decoded.gateway_ts[gateway_due].tolist(), strict=True
+            )
         ]
         if len(self._asset_touched) < len(self.states.tags):
             grown = np.full(max(len(self.states.tags), 2 * len(self._asset_touched)), -np.inf)
@@ -651,7 +653,7 @@ class RealtimePipeline:
                 strict=True,
             )
         ]
-        return gateways, assets, due
+        return gateways, assets, gateway_due, due
 
     def _write(self, decoded: _Decoded, located: Located, gateway_rows: list, asset_rows: list) -> int:
         fixes = located.fixes
@@ -789,13 +791,15 @@ def _foreign_key_violation(exc: BaseException) -> bool:
     return isinstance(cause, psycopg.errors.ForeignKeyViolation) or "FOREIGN KEY constraint" in str(cause)
 
 
-def _newest(group: np.ndarray, ts: np.ndarray, value: np.ndarray | None = None) -> tuple[list, list]:
+def _newest(
+    group: np.ndarray, ts: np.ndarray, value: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Per group: (groups, newest ts) — or, with `value`, the value of each group's newest row."""
     if group.size == 0:
-        return [], []
+        return group[:0].astype(np.int64), ts[:0].astype(float)
     order = np.lexsort((ts, group))
     last = order[np.r_[group[order][1:] != group[order][:-1], True]]
-    return group[last].tolist(), (ts if value is None else value)[last].tolist()
+    return group[last], (ts if value is None else value)[last]
 
 
 def _encode_each(fixes: FixBatch) -> list[bytes]:
