@@ -306,7 +306,7 @@ def locate(
             empty.current_db,
             empty.state_codes,
             empty.state_vec,
-            _next_carry(carry, in_carry, new, states, touched, vec, newest, interval, window),
+            _next_carry(carry, new, states, touched, vec, newest, interval, window),
         )
     fix_code = win.tag_ids[win.fix_tag]
     gw, rssi = win.gateway.copy(), win.rssi_dbm.copy()
@@ -384,7 +384,7 @@ def locate(
     changed = np.unique(pos)
     # The next carry is the batch's largest allocation: build it once the windows are no longer held.
     del win, gw, rssi
-    next_carry = _next_carry(carry, in_carry, new, states, touched, vec, newest, interval, window)
+    next_carry = _next_carry(carry, new, states, touched, vec, newest, interval, window)
 
     last = np.r_[fix_code[1:] != fix_code[:-1], True] if n else np.array([], bool)
     latest = np.flatnonzero(last)
@@ -444,7 +444,6 @@ def _near_candidates(
 
 def _next_carry(
     carry: Carry,
-    in_carry: np.ndarray,
     new: Columns,
     states: TagStates,
     touched: np.ndarray,
@@ -456,22 +455,22 @@ def _next_carry(
     """Observations (carried, then the batch's) that can still fall into a future fix's window (and not absurdly
     old ones). `newest`: newest event time per partition, not of the whole stream: catching up on a backlog, one
     partition can be read far ahead of another, and the lagging one's tags still need their windows."""
+    # Per tag (contiguous, with the batch's pending last fixes): rows at or before this time are in no future
+    # window. Per partition: rows at or before this are too old to wait for.
+    horizon = states.vec[:, 0] + (interval - window)
+    horizon[touched] = vec[:, 0] + (interval - window)
+    oldest = newest - window - LATE_SLACK_S
 
-    def keep(ts: np.ndarray, partition: np.ndarray, last_fix: np.ndarray) -> np.ndarray:
-        return (ts > last_fix + interval - window) & (ts > newest[partition] - window - LATE_SLACK_S)
+    def keep(ts: np.ndarray, code: np.ndarray, partition: np.ndarray) -> np.ndarray:
+        return (ts > horizon[code]) & (ts > oldest[partition])
 
-    # Over the carry a slice at a time: whole-carry temporaries (last fix per row, the sums) would be several
-    # times the carry's own ts column at the moment the process holds the most.
+    # Over the carry a slice at a time: whole-carry temporaries would be several times the carry's own ts column
+    # at the moment the process holds the most.
     keep_carry = np.empty(len(carry), bool)
-    last_fix_of = states.vec[:, 0]
     for start in range(0, len(carry), _KEEP_SLICE):
         rows = slice(start, start + _KEEP_SLICE)
-        code, inside = carry.code[rows], in_carry[rows]
-        last_fix = last_fix_of[code]
-        last_fix[inside] = vec[np.searchsorted(touched, code[inside]), 0]
-        keep_carry[rows] = keep(carry.ts[rows], carry.partition[rows], last_fix)
-    keep_new = keep(new.ts, new.partition, vec[np.searchsorted(touched, new.code), 0])
-    return carry.advance(keep_carry, new, keep_new)
+        keep_carry[rows] = keep(carry.ts[rows], carry.code[rows], carry.partition[rows])
+    return carry.advance(keep_carry, new, keep(new.ts, new.code, new.partition))
 
 
 def _track_batch(vec: np.ndarray) -> TrackBatch:

@@ -471,7 +471,9 @@ class RealtimePipeline:
             out.next_offsets[(self.topic, p)] = int(offsets[here].max()) + 1
             resume[here] = self._resume_at.get((self.topic, p), 0)
         warm = offsets < resume  # re-read only to refill windows: no DLQ, no counting
-        out.newest_produce_ms = max(map(kind.timestamp, messages))[1]
+        # Produce time of each partition's last message (read in order: its newest), for the end-to-end metric.
+        _, from_end = np.unique(partitions[::-1], return_index=True)
+        out.newest_produce_ms = max(messages[len(messages) - 1 - i].timestamp()[1] for i in from_end.tolist())
         values = list(map(kind.value, messages))
         batch = decode_batch(values, now, self.settings.max_clock_skew_s, self.settings.max_observation_age_s)
         for i, rejected in batch.rejected:
