@@ -139,3 +139,11 @@ def test_batch_decoder_treats_unusual_messages_like_the_row_decoder(unusual: byt
     )
     assert got == expected
     assert [(i, r.reason) for i, r in batch.rejected] == [(2, r.reason) for r in _decode(unusual)[1]]
+
+
+def test_spellings_of_one_tag_in_a_batch_are_one_tag() -> None:
+    spellings = [b"aa:bb:cc", b"AABBCC", b"aa-bb-cc", b"0A0B"]
+    values = [b'{"tag_id":"%s","gateway_id":"gw-1","rssi":-70,"ts":%d}' % (s, NOW_MS) for s in spellings]
+    batch = decode_batch(values, NOW, 300.0, 86400.0)
+    assert batch.tag_id == ["AABBCC", "AABBCC", "AABBCC", "0A0B"]
+    assert sorted(batch.tags) == ["0A0B", "AABBCC"]  # distinct: the rows share one index
