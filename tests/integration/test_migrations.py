@@ -228,3 +228,17 @@ def test_downgrade_to_base_removes_every_table_and_partition_and_the_cli_upgrade
     assert current_revision(postgres_url) == head_revision()
     with engine.connect() as connection:
         assert partitions.history_storage(connection) in {"partitioned", "timescaledb"}
+
+
+def test_tables_updated_in_place_leave_room_for_hot_updates(engine: Engine) -> None:
+    with engine.connect() as connection:
+        options = dict(
+            connection.execute(
+                text(
+                    "SELECT relname, reloptions FROM pg_class "
+                    "WHERE relname IN ('assets', 'gateways', 'current_locations', 'sites')"
+                )
+            ).all()
+        )
+    assert all(options[t] == ["fillfactor=80"] for t in ("assets", "gateways", "current_locations"))
+    assert options["sites"] is None  # rarely updated: packed full
