@@ -28,6 +28,7 @@ from pathlib import Path
 if Path(sys.path[0]).resolve() == Path(__file__).resolve().parent:
     sys.path.pop(0)
 
+import pyarrow.fs as pafs  # noqa: E402
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition  # noqa: E402
 from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
 
@@ -213,6 +214,8 @@ def main() -> None:
     finally:
         for key in lakehouse.list_keys(""):
             lakehouse.fs.delete_file(lakehouse.path(key))
+        if lakehouse.fs.get_file_info(lakehouse.path("")).type == pafs.FileType.Directory:
+            lakehouse.fs.delete_dir(lakehouse.path(""))  # the empty folders the files left behind
     print(json.dumps({"landing_obs_per_s": round(rates[-1]) if rates else None,
                       "marts_10m_s": round(mart_seconds[-1], 2) if mart_seconds else None}))  # fmt: skip
 
