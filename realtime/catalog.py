@@ -1,7 +1,10 @@
 """What the realtime loop needs to know about the registered world: sites, gateways, tagged assets.
 
 Loaded from the database at start and refreshed periodically (and sooner when an unknown gateway or tag shows
-up, rate-limited), so gateways and assets registered through the API are picked up without a restart.
+up, rate-limited), so gateways and assets registered through the API are picked up without a restart. A periodic
+refresh first asks PostgreSQL for a fingerprint of what the loop uses (`catalog_fingerprint`) and reloads only
+when it changed: building the catalog of 100k assets is ~1.5 s of Python holding the GIL, which doubled the
+loop's batch time while it ran (p99 produce -> Redis 0.75 -> 1.5-2.2 s), and almost always found nothing new.
 All gateways of all sites form one `GatewayTable` (positions in their own site's frame); a fix is estimated on
 the site of the gateway that hears the tag loudest, with other sites' gateways masked out.
 """
@@ -14,7 +17,7 @@ import uuid
 from dataclasses import dataclass, field
 
 import numpy as np
-from sqlalchemy import Engine, select
+from sqlalchemy import Connection, Engine, select, text
 
 from core.db.models import Asset, Gateway, Site
 from core.positioning.gateways import GatewayTable
@@ -54,14 +57,39 @@ class Catalog:
     gateway_index: dict[str, int]
     assets: dict[str, tuple[uuid.UUID, uuid.UUID | None]]  # tag_id -> (asset id, site id)
     loaded_at: float = field(default_factory=time.monotonic)
+    fingerprint: tuple | None = None  # `catalog_fingerprint` read just before loading (None: not known)
 
     @classmethod
     def empty(cls) -> Catalog:
         return cls([], None, np.array([], np.int64), {}, {})
 
 
+# Per table: row count and a sum of hashes of the columns the catalog reads — not last_seen, status or battery,
+# which the loop itself updates all the time. format() keeps a NULL's place (concat_ws would drop it).
+_FINGERPRINT_SQL = text(
+    "SELECT "
+    "(SELECT count(*) FROM sites), "
+    "(SELECT sum(hashtext(format('%s|%s|%s|%s|%s', id, origin_lat, origin_lon, width_m, height_m))) FROM sites), "
+    "(SELECT count(*) FROM gateways), "
+    "(SELECT sum(hashtext(format('%s|%s|%s|%s|%s|%s|%s|%s|%s|%s', gateway_id, site_id, x, y, z, lat, lon, floor, "
+    "ref_rssi_1m_dbm, path_loss_exponent))) FROM gateways), "
+    "(SELECT count(*) FROM assets WHERE tag_id IS NOT NULL), "
+    "(SELECT sum(hashtext(format('%s|%s|%s', tag_id, id, site_id))) FROM assets WHERE tag_id IS NOT NULL)"
+)
+
+
+def catalog_fingerprint(conn: Connection) -> tuple | None:
+    """What the catalog would be built from, summarised by PostgreSQL in one scan per table (tens of ms at 100k
+    assets, none of it in this process). Equal fingerprints: reloading would give the same catalog. None on
+    other databases (the embedded SQLite catalogs are small: they are simply reloaded)."""
+    if conn.dialect.name != "postgresql":
+        return None
+    return tuple(conn.execute(_FINGERPRINT_SQL).one())
+
+
 def load_catalog(engine: Engine, settings: Settings, margin_m: float = 1.0) -> Catalog:
     with engine.connect() as conn:
+        fingerprint = catalog_fingerprint(conn)  # first: a change during the load shows at the next check
         site_rows = conn.execute(
             select(Site.id, Site.origin_lat, Site.origin_lon, Site.width_m, Site.height_m)
         ).all()
@@ -140,4 +168,5 @@ def load_catalog(engine: Engine, settings: Settings, margin_m: float = 1.0) -> C
         gateway_site=site_of,
         gateway_index={gid: i for i, gid in enumerate(table.ids.tolist())} if table is not None else {},
         assets=assets,
+        fingerprint=fingerprint,
     )

@@ -40,7 +40,7 @@ from core.live import LiveKeys
 from core.settings import Settings
 from realtime import metrics
 from realtime.carry import Carry
-from realtime.catalog import Catalog, load_catalog
+from realtime.catalog import Catalog, catalog_fingerprint, load_catalog
 from realtime.fixes import FixBatch, rfc3339
 from realtime.live_store import LiveStore, LiveStoreError, open_live_store, unknown_tags_key
 from realtime.locator import Columns, Located, ModelLookup, TagStates, locate
@@ -403,8 +403,9 @@ class RealtimePipeline:
 
     # --- one batch ------------------------------------------------------------------------------
     def _follow_catalog(self) -> None:
-        """Pick up assets, tags, gateways and sites changed through the API: every `catalog_refresh_s` a
-        reload in a background thread, swapped in between batches; at once after a write met a deletion."""
+        """Pick up assets, tags, gateways and sites changed through the API: every `catalog_refresh_s` a check
+        of the catalog's fingerprint and, if it changed, a reload in a background thread, swapped in between
+        batches; at once after a write met a deletion."""
         if self._catalog_stale:
             self._catalog_stale = False
             self._refresh_catalog()
@@ -419,9 +420,15 @@ class RealtimePipeline:
         ):
             self._catalog_loaded = time.monotonic()  # one reload per period, even if this one fails
 
+            current = self.catalog.fingerprint
+
             def load() -> None:
                 read_at = time.monotonic()
                 try:
+                    if current is not None:
+                        with self.engine.connect() as conn:
+                            if catalog_fingerprint(conn) == current:
+                                return  # nothing the loop uses changed
                     self._catalog_fresh = (read_at, load_catalog(self.engine, self.settings))
                 except Exception as exc:  # noqa: BLE001 - the current catalog stays; the next period retries
                     log.warning(

@@ -97,3 +97,38 @@ def test_consumer_follows_assets_registered_and_deleted_while_it_runs(
         stop.set()
         worker.join(30)
     assert not worker.is_alive() and not failures
+
+
+def test_catalog_fingerprint_moves_with_what_the_loop_uses_only(integration_settings) -> None:
+    """The periodic refresh reloads only when this changes: it must change with every registration, move or
+    deletion, and stay put while the loop itself writes last_seen, status and battery."""
+    from realtime.catalog import catalog_fingerprint
+    from realtime.writers import touch_assets, touch_gateways
+
+    engine, site = prepare(integration_settings)
+
+    def fingerprint() -> tuple | None:
+        with engine.connect() as conn:
+            return catalog_fingerprint(conn)
+
+    before = fingerprint()
+    with engine.begin() as conn:
+        touch_assets(conn, [(tag, time.time(), 42.0) for tag in site.tag_ids])
+        touch_gateways(conn, [(gid, time.time()) for gid in site.gateway_ids])
+        conn.execute(text("UPDATE gateways SET status = 'offline'"))
+    assert fingerprint() == before
+
+    changes = [
+        "UPDATE gateways SET x = x + 0.5 WHERE gateway_id = (SELECT min(gateway_id) FROM gateways)",
+        "UPDATE assets SET tag_id = 'ABCDEF0001' WHERE tag_id = (SELECT min(tag_id) FROM assets)",
+        "UPDATE assets SET site_id = NULL WHERE tag_id = 'ABCDEF0001'",
+        "DELETE FROM assets WHERE tag_id = 'ABCDEF0001'",
+        "UPDATE sites SET origin_lat = origin_lat + 0.001",
+    ]
+    seen = {before}
+    for change in changes:
+        with engine.begin() as conn:
+            conn.execute(text(change))
+        now = fingerprint()
+        assert now not in seen, change
+        seen.add(now)
