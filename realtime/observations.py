@@ -307,7 +307,9 @@ def _normalised_index(
     if suspect is not None:
         for i in np.flatnonzero(suspect).tolist():
             normalised[i] = _FAILS
-    if _FAILS not in normalised and len(set(normalised)) == len(normalised):  # the usual case: nothing to merge
+    if _FAILS not in normalised and len(set(normalised)) == len(
+        normalised
+    ):  # the usual case: nothing to merge
         return raw_index, normalised  # type: ignore[return-value]
     distinct = dict.fromkeys(normalised)
     distinct.pop(_FAILS, None)
@@ -381,19 +383,8 @@ def _decode_frame(
         good, bad = decode_message(values[i], now_s, max_skew_s, max_age_s)
         slow.extend((i, obs, ts_s) for obs, ts_s in good)
         rejected.extend((i, r) for r in bad)
-    rows = np.flatnonzero(ok)
-    out = DecodedBatch(
-        rows,
-        tag[rows],
-        tags,
-        gateway[rows],
-        gateways,
-        rssi[rows],
-        ts_ms[rows] / 1000.0,
-        battery[rows],
-        rejected,
-    )
-    return _with_rows(out, slow)
+    columns = (np.arange(n), tag, tags, gateway, gateways, rssi, ts_ms, battery)
+    return _assemble(ok, columns, rejected, slow)
 
 
 def _decode_objects(
@@ -456,8 +447,22 @@ def _decode_objects(
             rejected.append((i, Rejected(result, values[i] or b"")))
         else:
             slow.append((i, result[0], result[1]))
-    rejected.sort(key=lambda item: item[0])
+    return _assemble(ok, (message, tag, tags, gateway, gateways, rssi, ts_ms, battery), rejected, slow)
+
+
+def _assemble(
+    ok: np.ndarray,
+    columns: tuple[
+        np.ndarray, np.ndarray, list[str], np.ndarray, list[str], np.ndarray, np.ndarray, np.ndarray
+    ],
+    rejected: list[tuple[int, Rejected]],
+    slow: list[tuple[int, Observation, float]],
+) -> DecodedBatch:
+    """The `ok` rows of the columns (message, tag, tags, gateway, gateways, rssi, ts in ms, battery), then the rows
+    the exact path accepted (their ids added to the distinct lists)."""
+    message, tag, tags, gateway, gateways, rssi, ts_ms, battery = columns
     rows = np.flatnonzero(ok)
+    rejected.sort(key=lambda item: item[0])
     out = DecodedBatch(
         message[rows],
         tag[rows],
@@ -469,12 +474,6 @@ def _decode_objects(
         battery[rows],
         rejected,
     )
-    return _with_rows(out, slow)
-
-
-def _with_rows(out: DecodedBatch, slow: list[tuple[int, Observation, float]]) -> DecodedBatch:
-    """`out` with the rows the exact path accepted appended (their ids added to the distinct lists)."""
-    out.rejected.sort(key=lambda item: item[0])
     if not slow:
         return out
     tag_at = {t: i for i, t in enumerate(out.tags)}
