@@ -35,7 +35,7 @@ class Carry:
     """Narrow columns (as `Columns.narrow()`) with spare capacity and dead rows; reads like `Columns`.
     Nothing outside may hold its columns across `advance` (everything that reads them copies)."""
 
-    __slots__ = ("_buffers", "_rows", "_dead", "ts", "code", "gw", "rssi", "partition", "offset")
+    __slots__ = ("_buffers", "_rows", "_dead", "_newest", "ts", "code", "gw", "rssi", "partition", "offset")
     ts: np.ndarray
     code: np.ndarray
     gw: np.ndarray
@@ -47,6 +47,7 @@ class Carry:
         self._buffers: list[np.ndarray] = [np.empty(0, dtype) for dtype in _dtypes(np.float32)]
         self._rows = 0
         self._dead = 0
+        self._newest = np.zeros(0)  # per partition: the newest event time read (-inf: none)
         self._expose()
 
     def __len__(self) -> int:
@@ -64,6 +65,31 @@ class Carry:
         """A copy of the live rows."""
         alive = self.ts != DEAD_TS
         return Columns(*(getattr(self, name)[alive] for name in FIELDS))
+
+    def newest_with(self, new: Columns) -> np.ndarray:
+        """Per partition, the newest event time read so far, `new` included (a copy). Kept as a running maximum
+        rather than taken over the carry each batch: a partition's newest row is never retired (every window
+        it could still fall into ends after the newest time read), so the two agree."""
+        if len(new):
+            top = int(new.partition.max()) + 1
+            if top > len(self._newest):
+                self._newest = np.concatenate([self._newest, np.full(top - len(self._newest), -np.inf)])
+            np.maximum.at(self._newest, new.partition, new.ts)
+        return self._newest.copy()
+
+    def oldest_offsets(self) -> np.ndarray:
+        """Per partition, the lowest offset of a live row (int64 max: none), in one pass over the carry."""
+        lowest = np.full(
+            max(len(self._newest), int(self.partition.max(initial=-1)) + 1), DEAD_OFFSET, np.int64
+        )
+        np.minimum.at(lowest, self.partition, self.offset)
+        return lowest
+
+    def forget_partitions(self, partitions: list[int]) -> None:
+        """Partitions revoked: their rows and newest times go (another consumer reads them now)."""
+        self.retire(np.isin(self.partition, partitions))
+        known = [p for p in partitions if p < len(self._newest)]
+        self._newest[known] = -np.inf
 
     def retire(self, rows: np.ndarray) -> None:
         """Mark rows (a mask or indices over the current rows) dead."""

@@ -272,6 +272,7 @@ def locate(
     )
     if touched.size == 0:
         return empty
+    newest = carry.newest_with(new)  # per partition: the newest event time read, this batch included
     in_carry = np.isin(carry.code, touched) & (carry.ts != -np.inf)  # -inf: a retired row (realtime.carry)
     if catalog.gateways is None:
         empty.carry = carry.advance(carry.ts != -np.inf, new, np.ones(len(new), bool))
@@ -279,11 +280,6 @@ def locate(
     # The batch's tags with their carried observations (carry first: the rows in arrival order), 64-bit.
     obs = Columns.concat_wide(carry, in_carry, new)
     vec = states.vec[touched].copy()  # pending state: applied by the pipeline after the writes
-
-    # Newest event time per partition over the carry and the batch.
-    newest = np.full(int(max(carry.partition.max(initial=-1), new.partition.max())) + 1, -np.inf)
-    np.maximum.at(newest, carry.partition, carry.ts)
-    np.maximum.at(newest, new.partition, new.ts)
     passed = newest[obs.partition] - lateness_s
     eval_tag, eval_ts = _grid_candidates(obs.ts, obs.code, vec[:, 0], interval, window, passed)
     del passed

@@ -393,8 +393,7 @@ class RealtimePipeline:
         self._assigned.difference_update(partitions)
         for tp in partitions:
             self._resume_at.pop(tp, None)
-        if len(self.carry):
-            self.carry.retire(np.isin(self.carry.partition, list(gone)))
+        self.carry.forget_partitions(sorted(gone))
         self.states.forget_partitions(gone)
         for stage in self.stages:
             stage.reset()
@@ -742,11 +741,10 @@ class RealtimePipeline:
 
     def _offsets(self, decoded: _Decoded) -> dict[TopicPartition, tuple[int, str]]:
         offsets: dict[TopicPartition, tuple[int, str]] = {}
-        carry = self.carry
+        lowest = self.carry.oldest_offsets()
         for tp, next_offset in decoded.next_offsets.items():
-            held = carry.offset[carry.partition == tp[1]] if len(carry) else carry.offset
-            replay_from = int(held.min()) if held.size else next_offset
-            offsets[tp] = (next_offset, f"replay_from={min(replay_from, next_offset)}")
+            held = int(lowest[tp[1]]) if tp[1] < len(lowest) else next_offset
+            offsets[tp] = (next_offset, f"replay_from={min(held, next_offset)}")
         return offsets
 
     def _commit(self, offsets: dict[TopicPartition, tuple[int, str]]) -> None:

@@ -65,3 +65,25 @@ def test_rssi_widens_when_a_new_value_is_not_exact_in_float32() -> None:
     assert carry.rssi.dtype == np.float64
     assert carry.rssi[-10:].tolist() == [-61.3] * 10  # not rounded through float32
     assert carry.rssi[:100].tolist() == _columns(100, 5).rssi.tolist()
+
+
+def test_newest_and_oldest_offsets_per_partition_follow_the_rows_read() -> None:
+    carry = Carry()
+    first, second = _columns(500, 7), _columns(300, 8)
+    newest = carry.newest_with(first)
+    carry.advance(np.zeros(0, bool), first, np.ones(500, bool))
+    for p in range(6):
+        assert newest[p] == first.ts[first.partition == p].max()
+    newest = carry.newest_with(second)
+    keep = np.random.default_rng(9).random(500) < 0.5
+    carry.advance(keep, second, np.ones(300, bool))
+    both = np.concatenate([first.ts, second.ts]), np.concatenate([first.partition, second.partition])
+    for p in range(6):
+        assert newest[p] == both[0][both[1] == p].max()
+        live = carry.live()
+        assert carry.oldest_offsets()[p] == live.offset[live.partition == p].min()
+
+    carry.forget_partitions([2])  # revoked: its rows and its newest time go
+    assert carry.newest_with(Columns.empty())[2] == -np.inf
+    assert carry.oldest_offsets()[2] == np.iinfo(np.int64).max
+    assert 2 not in carry.live().partition.tolist()
