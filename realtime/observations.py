@@ -307,9 +307,8 @@ def _normalised_index(
     if suspect is not None:
         for i in np.flatnonzero(suspect).tolist():
             normalised[i] = _FAILS
-    if _FAILS not in normalised and len(set(normalised)) == len(
-        normalised
-    ):  # the usual case: nothing to merge
+    # The usual case: every distinct raw id normalises to a distinct tag, nothing to merge.
+    if _FAILS not in normalised and len(set(normalised)) == len(normalised):
         return raw_index, normalised  # type: ignore[return-value]
     distinct = dict.fromkeys(normalised)
     distinct.pop(_FAILS, None)
