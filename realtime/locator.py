@@ -302,7 +302,7 @@ def locate(
             empty.current_db,
             empty.state_codes,
             empty.state_vec,
-            _next_carry(carry, new, states, touched, vec, newest, interval, window),
+            _next_carry(carry, in_carry, new, states, touched, vec, newest, interval, window),
         )
     fix_code = win.tag_ids[win.fix_tag]
     gw, rssi = win.gateway.copy(), win.rssi_dbm.copy()
@@ -380,7 +380,7 @@ def locate(
     changed = np.unique(pos)
     # The next carry is the batch's largest allocation: build it once the windows are no longer held.
     del win, gw, rssi
-    next_carry = _next_carry(carry, new, states, touched, vec, newest, interval, window)
+    next_carry = _next_carry(carry, in_carry, new, states, touched, vec, newest, interval, window)
 
     last = np.r_[fix_code[1:] != fix_code[:-1], True] if n else np.array([], bool)
     latest = np.flatnonzero(last)
@@ -440,6 +440,7 @@ def _near_candidates(
 
 def _next_carry(
     carry: Carry,
+    in_carry: np.ndarray,
     new: Columns,
     states: TagStates,
     touched: np.ndarray,
@@ -465,7 +466,11 @@ def _next_carry(
     keep_carry = np.empty(len(carry), bool)
     for start in range(0, len(carry), _KEEP_SLICE):
         rows = slice(start, start + _KEEP_SLICE)
-        keep_carry[rows] = keep(carry.ts[rows], carry.code[rows], carry.partition[rows])
+        keep_carry[rows] = carry.ts[rows] > oldest[carry.partition[rows]]
+    # The horizon moved only for the batch's tags (`in_carry`: their live carried rows). Every other live row
+    # passed the same test against the same horizon when it was kept before.
+    mine = np.flatnonzero(in_carry)
+    keep_carry[mine] &= carry.ts[mine] > horizon[carry.code[mine]]
     return carry.advance(keep_carry, new, keep(new.ts, new.code, new.partition))
 
 
