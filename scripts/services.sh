@@ -94,6 +94,9 @@ postgres_up() {
   if [ "$("${psql[@]}" -c "select 1 from pg_roles where rolname='assettag'")" != 1 ]; then
     "${psql[@]}" -c "create role assettag login createdb password 'assettag'"
   fi
+  # Test and benchmark databases are dropped WITH (FORCE). An autovacuum worker still in one has no role, and
+  # PostgreSQL 15 lets only pg_signal_backend members end it: without this a teardown failed now and then.
+  "${psql[@]}" -c "grant pg_signal_backend to assettag"
   if [ "$("${psql[@]}" -c "select 1 from pg_database where datname='assettag'")" != 1 ]; then
     "${psql[@]}" -c "create database assettag owner assettag"
   fi
