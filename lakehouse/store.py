@@ -117,14 +117,34 @@ class Lakehouse:
         return WrittenPartition(uri=self.uri(key), rows=table.num_rows, bytes=data.size)
 
     def read_partition(
-        self, dataset: Dataset, partition: Partition, columns: Sequence[str] | None = None
+        self,
+        dataset: Dataset,
+        partition: Partition,
+        columns: Sequence[str] | None = None,
+        dictionary_columns: Sequence[str] = (),
     ) -> pa.Table:
-        """The partition's rows; raises FileNotFoundError naming the partition if it was never written."""
+        """The partition's rows; raises FileNotFoundError naming the partition if it was never written.
+        `dictionary_columns` come back dictionary-encoded as stored (see `read_between`); the columns' byte
+        ranges are fetched in a few coalesced requests (on S3 each request is a round trip)."""
         key = dataset.partition_key(partition)
         try:
             return pq.read_table(
-                self.path(key), filesystem=self.fs, columns=list(columns) if columns else None
+                self.path(key),
+                filesystem=self.fs,
+                columns=list(columns) if columns else None,
+                read_dictionary=list(dictionary_columns) or None,
+                pre_buffer=True,
             )
+        except FileNotFoundError:
+            raise FileNotFoundError(
+                f"{dataset.prefix}: partition {partition.key} has not been written"
+            ) from None
+
+    def partition_schema(self, dataset: Dataset, partition: Partition) -> pa.Schema:
+        """The stored file's schema (its footer only); FileNotFoundError as `read_partition`."""
+        key = dataset.partition_key(partition)
+        try:
+            return pq.read_schema(self.path(key), filesystem=self.fs)
         except FileNotFoundError:
             raise FileNotFoundError(
                 f"{dataset.prefix}: partition {partition.key} has not been written"

@@ -61,9 +61,17 @@ class Carry:
         for name, buffer in zip(FIELDS, self._buffers, strict=True):
             setattr(self, name, buffer[: self._rows])
 
+    def alive(self) -> np.ndarray:
+        """Mask of the rows not retired."""
+        return self.ts != DEAD_TS
+
+    def rows_of(self, codes: np.ndarray) -> np.ndarray:
+        """Mask of the live rows of the tags `codes`."""
+        return np.isin(self.code, codes) & self.alive()
+
     def live(self) -> Columns:
         """A copy of the live rows."""
-        alive = self.ts != DEAD_TS
+        alive = self.alive()
         return Columns(*(getattr(self, name)[alive] for name in FIELDS))
 
     def newest_with(self, new: Columns) -> np.ndarray:
@@ -102,7 +110,10 @@ class Carry:
         `keep` must be False for rows already dead."""
         alive = int(np.count_nonzero(keep))
         if alive < self._rows:
-            self.retire(~keep)
+            drop = ~keep
+            self.ts[drop] = DEAD_TS
+            self.offset[drop] = DEAD_OFFSET
+            self._dead = self._rows - alive  # `keep` is False on rows already dead
         added = new.take(keep_new).narrow()
         total = self._rows + len(added)
         rssi_now = self._buffers[3].dtype

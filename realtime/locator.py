@@ -128,15 +128,17 @@ class TagStates:
         self.vec[:, 0] = -np.inf  # last_fix_ts
         self.loaded = np.zeros(n, bool)
         self.partition = np.full(n, -1, np.int64)
+        # the asset's last_seen this process last wrote (epoch s; -inf: none): not stored, only rate-limits writes
+        self.touched = np.full(n, -np.inf)
 
     def _grow(self, needed: int) -> None:
         n = len(self.loaded)
         if needed <= n:
             return
         size = max(needed, 2 * n)
-        vec, loaded, partition = self.vec, self.loaded, self.partition
+        vec, loaded, partition, touched = self.vec, self.loaded, self.partition, self.touched
         self._alloc(size)
-        self.vec[:n], self.loaded[:n], self.partition[:n] = vec, loaded, partition
+        self.vec[:n], self.loaded[:n], self.partition[:n], self.touched[:n] = vec, loaded, partition, touched
 
     def intern(self, tag_ids: list[str]) -> np.ndarray:
         codes = self.codes
@@ -273,9 +275,9 @@ def locate(
     if touched.size == 0:
         return empty
     newest = carry.newest_with(new)  # per partition: the newest event time read, this batch included
-    in_carry = np.isin(carry.code, touched) & (carry.ts != -np.inf)  # -inf: a retired row (realtime.carry)
+    in_carry = carry.rows_of(touched)
     if catalog.gateways is None:
-        empty.carry = carry.advance(carry.ts != -np.inf, new, np.ones(len(new), bool))
+        empty.carry = carry.advance(carry.alive(), new, np.ones(len(new), bool))
         return empty
     # The batch's tags with their carried observations (carry first: the rows in arrival order), 64-bit.
     obs = Columns.concat_wide(carry, in_carry, new)

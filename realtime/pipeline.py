@@ -209,7 +209,6 @@ class RealtimePipeline:
         self._assigned: set[TopicPartition] = set()
         self._abandon = False
         self._stop = threading.Event()
-        self._asset_touched = np.zeros(0)  # by tag code: the last_seen written to assets (epoch s)
         self._gateway_touched = np.zeros(0)  # by catalog gateway row: the last_seen written (epoch s)
         self._started = False
         self.last_batch_at = time.monotonic()
@@ -297,7 +296,7 @@ class RealtimePipeline:
         if isinstance(flight.error, _Abandoned):
             log.warning("batch abandoned while writing (partitions revoked or stopping); it will be replayed")
             self._gateway_touched[:] = -np.inf
-            self._asset_touched[:] = -np.inf
+            self.states.touched[:] = -np.inf
             return
         if flight.error is not None:
             raise flight.error
@@ -535,7 +534,7 @@ class RealtimePipeline:
         battery_of = np.full(len(unique_tags), np.nan)
         battery_of[battery_tag] = battery_value
         out.asset_code = code_of[newest_tag]
-        out.asset_ts = np.asarray(newest_ts, float)
+        out.asset_ts = newest_ts
         out.asset_battery = battery_of[newest_tag]
         out.columns = Columns(ts, code_of[tag_row], gw, batch.rssi[keep], partitions[msg_of], offsets[msg_of])
         return out
@@ -615,7 +614,7 @@ class RealtimePipeline:
         gateway_rows, asset_rows, gateway_due, asset_due = self._touches(decoded)
         self.states.vec[located.state_codes] = located.state_vec
         self._gateway_touched[decoded.gateway_row[gateway_due]] = decoded.gateway_ts[gateway_due]
-        self._asset_touched[decoded.asset_code[asset_due]] = decoded.asset_ts[asset_due]
+        self.states.touched[decoded.asset_code[asset_due]] = decoded.asset_ts[asset_due]
         n_obs = len(decoded.columns)
         unknown = sum(decoded.unknown.values())
         metrics.OBSERVATIONS.inc(n_obs)
@@ -645,12 +644,8 @@ class RealtimePipeline:
                 rows[gateway_due].tolist(), decoded.gateway_ts[gateway_due].tolist(), strict=True
             )
         ]
-        if len(self._asset_touched) < len(self.states.tags):
-            grown = np.full(max(len(self.states.tags), 2 * len(self._asset_touched)), -np.inf)
-            grown[: len(self._asset_touched)] = self._asset_touched
-            self._asset_touched = grown
         codes = decoded.asset_code
-        due = np.flatnonzero(decoded.asset_ts - self._asset_touched[codes] >= opts.asset_touch_s)
+        due = np.flatnonzero(decoded.asset_ts - self.states.touched[codes] >= opts.asset_touch_s)
         tags = self.states.tags
         assets = [
             (tags[code], ts, None if battery != battery else battery)  # NaN: no reading

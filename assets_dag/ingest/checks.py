@@ -15,7 +15,6 @@ import dagster as dg
 import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from assets_dag.ingest.records import RecordSpec
 from lakehouse import Dataset, Lakehouse, Partition
@@ -51,22 +50,11 @@ def read_landed(
 ) -> StoredPartition:
     """The stored file's schema and the columns the checks need, read back from the lakehouse (what readers
     will see, not what the writer meant to write)."""
-    key = dataset.partition_key(partition)
-    try:
-        source = lakehouse.fs.open_input_file(lakehouse.path(key))
-    except FileNotFoundError:
-        raise FileNotFoundError(f"{dataset.prefix}: partition {partition.key} has not been written") from None
-    with source:
-        file = pq.ParquetFile(source)
-        schema = file.schema_arrow
-        wanted = [c for c in dict.fromkeys([*spec.key, *TIME_COLUMNS]) if c in schema.names]
-        strings = [c for c in wanted if pa.types.is_string(schema.field(c).type)]
-        # pre_buffer: the columns' byte ranges are fetched in a few coalesced requests, not one per column
-        # chunk (on S3, each request is a round trip).
-        file = pq.ParquetFile(
-            source, metadata=file.metadata, read_dictionary=strings or None, pre_buffer=True
-        )
-        return StoredPartition(schema=schema, columns=file.read(columns=wanted))
+    schema = lakehouse.partition_schema(dataset, partition)
+    wanted = [c for c in dict.fromkeys([*spec.key, *TIME_COLUMNS]) if c in schema.names]
+    strings = [c for c in wanted if pa.types.is_string(schema.field(c).type)]
+    columns = lakehouse.read_partition(dataset, partition, wanted, dictionary_columns=strings)
+    return StoredPartition(schema=schema, columns=columns)
 
 
 def schema_check(table: pa.Table | pa.Schema, spec: RecordSpec) -> dg.AssetCheckResult:
