@@ -158,6 +158,8 @@ class TrackOutput:
     accuracy_m: np.ndarray
     accepted: np.ndarray  # the fix was used (False = rejected as a jump)
     stationary: np.ndarray
+    vx: np.ndarray  # the filter's velocity after the fix (m/s; zero once pinned as stationary)
+    vy: np.ndarray
 
 
 def _process_noise(dt: np.ndarray, accel_sigma: np.ndarray) -> np.ndarray:
@@ -299,7 +301,13 @@ def track_update(
         drift,
     )
     return new_batch, TrackOutput(
-        state[:, 0].copy(), state[:, 1].copy(), new_batch.accuracy_m, update | restart, parked
+        state[:, 0].copy(),
+        state[:, 1].copy(),
+        new_batch.accuracy_m,
+        update | restart,
+        parked,
+        state[:, 2].copy(),
+        state[:, 3].copy(),
     )
 
 
@@ -318,6 +326,7 @@ def track_series(
     batch = TrackBatch.empty(len(tags))
     out_x, out_y, out_acc = np.full(len(ts), np.nan), np.full(len(ts), np.nan), np.full(len(ts), np.nan)
     accepted, stationary = np.zeros(len(ts), bool), np.zeros(len(ts), bool)
+    out_vx, out_vy = np.zeros(len(ts)), np.zeros(len(ts))
     times, step = np.unique(ts, return_inverse=True)
     order = np.argsort(step, kind="stable")
     bounds = np.searchsorted(step[order], np.arange(len(times) + 1))
@@ -333,4 +342,5 @@ def track_series(
             out.accuracy_m[code[rows]],
         )
         accepted[rows], stationary[rows] = out.accepted[code[rows]], out.stationary[code[rows]]
-    return TrackOutput(out_x, out_y, out_acc, accepted, stationary)
+        out_vx[rows], out_vy[rows] = out.vx[code[rows]], out.vy[code[rows]]
+    return TrackOutput(out_x, out_y, out_acc, accepted, stationary, out_vx, out_vy)

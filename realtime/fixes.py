@@ -76,12 +76,25 @@ class FixBatch:
     # (N,) object str | None: "<registered model>/<version>" of the site's champion that made the fix, None when
     # the path-loss chain did (stored in location_history / current_locations for drift monitoring).
     model_version: np.ndarray | None = None
+    # The tracker's motion at the fix: velocity (m/s) and whether it had pinned the tag as parked. Zone
+    # membership uses them to tell a walk from a parked tag's scatter; batches built without a tracker say
+    # "at rest, not known to be parked" (zeros, False).
+    vx: np.ndarray | None = None
+    vy: np.ndarray | None = None
+    stationary: np.ndarray | None = None
 
     def __post_init__(self) -> None:
+        n = len(self.ts)
         if not self.zone_ids:
-            self.zone_ids = [[] for _ in range(len(self.ts))]
+            self.zone_ids = [[] for _ in range(n)]
         if self.model_version is None:
-            self.model_version = np.full(len(self.ts), None, dtype=object)
+            self.model_version = np.full(n, None, dtype=object)
+        if self.vx is None:
+            self.vx = np.zeros(n)
+        if self.vy is None:
+            self.vy = np.zeros(n)
+        if self.stationary is None:
+            self.stationary = np.zeros(n, bool)
 
     def __len__(self) -> int:
         return len(self.ts)
@@ -125,6 +138,9 @@ class FixBatch:
             self.gateway_count[index],
             [self.zone_ids[i] for i in index] or [[] for _ in index],
             self.model_version[index],  # type: ignore[index]
+            self.vx[index],  # type: ignore[index]
+            self.vy[index],  # type: ignore[index]
+            self.stationary[index],  # type: ignore[index]
         )
 
     def datetimes(self) -> list[datetime.datetime]:
