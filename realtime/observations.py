@@ -10,9 +10,7 @@ from __future__ import annotations
 import datetime
 import io
 import math
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from itertools import repeat
 from operator import attrgetter
 
 import msgspec
@@ -20,6 +18,7 @@ import numpy as np
 import polars as pl
 
 from core.db.models.assets import normalise_tag_id
+from realtime.ids import IdTable
 
 RSSI_MIN_DBM = -127.0
 RSSI_MAX_DBM = 20.0
@@ -192,7 +191,7 @@ encode_json = msgspec.json.Encoder().encode
 _list_decoder = msgspec.json.Decoder(list[RawObservation])
 # The columns the consumer needs, as polars reads them from NDJSON. A value of another JSON type makes the read
 # fail (the exact path then names it), except numbers in the string columns, which polars turns into strings:
-# those rows are re-checked by the exact path (see `_distinct_ids`).
+# those rows are re-checked by the exact path (see `_MAYBE_NOT_A_STRING`).
 _NDJSON_SCHEMA = {
     "tag_id": pl.String,
     "gateway_id": pl.String,
@@ -207,14 +206,15 @@ _REQUIRED = ("tag_id", "gateway_id", "rssi", "ts")
 @dataclass(slots=True)
 class DecodedBatch:
     """Good rows of many messages as columns (`message` = index of the source message), and the rejects.
-    Tag and gateway ids come factorised: row r's tag is `tags[tag[r]]` (distinct, normalised), its gateway
-    `gateways[gateway[r]]` — the consumer works per distinct tag and looks gateways up once each.
+    Tag and gateway ids come as codes: row r's tag is `tags[tag[r]]` (normalised), its gateway
+    `gateways[gateway[r]]`. The lists are `TAGS.names` and `GATEWAYS.names`: every id this process has read,
+    not only this batch's; the consumer keeps what it knows about an id (its state, its catalog row) per code.
     `battery` is NaN where the tag did not report one."""
 
     message: np.ndarray  # (N,) int64
-    tag: np.ndarray  # (N,) int64 index into tags
+    tag: np.ndarray  # (N,) int64 code: index into tags
     tags: list[str]
-    gateway: np.ndarray  # (N,) int64 index into gateways
+    gateway: np.ndarray  # (N,) int64 code: index into gateways
     gateways: list[str]
     rssi: np.ndarray  # (N,) float dBm
     ts_s: np.ndarray  # (N,) float epoch seconds
@@ -241,24 +241,6 @@ _get_battery = attrgetter("battery")
 _get_tx_power = attrgetter("tx_power")
 
 
-def _index(values: list[str]) -> tuple[np.ndarray, list[str]]:
-    """Per-row index into the distinct values (first-seen order)."""
-    position = {v: i for i, v in enumerate(dict.fromkeys(values))}
-    return np.fromiter(map(position.__getitem__, values), np.int64, len(values)), list(position)
-
-
-def _factorise(column: pl.Series) -> tuple[np.ndarray, pl.Series]:
-    """Per-row index into the distinct values of a string column, in Rust: by 64-bit hash, then checked
-    exactly (a collision, never seen in practice, falls back to a dictionary)."""
-    hashes = column.hash(seed=0).to_numpy()
-    _, first, inverse = np.unique(hashes, return_index=True, return_inverse=True)
-    distinct = column.gather(first)
-    if (column == distinct.gather(inverse)).all():
-        return inverse.astype(np.int64, copy=False), distinct
-    index, values = _index(column.to_list())
-    return index, pl.Series(values, dtype=pl.String)
-
-
 def _read_ndjson(values: list[bytes | None]) -> pl.DataFrame | None:
     """All messages read as one NDJSON document by polars (Rust), or None when the batch is not plainly one
     flat JSON object per message of the usual types — the exact path then decides every row."""
@@ -274,63 +256,19 @@ def _read_ndjson(values: list[bytes | None]) -> pl.DataFrame | None:
     return frame if frame.height == len(values) else None
 
 
-# A string as polars may have made it from a JSON value of another type (a number, true/false, an object or an
-# array): such rows take the exact path, which rejects the type. Some real ids match too; they are only slower.
-_MAYBE_NOT_A_STRING = r"(?s)^(?:[-+0-9.eE]+|true|false|[\[{].*)$"
-_gateway_cache: dict[str, str] = {}
-_FAILS = ""  # in a cache: this raw id does not normalise
-
-
-def _normalised_index(
-    raw_index: np.ndarray,
-    raw: Sequence[str | None],
-    cache: dict[str, str],
-    normalise: Callable[[str], str],
-    suspect: np.ndarray | None = None,
-) -> tuple[np.ndarray, list[str]]:
-    """Row -> index into the distinct normalised ids, from row -> index into the distinct raw ones. Each raw id
-    is normalised once per process (cached, at C speed after that). Rows whose id fails, or is `suspect`,
-    get -1 and take the exact row path, which names the problem."""
-    normalised: list[str | None] = list(map(cache.get, raw))  # type: ignore[arg-type]
-    if None in normalised:
-        if len(cache) > 1_000_000:
-            cache.clear()
-        for i in [i for i, v in enumerate(normalised) if v is None]:
-            value = raw[i]
-            if value is None:
-                normalised[i] = _FAILS
-                continue
-            try:
-                normalised[i] = cache[value] = normalise(value)
-            except ValueError:
-                normalised[i] = cache[value] = _FAILS
-    if suspect is not None:
-        for i in np.flatnonzero(suspect).tolist():
-            normalised[i] = _FAILS
-    # The usual case: every distinct raw id normalises to a distinct tag, nothing to merge.
-    if _FAILS not in normalised and len(set(normalised)) == len(normalised):
-        return raw_index, normalised  # type: ignore[return-value]
-    distinct = dict.fromkeys(normalised)
-    distinct.pop(_FAILS, None)
-    position: dict[str | None, int] = {v: i for i, v in enumerate(distinct)}  # (no None left: filled above)
-    remap = np.fromiter(map(position.get, normalised, repeat(-1)), np.int64, len(normalised))
-    return remap[raw_index], list(position)  # type: ignore[arg-type]
-
-
-def _frame_ids(
-    column: pl.Series, cache: dict[str, str], normalise: Callable[[str], str]
-) -> tuple[np.ndarray, list[str]]:
-    """`_normalised_index` of a string column polars read (nulls fail like bad ids)."""
-    raw_index, distinct = _factorise(column.fill_null(""))
-    suspect = distinct.str.contains(_MAYBE_NOT_A_STRING).to_numpy()
-    return _normalised_index(raw_index, distinct.to_list(), cache, normalise, suspect)
-
-
 def _strip_gateway(raw: str) -> str:
     gateway = raw.strip()
     if not gateway:
         raise ValueError("gateway_id: missing")
     return gateway
+
+
+# A string as polars may have made it from a JSON value of another type (a number, true/false, an object or an
+# array): such rows take the exact path, which rejects the type. Some real ids match too; they are only slower.
+_MAYBE_NOT_A_STRING = r"(?s)^(?:[-+0-9.eE]+|true|false|[\[{].*)$"
+# Every tag and gateway id this process has read, with its code (see realtime.ids).
+TAGS = IdTable(normalise_tag_id, suspect=_MAYBE_NOT_A_STRING)
+GATEWAYS = IdTable(_strip_gateway, suspect=_MAYBE_NOT_A_STRING)
 
 
 def _passes_checks(
@@ -368,8 +306,8 @@ def _decode_frame(
     frame: pl.DataFrame, values: list[bytes | None], now_s: float, max_skew_s: float, max_age_s: float
 ) -> DecodedBatch:
     n = frame.height
-    tag, tags = _frame_ids(frame.get_column("tag_id"), _tag_cache, normalise_tag_id)
-    gateway, gateways = _frame_ids(frame.get_column("gateway_id"), _gateway_cache, _strip_gateway)
+    tag = TAGS.column_codes(frame.get_column("tag_id"))
+    gateway = GATEWAYS.column_codes(frame.get_column("gateway_id"))
     rssi = frame.get_column("rssi").to_numpy().astype(float, copy=False)  # null -> NaN: fails the range test
     ts_ms = frame.get_column("ts").to_numpy().astype(float, copy=False)
     battery = frame.get_column("battery").to_numpy().astype(float, copy=False)
@@ -382,8 +320,7 @@ def _decode_frame(
         good, bad = decode_message(values[i], now_s, max_skew_s, max_age_s)
         slow.extend((i, obs, ts_s) for obs, ts_s in good)
         rejected.extend((i, r) for r in bad)
-    columns = (np.arange(n), tag, tags, gateway, gateways, rssi, ts_ms, battery)
-    return _assemble(ok, columns, rejected, slow)
+    return _assemble(ok, (np.arange(n), tag, gateway, rssi, ts_ms, battery), rejected, slow)
 
 
 def _decode_objects(
@@ -423,10 +360,8 @@ def _decode_objects(
             rejected.extend((i, r) for r in bad)
     n = len(objs)
     message = np.asarray(source, np.int64)
-    tag, tags = _normalised_index(*_index(list(map(_get_tag, objs))), _tag_cache, normalise_tag_id)
-    gateway, gateways = _normalised_index(
-        *_index(list(map(_get_gateway, objs))), _gateway_cache, _strip_gateway
-    )
+    tag = TAGS.spelling_codes(list(map(_get_tag, objs)))
+    gateway = GATEWAYS.spelling_codes(list(map(_get_gateway, objs)))
     ts_raw = np.array(list(map(_get_ts, objs))) if n else np.zeros(0, np.int64)
     rssi = np.fromiter(map(_get_rssi, objs), float, n)
     battery = np.array(list(map(_get_battery, objs)), float) if n else np.zeros(0)
@@ -446,28 +381,26 @@ def _decode_objects(
             rejected.append((i, Rejected(result, values[i] or b"")))
         else:
             slow.append((i, result[0], result[1]))
-    return _assemble(ok, (message, tag, tags, gateway, gateways, rssi, ts_ms, battery), rejected, slow)
+    return _assemble(ok, (message, tag, gateway, rssi, ts_ms, battery), rejected, slow)
 
 
 def _assemble(
     ok: np.ndarray,
-    columns: tuple[
-        np.ndarray, np.ndarray, list[str], np.ndarray, list[str], np.ndarray, np.ndarray, np.ndarray
-    ],
+    columns: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray],
     rejected: list[tuple[int, Rejected]],
     slow: list[tuple[int, Observation, float]],
 ) -> DecodedBatch:
-    """The `ok` rows of the columns (message, tag, tags, gateway, gateways, rssi, ts in ms, battery), then the rows
-    the exact path accepted (their ids added to the distinct lists)."""
-    message, tag, tags, gateway, gateways, rssi, ts_ms, battery = columns
+    """The `ok` rows of the columns (message, tag code, gateway code, rssi, ts in ms, battery), then the rows the
+    exact path accepted."""
+    message, tag, gateway, rssi, ts_ms, battery = columns
     rows = np.flatnonzero(ok)
     rejected.sort(key=lambda item: item[0])
     out = DecodedBatch(
         message[rows],
         tag[rows],
-        tags,
+        TAGS.names,
         gateway[rows],
-        gateways,
+        GATEWAYS.names,
         rssi[rows],
         ts_ms[rows] / 1000.0,
         battery[rows],
@@ -475,20 +408,9 @@ def _assemble(
     )
     if not slow:
         return out
-    tag_at = {t: i for i, t in enumerate(out.tags)}
-    gateway_at = {g: i for i, g in enumerate(out.gateways)}
-    for _, obs, _ in slow:
-        if obs.tag_id not in tag_at:
-            tag_at[obs.tag_id] = len(out.tags)
-            out.tags.append(obs.tag_id)
-        if obs.gateway_id not in gateway_at:
-            gateway_at[obs.gateway_id] = len(out.gateways)
-            out.gateways.append(obs.gateway_id)
     out.message = np.concatenate([out.message, np.array([i for i, _, _ in slow], np.int64)])
-    out.tag = np.concatenate([out.tag, np.array([tag_at[obs.tag_id] for _, obs, _ in slow], np.int64)])
-    out.gateway = np.concatenate(
-        [out.gateway, np.array([gateway_at[obs.gateway_id] for _, obs, _ in slow], np.int64)]
-    )
+    out.tag = np.concatenate([out.tag, TAGS.codes([obs.tag_id for _, obs, _ in slow])])
+    out.gateway = np.concatenate([out.gateway, GATEWAYS.codes([obs.gateway_id for _, obs, _ in slow])])
     out.rssi = np.concatenate([out.rssi, np.array([obs.rssi for _, obs, _ in slow], float)])
     out.ts_s = np.concatenate([out.ts_s, np.array([t for _, _, t in slow], float)])
     out.battery = np.concatenate([out.battery, np.array([obs.battery for _, obs, _ in slow], float)])

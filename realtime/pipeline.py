@@ -26,7 +26,6 @@ import uuid
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from itertools import repeat
 
 import msgspec
 import numpy as np
@@ -44,7 +43,7 @@ from realtime.catalog import Catalog, catalog_fingerprint, load_catalog
 from realtime.fixes import FixBatch, rfc3339
 from realtime.live_store import LiveStore, LiveStoreError, open_live_store, unknown_tags_key
 from realtime.locator import Columns, Located, ModelLookup, TagStates, locate
-from realtime.observations import DeadLetter, decode_batch
+from realtime.observations import GATEWAYS, TAGS, DeadLetter, decode_batch
 from realtime.stages import FixStage, StageContext
 from realtime.stream import (
     LOCATIONS,
@@ -65,6 +64,7 @@ log = logging.getLogger("realtime.pipeline")
 TRANSIENT = (OperationalError, DBAPIError, LiveStoreError, StreamError, OSError)
 _encode = msgspec.json.Encoder().encode
 LAG_EVERY_S = 2.0
+UNRESOLVED = -2  # a tag or gateway code not looked up in the catalog in use yet
 # After a batch this big, hand the freed heap back to the OS (glibc keeps it otherwise: the carried window is
 # rebuilt every batch, and the heap's high-water mark would become the process's resident size).
 TRIM_AFTER_MESSAGES = 5000
@@ -210,6 +210,12 @@ class RealtimePipeline:
         self._abandon = False
         self._stop = threading.Event()
         self._gateway_touched = np.zeros(0)  # by catalog gateway row: the last_seen written (epoch s)
+        # By gateway / tag code (realtime.ids) of the current table generation: catalog row / state code
+        # (-1: not in the catalog; UNRESOLVED: not looked up in this catalog yet).
+        self._gateway_row_of = np.zeros(0, np.int64)
+        self._gateway_generation = -1
+        self._tag_state_of = np.zeros(0, np.int64)
+        self._tag_generation = -1
         self._started = False
         self.last_batch_at = time.monotonic()
         self.retrying_since: float | None = None
@@ -449,6 +455,8 @@ class RealtimePipeline:
         self._catalog_read_at = read_at
         self._catalog_loaded = time.monotonic()
         self._gateway_touched = np.full(len(catalog.gateway_index), -np.inf)  # rows may be renumbered
+        self._gateway_row_of[:] = UNRESOLVED  # ids are looked up again in this catalog as they come
+        self._tag_state_of[:] = UNRESOLVED
         self._asset_of = [None] * len(self._asset_of)
         for tag, code in self.states.codes.items():
             known = self.catalog.assets.get(tag)
@@ -495,9 +503,9 @@ class RealtimePipeline:
                 )
         if not len(batch):
             return out
-        gw = self._gateway_rows(batch.gateways)[batch.gateway]
+        gw = self._gateway_rows(batch.gateway, batch.gateways)
         if (gw < 0).any() and self._refresh_catalog(min_age_s=self.options.catalog_retry_s):
-            gw = self._gateway_rows(batch.gateways)[batch.gateway]
+            gw = self._gateway_rows(batch.gateway, batch.gateways)
         row_warm = warm[batch.message]
         for r in np.flatnonzero((gw < 0) & ~row_warm).tolist():
             msg = int(batch.message[r])
@@ -511,38 +519,60 @@ class RealtimePipeline:
                     None,
                 )
             )
-        # Tags: work on the batch's distinct tags (a tag is heard by many gateways per beacon).
-        unique_tags, tag_row = batch.tags, batch.tag
-        assets = self.catalog.assets
-        known = np.fromiter(map(assets.__contains__, unique_tags), bool, len(unique_tags))
-        unknown_rows = (gw >= 0) & ~known[tag_row]
+        code = self._tag_state_codes(batch.tag, batch.tags)  # -1: no asset carries the tag
+        unknown_rows = (gw >= 0) & (code < 0)
         if unknown_rows.any():
-            counts = np.bincount(tag_row[unknown_rows & ~row_warm], minlength=len(unique_tags))
-            out.unknown = {unique_tags[u]: int(counts[u]) for u in np.flatnonzero(counts).tolist()}
-        keep = np.flatnonzero((gw >= 0) & known[tag_row])
+            tags, counts = np.unique(batch.tag[unknown_rows & ~row_warm], return_counts=True)
+            out.unknown = {batch.tags[t]: n for t, n in zip(tags.tolist(), counts.tolist(), strict=True)}
+        keep = np.flatnonzero((gw >= 0) & (code >= 0))
         if keep.size == 0:
             return out
-        ts, gw, tag_row = batch.ts_s[keep], gw[keep], tag_row[keep]
+        ts, gw, code = batch.ts_s[keep], gw[keep], code[keep]
         battery, msg_of = batch.battery[keep], batch.message[keep]
-        code_of = np.full(len(unique_tags), -1, np.int64)
-        known_index = np.flatnonzero(known)
-        code_of[known_index] = self.states.intern([unique_tags[u] for u in known_index.tolist()])
         out.gateway_row, out.gateway_ts = _newest(gw, ts)
-        newest_tag, newest_ts = _newest(tag_row, ts)
+        out.asset_code, out.asset_ts = _newest(code, ts)
         reported = np.isfinite(battery)
-        battery_tag, battery_value = _newest(tag_row[reported], ts[reported], battery[reported])
-        battery_of = np.full(len(unique_tags), np.nan)
-        battery_of[battery_tag] = battery_value
-        out.asset_code = code_of[newest_tag]
-        out.asset_ts = newest_ts
-        out.asset_battery = battery_of[newest_tag]
-        out.columns = Columns(ts, code_of[tag_row], gw, batch.rssi[keep], partitions[msg_of], offsets[msg_of])
+        battery_code, battery_value = _newest(code[reported], ts[reported], battery[reported])
+        out.asset_battery = np.full(len(out.asset_code), np.nan)
+        out.asset_battery[np.searchsorted(out.asset_code, battery_code)] = battery_value
+        out.columns = Columns(ts, code, gw, batch.rssi[keep], partitions[msg_of], offsets[msg_of])
         return out
 
-    def _gateway_rows(self, gateway_ids: list[str]) -> np.ndarray:
-        """Catalog row of each (distinct) gateway id (−1 = unknown)."""
-        index = self.catalog.gateway_index
-        return np.fromiter(map(index.get, gateway_ids, repeat(-1)), np.int64, len(gateway_ids))
+    def _gateway_rows(self, codes: np.ndarray, names: list[str]) -> np.ndarray:
+        """Catalog row of each row's gateway (−1 = unknown), looked up once per gateway code and catalog."""
+        if GATEWAYS.generation != self._gateway_generation or len(self._gateway_row_of) < len(names):
+            fresh = GATEWAYS.generation != self._gateway_generation
+            self._gateway_generation = GATEWAYS.generation
+            known = np.zeros(0, np.int64) if fresh else self._gateway_row_of
+            self._gateway_row_of = np.concatenate([known, np.full(len(names) - len(known), UNRESOLVED)])
+        rows = self._gateway_row_of[codes]
+        need = np.unique(codes[rows == UNRESOLVED])
+        if need.size:
+            index = self.catalog.gateway_index
+            self._gateway_row_of[need] = [index.get(names[c], -1) for c in need.tolist()]
+            rows = self._gateway_row_of[codes]
+        return rows
+
+    def _tag_state_codes(self, codes: np.ndarray, names: list[str]) -> np.ndarray:
+        """State code of each row's tag (−1: no asset carries it), looked up once per tag code and catalog."""
+        if TAGS.generation != self._tag_generation or len(self._tag_state_of) < len(names):
+            fresh = TAGS.generation != self._tag_generation
+            self._tag_generation = TAGS.generation
+            known = np.zeros(0, np.int64) if fresh else self._tag_state_of
+            self._tag_state_of = np.concatenate([known, np.full(len(names) - len(known), UNRESOLVED)])
+        state = self._tag_state_of[codes]
+        need = np.unique(codes[state == UNRESOLVED])
+        if need.size:
+            assets = self.catalog.assets
+            tags = [names[c] for c in need.tolist()]
+            carried = np.fromiter(map(assets.__contains__, tags), bool, len(tags))
+            resolved = np.full(len(tags), -1, np.int64)
+            resolved[carried] = self.states.intern(
+                [t for t, c in zip(tags, carried.tolist(), strict=True) if c]
+            )
+            self._tag_state_of[need] = resolved
+            state = self._tag_state_of[codes]
+        return state
 
     def _gateway_ids(self) -> list[str]:
         if self._gateway_ids_of is not self.catalog:
