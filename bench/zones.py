@@ -2,7 +2,8 @@
 
 1. Stability, on a simulated floor through the real positioning chain: BLE beacons (path loss + spatially
    correlated shadowing + fast fading + packet loss) -> `aggregate_windows` -> `estimate_windows` (robust NLS)
-   -> `track_series` (Kalman, stationary stickiness) -> `GeofenceEngine` (hysteresis). Twelve 10 x 8 m rooms
+   -> `track_series` (Kalman, stationary stickiness) -> `GeofenceEngine` (hysteresis, given the tracker's
+   stationary flag as the realtime loop gives it). Twelve 10 x 8 m rooms
    share walls — the hardest layout for flapping. Two radios: the realtime simulator's (independent 3 dB noise
    per packet; the headline figures) and a harsher one with a static, spatially correlated shadowing bias.
    - stationary tags parked within 1.5 m of a wall: spurious enter/exit events per tag-hour (target 0);
@@ -16,8 +17,8 @@
      unknown share is printed separately. The floor has no corridors: every true position is in exactly one room.
      The strict figure (no latency allowance at all) is printed and kept in the JSON as `*_strict`.
    The same fixes with naive membership (inside the polygon = in the zone), with membership that judges every
-   tag as parked (`speed_aware=False`, the hysteresis before speed awareness) and perfect positions through the
-   membership are reported for contrast. Honesty checks: for the stationary tags, the share of time they are shown
+   tag as parked (`speed_aware=False`, the hysteresis before speed awareness), membership without the tracker's
+   stationary flag (the fixes alone) and perfect positions through the membership are reported for contrast. Honesty checks: for the stationary tags, the share of time they are shown
    in a wrong room or none (0 spurious events must not be bought by never admitting anyone); for the walking
    tags, reported enter+exit events per true room change x 2 (1.0 = one exit and one enter per doorway).
    Ground truth is the simulator's own track, interpolated at each beacon's and each fix's time.
@@ -145,7 +146,7 @@ def fixes_for(truth_x: np.ndarray, truth_y: np.ndarray, radio: Radio, label: str
     err = np.hypot(tracked.x - gt_x, tracked.y - gt_y)
     print(f"{label}: {len(ts)} fixes, tracked error median {np.median(err):.2f} m, p90 {np.percentile(err, 90):.2f} m, "
           f"reported accuracy median {np.median(tracked.accuracy_m):.2f} m")  # fmt: skip
-    return tags.astype(str), ts, tracked.x, tracked.y, tracked.accuracy_m, gt_x, gt_y
+    return tags.astype(str), ts, tracked.x, tracked.y, tracked.accuracy_m, gt_x, gt_y, tracked.stationary
 
 
 def _truth_at(truth_x: np.ndarray, truth_y: np.ndarray, tag: np.ndarray, t: np.ndarray):  # type: ignore[no-untyped-def]
@@ -161,11 +162,16 @@ def _truth_at(truth_x: np.ndarray, truth_y: np.ndarray, tag: np.ndarray, t: np.n
     )
 
 
-def membership_runs(rooms: list, tags, ts, x, y, acc, config: MembershipConfig | None = None):  # type: ignore[no-untyped-def]
-    """Reported zones per fix and transitions: with hysteresis, and naive (inside = in)."""
+def membership_runs(
+    rooms: list, tags, ts, x, y, acc, config: MembershipConfig | None = None, stationary=None
+):  # type: ignore[no-untyped-def]
+    """Reported zones per fix and transitions: with hysteresis, and naive (inside = in). `stationary`: the
+    tracker's flag per fix, as the realtime loop passes it (None = the fixes alone)."""
     engine = GeofenceEngine(rooms, config or MembershipConfig())
     n = len(ts)
-    result = engine.evaluate(list(tags), ["site"] * n, np.zeros(n, np.int64), ts, x, y, acc, states={})
+    result = engine.evaluate(
+        list(tags), ["site"] * n, np.zeros(n, np.int64), ts, x, y, acc, states={}, stationary=stationary
+    )
     naive = [sorted(z for z, d in signed.items() if d >= 0)
              for signed in engine.locate(["site"] * n, np.zeros(n), x, y)]  # fmt: skip
     naive_events = 0
@@ -223,8 +229,8 @@ def stability(minutes: float, n_tags: int, seed: int, radio_name: str) -> dict[s
     # stationary tags near walls
     pos = stationary_positions(rng, n_tags)
     sx, sy = np.repeat(pos[:, :1], seconds, axis=1), np.repeat(pos[:, 1:], seconds, axis=1)
-    tags, ts, x, y, acc, gx, gy = fixes_for(sx, sy, radio, "stationary")
-    result, _, naive_events = membership_runs(rooms, tags, ts, x, y, acc)
+    tags, ts, x, y, acc, gx, gy, pinned = fixes_for(sx, sy, radio, "stationary")
+    result, _, naive_events = membership_runs(rooms, tags, ts, x, y, acc, stationary=pinned)
     truth = {str(k): truth_zones(rooms, pos[k : k + 1, 0], pos[k : k + 1, 1])[0] for k in range(n_tags)}
     spurious = flaps = corrections = 0
     for tag in truth:
@@ -247,8 +253,8 @@ def stability(minutes: float, n_tags: int, seed: int, radio_name: str) -> dict[s
     # crossing tags
     times = np.arange(seconds, dtype=float)
     wx, wy = walking_tracks(rng, n_tags, times)
-    tags, ts, x, y, acc, gx, gy = fixes_for(wx, wy, radio, "walking")
-    result, naive, _ = membership_runs(rooms, tags, ts, x, y, acc)
+    tags, ts, x, y, acc, gx, gy, pinned = fixes_for(wx, wy, radio, "walking")
+    result, naive, _ = membership_runs(rooms, tags, ts, x, y, acc, stationary=pinned)
     expected = truth_zones(rooms, gx, gy)
     keep = ts >= WARMUP_S
     wrong = wrong_zone(tags, ts, result.zone_ids, expected, LATENCY_S)
@@ -266,6 +272,9 @@ def stability(minutes: float, n_tags: int, seed: int, radio_name: str) -> dict[s
     # the same fixes judged as parked throughout: what speed awareness buys
     blind, _, _ = membership_runs(rooms, tags, ts, x, y, acc, MembershipConfig(speed_aware=False))
     blind_wrong = wrong_zone(tags, ts, blind.zone_ids, expected, LATENCY_S)
+    # the same fixes without the tracker's stationary flag: what the flag buys
+    alone, _, _ = membership_runs(rooms, tags, ts, x, y, acc)
+    alone_wrong = wrong_zone(tags, ts, alone.zone_ids, expected, LATENCY_S)
     # The same walks with perfect positions (1 m claimed accuracy): what the membership logic alone costs.
     perfect, _, _ = membership_runs(rooms, tags, ts, gx, gy, np.full(len(ts), 1.0))
     lag = wrong_zone(tags, ts, perfect.zone_ids, expected, LATENCY_S)
@@ -277,6 +286,7 @@ def stability(minutes: float, n_tags: int, seed: int, radio_name: str) -> dict[s
           f"{events_per_change:.2f} events per true room change x 2; "
           f"{strict[keep].mean():.3%} strict, {result.unknown[keep].mean():.3%} unknown), "
           f"{blind_wrong[keep].mean():.3%} judged as parked throughout, "
+          f"{alone_wrong[keep].mean():.3%} without the tracker's stationary flag, "
           f"{naive_wrong[keep].mean():.3%} naive, {lag[keep].mean():.3%} with perfect positions")  # fmt: skip
     return {
         "spurious_per_tag_hour": round(spurious / hours, 3),
@@ -287,6 +297,7 @@ def stability(minutes: float, n_tags: int, seed: int, radio_name: str) -> dict[s
         "wrong_zone_share_strict": round(float(strict[keep].mean()), 4),
         "events_per_room_change": round(events_per_change, 3),
         "wrong_zone_share_speed_blind": round(float(blind_wrong[keep].mean()), 4),
+        "wrong_zone_share_without_tracker_flag": round(float(alone_wrong[keep].mean()), 4),
         "unknown_share": round(float(result.unknown[keep].mean()), 4),
         "naive_wrong_zone_share": round(float(naive_wrong[keep].mean()), 4),
         "wrong_zone_share_perfect_positions": round(float(lag[keep].mean()), 4),

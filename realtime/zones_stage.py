@@ -132,6 +132,8 @@ class ZonesStage:
             batch.y[rows],
             batch.accuracy_m[rows],
             states,
+            # the tracker's stationary flag: a pinned tag is parked, and where it was pinned settles a walk
+            stationary=None if batch.stationary is None else batch.stationary[rows],
         )
         for k, i in enumerate(rows.tolist()):
             batch.zone_ids[i] = result.zone_ids[k]

@@ -126,10 +126,18 @@ class GeofenceEngine:
         y: np.ndarray,
         accuracy_m: np.ndarray,
         states: Mapping[str, TagZoneState],
+        *,
+        stationary: np.ndarray | None = None,
     ) -> GeofenceResult:
-        """Apply a batch of fixes (any order; each tag's fixes are applied in event-time order)."""
+        """Apply a batch of fixes (any order; each tag's fixes are applied in event-time order).
+
+        `stationary` (optional, per fix): whether the tracker had pinned the tag as parked at that fix (see
+        `apply_fix`). Without it, membership is what the fixes alone say."""
         x = np.asarray(x, float)
         y = np.asarray(y, float)
+        still = (
+            None if stationary is None else np.broadcast_to(np.asarray(stationary, bool), x.shape).tolist()
+        )
         signed = self.locate(site_ids, floors, x, y)
         ts = np.asarray(ts, float)
         accuracy = np.asarray(accuracy_m, float)
@@ -153,6 +161,7 @@ class GeofenceEngine:
                 self.overlaps,
                 float(x[i]),
                 float(y[i]),
+                stationary=None if still is None else still[i],
             )
             new_states[tag] = state
             transitions.extend(events)

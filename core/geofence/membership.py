@@ -1,7 +1,8 @@
 """Zone membership with hysteresis: when a tag is *in* a zone, decided so that it does not flap.
 
-Per (tag, zone) the only inputs are the signed distance of each fix to the zone boundary (+ inside) and the fix's
-`accuracy_m`. The margin a fix must clear is tied to its accuracy (`margin_per_accuracy · accuracy_m`, kept within
+Per (tag, zone) the inputs are the signed distance of each fix to the zone boundary (+ inside) and the fix's
+`accuracy_m` (speed awareness below also uses the fix's position and, when given, the tracker's stationary flag
+at the fix). The margin a fix must clear is tied to its accuracy (`margin_per_accuracy · accuracy_m`, kept within
 [`min_margin_m`, `max_margin_m`]):
 
 - **enter** when fixes are inside by more than the margin for `enter_confirm_s` (one outlier fix is not enough),
@@ -31,6 +32,14 @@ Per (tag, zone) the only inputs are the signed distance of each fix to the zone 
   `settle_dwell_s` continuously inside the neighbour (and a mean depth of `settle_depth_m`). A tag parked just past
   a wall after a walk is shown there within seconds instead of minutes; one parked *on* the wall may switch a
   few times during `settle_s`, never after. Tags that never walked, or walk along a wall, are unaffected.
+- **the tracker's stationary flag** (optional, per fix: the realtime loop passes the Kalman tracker's, see
+  `core.tracking`): once the tracker pins a tag as parked, the tag is parked for walk detection whatever its
+  fixes' apparent speed — the walk is over and settling starts then, not when the fixes' speed has decayed. A tag
+  the tracker pins `pinned_walk_m` or more from where it last pinned it has walked (settling starts at that pin)
+  even if the speed above never registered the walk (a mean over seconds: a walk shorter than ~9 m does not
+  register). Such a walk is not asked to head out of the room: it ended somewhere else, so the room it had says
+  as little about where it stopped. Where it stopped is then judged by the settling rule above. The flag does not change margins or dwells: a pinned tag's fixes are judged as a parked
+  tag's anyway. Callers without the flag (or tags the tracker never pins) are judged on their fixes alone.
 
 Fixes older than the last one applied for the tag are ignored, so replaying a batch after a crash cannot emit a
 transition twice once the state was saved. The state per tag is a small msgspec value (`TagZoneState`) stored
@@ -84,6 +93,8 @@ class MembershipConfig:
     settle_dwell_s: float = 5.0  # ... this long continuously inside the neighbour (capped at the enter dwell)
     settle_depth_m: float = 0.0  # ... at this mean depth (0: being inside is enough)
     settle_motion_s: float = 5.0  # a walk: faster than parked this long (a glitch is shorter)
+    # the tracker's stationary flag (when the caller passes it): where it pins a tag is a settled, averaged spot
+    pinned_walk_m: float = 8.0  # pinned this far from where it was last pinned: it walked (settling starts)
 
     def __post_init__(self) -> None:
         for name in (
@@ -103,6 +114,7 @@ class MembershipConfig:
             "settle_dwell_s",
             "settle_depth_m",
             "settle_motion_s",
+            "pinned_walk_m",
         ):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
@@ -162,6 +174,11 @@ class TagZoneState(msgspec.Struct, array_like=True):
     vy: float = 0.0
     moving_since: float | None = None  # start of the current run of fixes faster than parked (None = parked)
     moved_ts: float | None = None  # event time of the last fix of such a run long enough to be a walk
+    # the tracker's stationary flag (fields added later): pinned since (None = not pinned, or not known) and
+    # the position of the first fix of the last pinned run
+    pinned_since: float | None = None
+    pinned_x: float | None = None
+    pinned_y: float | None = None
 
     @property
     def speed_mps(self) -> float:
@@ -219,6 +236,8 @@ def apply_fix(
     overlaps: Mapping[str, frozenset[str]] | None = None,
     x: float | None = None,
     y: float | None = None,
+    *,
+    stationary: bool | None = None,
 ) -> tuple[TagZoneState, list[ZoneTransition]]:
     """Apply one fix to a tag's state. `signed_m` holds the signed distance to every zone the fix is inside of or
     near (zones not listed are taken as clearly outside). Returns the new state and the transitions it caused.
@@ -230,7 +249,11 @@ def apply_fix(
 
     `x`, `y` (site metres, optional): the fix's position, from which the state keeps the tag's speed — a moving tag
     switches zones on the small moving margin and short dwells. Without them the last estimated speed is kept (a
-    fresh tag is at rest, i.e. judged as parked)."""
+    fresh tag is at rest, i.e. judged as parked).
+
+    `stationary` (optional): whether the tracker had pinned the tag as parked at this fix. A pinned tag is parked
+    for walk detection, and a pin `pinned_walk_m` away from the previous one ends a walk (settling starts; see
+    the module docstring). None or False throughout: the membership is what the fixes alone say."""
     if ts <= state.ts:
         return state, []
     if not accuracy_m <= config.max_accuracy_m:  # also catches NaN
@@ -243,15 +266,30 @@ def apply_fix(
         xy_ts = ts
     else:
         x, y = state.x, state.y
+    pinned_since, pinned_x, pinned_y = state.pinned_since, state.pinned_x, state.pinned_y
+    walked = False
+    if not (config.speed_aware and stationary):
+        pinned_since = None
+    elif pinned_since is None:  # pinned at this fix: where it was pinned last tells whether it walked since
+        pinned_since = ts
+        if x is not None and y is not None:
+            if pinned_x is not None and pinned_y is not None:
+                walked = math.hypot(x - pinned_x, y - pinned_y) >= config.pinned_walk_m
+            pinned_x, pinned_y = x, y
+    pinned = pinned_since is not None
     tracked = _track_inside(state.zones, signed_m, ts, config) if config.speed_aware else state.zones
+    speed = math.hypot(vx, vy)
+    # a tag the tracker pins is parked, whatever its fixes' apparent speed: a walk is over
+    moving_since, moved_ts = _moved(state, tracked, ts, 0.0 if pinned else speed, config)
+    if walked:
+        moved_ts = ts
     if state.unknown_since is None and _steady(tracked, signed_m):
         # the common case, kept cheap: nothing can change
-        moving_since, moved_ts = _moved(state, tracked, ts, math.hypot(vx, vy), config)
-        return TagZoneState(ts, tracked, None, x, y, xy_ts, vx, vy, moving_since, moved_ts), []
+        return TagZoneState(
+            ts, tracked, None, x, y, xy_ts, vx, vy, moving_since, moved_ts, pinned_since, pinned_x, pinned_y
+        ), []
 
-    speed = math.hypot(vx, vy)
     motion = config.motion(speed)
-    moving_since, moved_ts = _moved(state, tracked, ts, speed, config)
     # settling: it stopped, no longer than `settle_s` ago, after walking out of its room (while it walks, the
     # moving margins apply; a tag walking up and down along a wall never heads out of its room: it keeps it)
     settling = moving_since is None and moved_ts is not None and ts - moved_ts <= config.settle_s
@@ -321,7 +359,10 @@ def apply_fix(
                     del zones[other]
                     transitions.append(ZoneTransition(tag_id, other, EXIT, ts, dwell_s=ts - kept.since))
     transitions.sort(key=lambda t: (t.kind != EXIT, t.zone_id))  # exits first: leave A, then enter B
-    return TagZoneState(ts, zones, None, x, y, xy_ts, vx, vy, moving_since, moved_ts), transitions
+    state = TagZoneState(
+        ts, zones, None, x, y, xy_ts, vx, vy, moving_since, moved_ts, pinned_since, pinned_x, pinned_y
+    )
+    return state, transitions
 
 
 def _track_inside(

@@ -101,3 +101,46 @@ def test_stage_on_embedded_backends() -> None:
             "exit",
         ]
         assert conn.execute(select(Alert.__table__.c.status)).scalar_one() == "resolved"
+
+
+def test_stage_passes_the_trackers_stationary_flag_to_membership() -> None:
+    # Parked in room A, a short walk (8.7 m) into room B, parked 0.2 m past the wall: from the fixes alone the
+    # walk is too short to register and A is kept; with the tracker's flag (pinned 4 s after each stop, as
+    # realtime.locator fills FixBatch.stationary) the stage shows B.
+    settings = get_settings()
+    upgrade_database(settings.database_url)
+    engine = make_engine(settings.database_url)
+    site, room_a, room_b = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    now = datetime.datetime.fromtimestamp(T0, datetime.UTC)
+    audit = {"created_at": now, "updated_at": now}
+    with engine.begin() as conn:
+        conn.execute(
+            insert(Site.__table__).values(id=site, name="Ward", origin_lat=48.1, origin_lon=11.6, **audit)
+        )
+        for zone, x0 in ((room_a, 0.0), (room_b, 10.0)):
+            ring = [[x0, 0.0], [x0 + 10.0, 0.0], [x0 + 10.0, 40.0], [x0, 40.0], [x0, 0.0]]
+            conn.execute(insert(Geofence.__table__).values(
+                id=zone, site_id=site, name=f"Room {x0:.0f}", kind="work_area", shape="polygon", enabled=True,
+                geometry={"type": "Polygon", "coordinates": [ring]}, **audit,
+            ))  # fmt: skip
+    xs = np.r_[np.full(40, 1.5), np.linspace(1.5, 10.2, 18), np.full(120, 10.2)]
+    t = 0.5 * np.arange(len(xs))
+    pinned = ((t >= 4.0) & (t < 20.0)) | (t >= 29.0 + 4.0)
+    shown = {}
+    for flag in (False, True):
+        tag = f"AC00000001{int(flag):02d}"
+        batch = _fixes(xs, site, uuid.uuid4(), T0)
+        batch.tag_id[:] = tag
+        batch.asset_id[:] = None  # a tag not (yet) fixed to an asset
+        batch.y[:] = 20.0
+        batch.accuracy_m[:] = 1.0
+        if flag:
+            batch.stationary = pinned
+        with engine.begin() as conn:
+            ctx = StageContext(
+                settings, conn, MemoryLiveStore(MemoryHub()), LiveKeys(settings.redis_prefix),
+                MemoryBroker().producer(), float(batch.ts[-1]),
+            )  # fmt: skip
+            ZonesStage(settings).process(batch, ctx)
+        shown[flag] = batch.zone_ids[-1]
+    assert shown == {False: [str(room_a)], True: [str(room_b)]}

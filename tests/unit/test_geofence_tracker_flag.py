@@ -1,0 +1,100 @@
+"""Zone membership given the tracker's stationary flag: a short walk that the fixes' own speed misses is still
+seen as a walk once the tracker pins the tag again somewhere else, and a tag pinned in place stays put."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from core.geofence import (
+    ENTER,
+    EXIT,
+    GeofenceEngine,
+    GeofenceResult,
+    MembershipConfig,
+    decode_state,
+    encode_state,
+    polygon_zone,
+)
+
+pytestmark = pytest.mark.unit
+
+FIX_S = 0.5
+PIN_AFTER_S = 4.0  # the tracker pins a tag that looked still this long (core.tracking's still_after_s)
+ROOMS = [
+    polygon_zone("a", "s", [(0, 0), (10, 0), (10, 40), (0, 40)]),
+    polygon_zone("b", "s", [(10, 0), (20, 0), (20, 40), (10, 40)]),
+]
+
+
+def _run(x: np.ndarray, y: np.ndarray, accuracy_m: float, stationary: np.ndarray | None) -> GeofenceResult:
+    n = len(x)
+    engine = GeofenceEngine(ROOMS, MembershipConfig())
+    return engine.evaluate(
+        ["T"] * n,
+        ["s"] * n,
+        np.zeros(n, np.int64),
+        np.arange(n) * FIX_S,
+        x,
+        y,
+        np.full(n, accuracy_m),
+        {},
+        stationary=stationary,
+    )
+
+
+def _short_walk(seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    """Parked in a at x = 1.5 for 20 s, walks 8.7 m east (1 m/s) and parks 0.2 m inside b for two minutes: the
+    tracker's fixes (jitter ±0.1 m) and its flag, pinned PIN_AFTER_S after each stop; returns the time it re-pins."""
+    rng = np.random.default_rng(seed)
+    walk = 18
+    x = np.r_[np.full(40, 1.5), np.linspace(1.5, 10.2, walk), np.full(240, 10.2)]
+    x = x + rng.normal(0.0, 0.03, len(x))
+    y = 20.0 + rng.normal(0.0, 0.03, len(x))
+    t = np.arange(len(x)) * FIX_S
+    stopped = (40 + walk) * FIX_S
+    stationary = (t >= PIN_AFTER_S) & (t < 40 * FIX_S) | (t >= stopped + PIN_AFTER_S)
+    return x, y, stationary, stopped + PIN_AFTER_S
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_short_walk_is_seen_when_the_tracker_pins_the_tag_elsewhere(seed: int) -> None:
+    x, y, stationary, pinned_at = _short_walk(seed)
+    result = _run(x, y, accuracy_m=1.0, stationary=stationary)
+    assert [(t.kind, t.zone_id) for t in result.transitions] == [(ENTER, "a"), (EXIT, "a"), (ENTER, "b")]
+    assert pinned_at <= result.transitions[2].ts <= pinned_at + MembershipConfig().settle_dwell_s + 1.0
+    # from the fixes alone the walk is too short to register: the old room is kept for the whole two minutes
+    for flag in (None, np.zeros(len(x), bool)):
+        alone = _run(x, y, accuracy_m=1.0, stationary=flag)
+        assert [(t.kind, t.zone_id) for t in alone.transitions] == [(ENTER, "a")]
+
+
+def test_tag_pinned_on_the_wall_does_not_flap_when_the_tracker_releases_and_repins_it() -> None:
+    # Twenty minutes on the wall between a and b; the tracker releases it every minute and pins it again 4 s later
+    # (its fixes drift a few decimetres meanwhile): a new pin near the last one is no walk.
+    rng = np.random.default_rng(7)
+    n = 2400
+    t = np.arange(n) * FIX_S
+    x = 9.95 + 0.25 * np.sin(2 * np.pi * t / 150.0) + rng.normal(0.0, 0.03, n)
+    y = 20.0 + rng.normal(0.0, 0.05, n)
+    stationary = (t % 60.0) >= PIN_AFTER_S
+    assert np.count_nonzero(np.diff(x >= 10.0)) > 10  # an inside test would flap
+    result = _run(x, y, accuracy_m=1.0, stationary=stationary)
+    assert len(result.transitions) == 1 and result.transitions[0].kind == ENTER
+    assert result.states["T"].moved_ts is None  # never taken for a walk
+
+
+def test_the_pin_is_kept_in_the_state_and_older_states_still_decode() -> None:
+    x, y, stationary, pinned_at = _short_walk(1)
+    state = _run(x, y, accuracy_m=1.0, stationary=stationary).states["T"]
+    assert state.pinned_since == pytest.approx(pinned_at)
+    assert state.pinned_x == pytest.approx(10.2, abs=0.2)
+    assert decode_state(encode_state(state)) == state
+    # a state stored before the flag was used (eleven fields) decodes as not pinned
+    old = decode_state(b'[12.5,{"a":[true,3.0,null,0.0,0]},null,1.0,2.0,12.0,0.1,0.0,null,4.0]')
+    assert old.inside_zones() == ["a"] and old.moved_ts == 4.0 and old.pinned_since is None
+
+
+def test_bad_pinned_walk_setting_names_the_field() -> None:
+    with pytest.raises(ValueError, match="pinned_walk_m must be >= 0"):
+        MembershipConfig(pinned_walk_m=-1.0)
