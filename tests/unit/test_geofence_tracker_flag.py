@@ -98,3 +98,29 @@ def test_the_pin_is_kept_in_the_state_and_older_states_still_decode() -> None:
 def test_bad_pinned_walk_setting_names_the_field() -> None:
     with pytest.raises(ValueError, match="pinned_walk_m must be >= 0"):
         MembershipConfig(pinned_walk_m=-1.0)
+    with pytest.raises(ValueError, match="pinned_switch_depth_m must be >= 0"):
+        MembershipConfig(pinned_switch_depth_m=-0.1)
+
+
+def _pinned_drift(seed: int, to_x: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Parked in a at x = 9 and pinned from 4 s on; over 20-30 s the tracker's pinned spot drifts to `to_x`
+    (its bias, not a walk) and stays there for four minutes."""
+    rng = np.random.default_rng(seed)
+    x = np.r_[np.full(40, 9.0), np.linspace(9.0, to_x, 20), np.full(480, to_x)] + rng.normal(0.0, 0.03, 540)
+    y = 20.0 + rng.normal(0.0, 0.03, 540)
+    return x, y, np.arange(540) * FIX_S >= PIN_AFTER_S
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_pinned_tag_is_not_switched_by_a_shallow_bias_however_long_it_lasts(seed: int) -> None:
+    # 0.5 m past the wall: a mean over minutes of scattered fixes would be sure enough to switch (and does, without
+    # the flag), but a pinned tag's fixes are one averaged spot: its bias does not average out.
+    x, y, pinned = _pinned_drift(seed, 10.5)
+    result = _run(x, y, accuracy_m=1.0, stationary=pinned)
+    assert [(t.kind, t.zone_id) for t in result.transitions] == [(ENTER, "a")]
+    alone = _run(x, y, accuracy_m=1.0, stationary=None)
+    assert [(t.kind, t.zone_id) for t in alone.transitions] == [(ENTER, "a"), (EXIT, "a"), (ENTER, "b")]
+    # pinned clearly deeper in b, it is moved there like any lingering tag
+    x, y, pinned = _pinned_drift(seed, 11.0)
+    deep = _run(x, y, accuracy_m=1.0, stationary=pinned)
+    assert [(t.kind, t.zone_id) for t in deep.transitions] == [(ENTER, "a"), (EXIT, "a"), (ENTER, "b")]
