@@ -11,6 +11,12 @@ are never resident.
 
 The live rows are always exactly what rebuilding would give, in the same order, so fixes do not depend on when
 compaction happened (a replay computes the same fixes).
+
+Nor does a batch pass over the whole carry where it can help it. Retired rows also get code -1, so a per-tag
+mask with a False last element picks a tag's live rows in one gather (`rows_of`). Rows too old to wait for
+(`aged`) are found block by block: per block of `BLOCK` rows and per partition a lower bound of the live rows'
+event times says which blocks can hold one, and only those are read. In a backlog of millions of rows a batch
+reads the few oldest blocks, not all of them.
 """
 
 from __future__ import annotations
@@ -21,6 +27,8 @@ from realtime.locator import Columns
 
 DEAD_TS = -np.inf
 DEAD_OFFSET = np.iinfo(np.int64).max
+DEAD_CODE = -1
+BLOCK = 1 << 16  # rows per block of the age bounds
 FIELDS = ("ts", "code", "gw", "rssi", "partition", "offset")
 COMPACT_AT_DEAD_SHARE = 0.25
 GROWTH = 1.5
@@ -35,7 +43,19 @@ class Carry:
     """Narrow columns (as `Columns.narrow()`) with spare capacity and dead rows; reads like `Columns`.
     Nothing outside may hold its columns across `advance` (everything that reads them copies)."""
 
-    __slots__ = ("_buffers", "_rows", "_dead", "_newest", "ts", "code", "gw", "rssi", "partition", "offset")
+    __slots__ = (
+        "_buffers",
+        "_rows",
+        "_dead",
+        "_newest",
+        "_floor",
+        "ts",
+        "code",
+        "gw",
+        "rssi",
+        "partition",
+        "offset",
+    )
     ts: np.ndarray
     code: np.ndarray
     gw: np.ndarray
@@ -48,6 +68,9 @@ class Carry:
         self._rows = 0
         self._dead = 0
         self._newest = np.zeros(0)  # per partition: the newest event time read (-inf: none)
+        # Per block and partition: at most the event time of every live row there (+inf: no row). Rows retired
+        # since it was computed leave it lower than it need be, which only costs a look at the block.
+        self._floor = np.full((0, 0), np.inf)
         self._expose()
 
     def __len__(self) -> int:
@@ -66,8 +89,31 @@ class Carry:
         return self.ts != DEAD_TS
 
     def rows_of(self, codes: np.ndarray) -> np.ndarray:
-        """Mask of the live rows of the tags `codes`."""
-        return np.isin(self.code, codes) & self.alive()
+        """Indices of the live rows of the tags `codes` (in order)."""
+        if not len(self) or not len(codes):
+            return np.zeros(0, np.int64)
+        wanted = np.zeros(max(int(codes.max()), int(self.code.max())) + 2, bool)  # the last: dead rows' -1
+        wanted[codes] = True
+        return np.flatnonzero(wanted[self.code])
+
+    def aged(self, oldest: np.ndarray) -> np.ndarray:
+        """Indices of the live rows at or before `oldest[partition]` (in order), reading only the blocks whose
+        bound allows one; the bounds of the blocks read are made exact again."""
+        used = -(-self._rows // BLOCK)
+        parts = min(len(oldest), self._floor.shape[1])
+        floor = self._floor[:used, :parts]
+        suspect = np.flatnonzero((floor <= oldest[:parts]).any(axis=1))
+        found = []
+        for b in suspect.tolist():
+            rows = slice(b * BLOCK, min((b + 1) * BLOCK, self._rows))
+            ts, partition = self.ts[rows], self.partition[rows]
+            old = ts <= oldest[partition]  # `oldest` covers every partition read
+            stays = ~old
+            old &= ts != DEAD_TS
+            found.append(np.flatnonzero(old) + b * BLOCK)
+            self._floor[b] = np.inf
+            np.minimum.at(self._floor[b], partition[stays], ts[stays])
+        return np.concatenate(found) if found else np.zeros(0, np.int64)
 
     def live(self) -> Columns:
         """A copy of the live rows."""
@@ -103,33 +149,48 @@ class Carry:
         """Mark rows (a mask or indices over the current rows) dead."""
         self.ts[rows] = DEAD_TS
         self.offset[rows] = DEAD_OFFSET
+        self.code[rows] = DEAD_CODE
         self._dead = int(np.count_nonzero(self.ts == DEAD_TS))
 
-    def advance(self, keep: np.ndarray, new: Columns, keep_new: np.ndarray) -> Carry:
-        """The rows `keep` of this carry followed by `new.take(keep_new)` (narrowed), in place; returns self.
-        `keep` must be False for rows already dead."""
-        alive = int(np.count_nonzero(keep))
-        if alive < self._rows:
-            drop = ~keep
+    def advance(self, drop: np.ndarray, new: Columns, keep_new: np.ndarray) -> Carry:
+        """Retire the rows `drop` (distinct indices of live rows, any order) and append `new.take(keep_new)` (narrowed),
+        in place; returns self."""
+        if len(drop):
             self.ts[drop] = DEAD_TS
             self.offset[drop] = DEAD_OFFSET
-            self._dead = self._rows - alive  # `keep` is False on rows already dead
+            self.code[drop] = DEAD_CODE
+            self._dead += len(drop)
         added = new.take(keep_new).narrow()
         total = self._rows + len(added)
         rssi_now = self._buffers[3].dtype
         wider = added.rssi.dtype != np.float32 and rssi_now == np.float32
         if wider or total > len(self._buffers[0]) or self._dead > COMPACT_AT_DEAD_SHARE * total:
-            self._compact(keep, alive, added)
+            self._compact(added)
         else:
             for buffer, name in zip(self._buffers, FIELDS, strict=True):
                 buffer[self._rows : total] = getattr(added, name)
+            self._bound(self._rows, added)
             self._rows = total
         self._expose()
         return self
 
-    def _compact(self, keep: np.ndarray, alive: int, added: Columns) -> None:
+    def _bound(self, start: int, rows: Columns) -> None:
+        """Lower the block bounds for `rows`, written from row `start` on."""
+        if not len(rows):
+            return
+        parts = int(rows.partition.max()) + 1
+        if parts > self._floor.shape[1]:
+            wider = np.full((len(self._floor), parts), np.inf)
+            wider[:, : self._floor.shape[1]] = self._floor
+            self._floor = wider
+        block = (np.arange(len(rows)) + start) // BLOCK
+        np.minimum.at(self._floor, (block, rows.partition), rows.ts)
+
+    def _compact(self, added: Columns) -> None:
         """New buffers: the live rows, then `added`, with room to grow. Each old column goes as soon as its
         successor is written, so this costs the carry plus one column, not two carries."""
+        keep = self.ts != DEAD_TS
+        alive = self._rows - self._dead
         total = alive + len(added)
         for name in FIELDS:  # the exposed views would keep the old buffers alive
             setattr(self, name, None)
@@ -148,3 +209,5 @@ class Carry:
             self._buffers[i] = column
             del old
         self._rows, self._dead = total, 0
+        self._floor = np.full((-(-capacity // BLOCK), self._floor.shape[1]), np.inf)
+        self._bound(0, Columns(*(buffer[:total] for buffer in self._buffers)))

@@ -47,7 +47,6 @@ _HAS_DRIFT = "drift" in TrackBatch.__dataclass_fields__
 # heard since: it only matters if the tag's next observations arrive this late. The carry (memory, and the
 # per-batch work over it) grows with observation rate × this, so it is seconds, not a minute.
 LATE_SLACK_S = 10.0
-_KEEP_SLICE = 1 << 18  # carry rows per step of the keep test
 _PER_OBS_CANDIDATES_OVER = 64  # a tag needing more grid points than this gets them from its observations
 
 
@@ -101,10 +100,10 @@ class Columns:
 
     @staticmethod
     def concat_wide(a: Columns | Carry, keep_a: np.ndarray, b: Columns) -> Columns:
-        """`a.take(keep_a)` followed by `b`, in 64-bit columns: what the estimator and the grid work on. Written
+        """`a.take(keep_a)` (a mask or indices) followed by `b`, in 64-bit columns: what the estimator and the grid work on. Written
         column by column into the result: no narrow copy of the selected carry alongside the wide one."""
         wide = (np.float64, np.int64, np.int64, np.float64, np.int64, np.int64)
-        ka = int(np.count_nonzero(keep_a))
+        ka = int(np.count_nonzero(keep_a)) if keep_a.dtype == bool else len(keep_a)
         out = []
         for f, dtype in zip(("ts", "code", "gw", "rssi", "partition", "offset"), wide, strict=True):
             col_a, col_b = getattr(a, f), getattr(b, f)
@@ -277,7 +276,7 @@ def locate(
     newest = carry.newest_with(new)  # per partition: the newest event time read, this batch included
     in_carry = carry.rows_of(touched)
     if catalog.gateways is None:
-        empty.carry = carry.advance(carry.alive(), new, np.ones(len(new), bool))
+        empty.carry = carry.advance(np.zeros(0, np.int64), new, np.ones(len(new), bool))
         return empty
     # The batch's tags with their carried observations (carry first: the rows in arrival order), 64-bit.
     obs = Columns.concat_wide(carry, in_carry, new)
@@ -447,7 +446,7 @@ def _near_candidates(
 
 def _next_carry(
     carry: Carry,
-    in_carry: np.ndarray,
+    in_carry: np.ndarray,  # indices of the live carried rows of the batch's tags
     new: Columns,
     states: TagStates,
     touched: np.ndarray,
@@ -465,20 +464,13 @@ def _next_carry(
     horizon[touched] = vec[:, 0] + (interval - window)
     oldest = newest - window - LATE_SLACK_S
 
-    def keep(ts: np.ndarray, code: np.ndarray, partition: np.ndarray) -> np.ndarray:
-        return (ts > horizon[code]) & (ts > oldest[partition])
-
-    # Over the carry a slice at a time: whole-carry temporaries would be several times the carry's own ts column
-    # at the moment the process holds the most.
-    keep_carry = np.empty(len(carry), bool)
-    for start in range(0, len(carry), _KEEP_SLICE):
-        rows = slice(start, start + _KEEP_SLICE)
-        keep_carry[rows] = carry.ts[rows] > oldest[carry.partition[rows]]
-    # The horizon moved only for the batch's tags (`in_carry`: their live carried rows). Every other live row
-    # passed the same test against the same horizon when it was kept before.
-    mine = np.flatnonzero(in_carry)
-    keep_carry[mine] &= carry.ts[mine] > horizon[carry.code[mine]]
-    return carry.advance(keep_carry, new, keep(new.ts, new.code, new.partition))
+    # Carried rows: too old (only the blocks that can hold one are read), and the batch's tags' rows behind their
+    # new horizon (no other tag's horizon moved: every other row passed the same test when it was kept before).
+    ts = carry.ts[in_carry]
+    behind = in_carry[(ts <= horizon[carry.code[in_carry]]) & (ts > oldest[carry.partition[in_carry]])]
+    drop = np.concatenate([carry.aged(oldest), behind])  # distinct: `behind` leaves out the aged rows
+    keep_new = (new.ts > horizon[new.code]) & (new.ts > oldest[new.partition])
+    return carry.advance(drop, new, keep_new)
 
 
 def _track_batch(vec: np.ndarray) -> TrackBatch:
