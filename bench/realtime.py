@@ -106,10 +106,13 @@ LIVE_ROUND_S = 0.05  # ... at its own phase: a round every 50 ms carries the tag
 
 
 def _ceiling(settings, group: str, produced: int, max_batch: int) -> float:  # type: ignore[no-untyped-def]
-    """Child process: the same messages consumed and decoded (the pipeline's own batch decoder), nothing else."""
+    """Child process: the same messages consumed and decoded (the pipeline's own batch decoder), nothing else,
+    with the consumer's garbage-collection tuning (like for like)."""
+    from realtime import gc_tuning
     from realtime.observations import decode_batch
     from realtime.stream import OBSERVATIONS, open_consumer
 
+    gc_tuning.acquire()
     consumer = open_consumer(settings, group=group)
     consumer.subscribe([settings.topic(OBSERVATIONS)], on_assign=lambda tps: {}, on_revoke=lambda tps: None)
     seen, started = 0, None

@@ -37,7 +37,7 @@ from core.db.engine import make_engine
 from core.db.models import Asset, Site
 from core.live import LiveKeys
 from core.settings import Settings
-from realtime import metrics
+from realtime import gc_tuning, metrics
 from realtime.carry import Carry
 from realtime.catalog import Catalog, catalog_fingerprint, load_catalog
 from realtime.fixes import FixBatch, rfc3339
@@ -240,6 +240,7 @@ class RealtimePipeline:
         ensure_topics(self.settings)
         self._refresh_catalog()
         self.consumer.subscribe([self.topic], on_assign=self._on_assign, on_revoke=self._on_revoke)
+        gc_tuning.acquire()
         self._started = True
 
     def run(self, stop: threading.Event | None = None) -> BatchReport:
@@ -358,6 +359,8 @@ class RealtimePipeline:
         if self._producer is not None:
             self._producer.close()
             self._producer = None
+        if self._started:
+            gc_tuning.release()
         self._started = False
 
     def health(self) -> dict[str, object]:
