@@ -109,3 +109,37 @@ class IdTable:
             return self.code(self._normalise(spelling))
         except ValueError:
             return FAILS
+
+
+UNRESOLVED = -2
+
+
+class PerCode:
+    """Something known about each code of a table (a catalog row, a state code), looked up once per code: a
+    value per code, UNRESOLVED until asked for; `forget()` when what it was looked up in changed."""
+
+    def __init__(self, table: IdTable) -> None:
+        self.table = table
+        self.values = np.zeros(0, np.int64)
+        self._generation = -1
+
+    def get(
+        self, codes: np.ndarray, resolve: Callable[[list[str]], Sequence[int] | np.ndarray]
+    ) -> np.ndarray:
+        """The value of each of `codes`; `resolve(names)` gives those of ids not looked up yet."""
+        names = self.table.names
+        if self._generation != self.table.generation:  # the table started over: its codes are new
+            self.values, self._generation = np.zeros(0, np.int64), self.table.generation
+        if len(self.values) < len(names):
+            grown = np.full(len(names), UNRESOLVED, np.int64)
+            grown[: len(self.values)] = self.values
+            self.values = grown
+        out = self.values[codes]
+        need = np.unique(codes[out == UNRESOLVED])
+        if need.size:
+            self.values[need] = resolve([names[c] for c in need.tolist()])
+            out = self.values[codes]
+        return out
+
+    def forget(self) -> None:
+        self.values[:] = UNRESOLVED

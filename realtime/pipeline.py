@@ -41,6 +41,7 @@ from realtime import gc_tuning, metrics
 from realtime.carry import Carry
 from realtime.catalog import Catalog, catalog_fingerprint, load_catalog
 from realtime.fixes import FixBatch, rfc3339
+from realtime.ids import PerCode
 from realtime.live_store import LiveStore, LiveStoreError, open_live_store, unknown_tags_key
 from realtime.locator import Columns, Located, ModelLookup, TagStates, locate
 from realtime.observations import GATEWAYS, TAGS, DeadLetter, decode_batch
@@ -64,7 +65,6 @@ log = logging.getLogger("realtime.pipeline")
 TRANSIENT = (OperationalError, DBAPIError, LiveStoreError, StreamError, OSError)
 _encode = msgspec.json.Encoder().encode
 LAG_EVERY_S = 2.0
-UNRESOLVED = -2  # a tag or gateway code not looked up in the catalog in use yet
 # After a batch this big, hand the freed heap back to the OS (glibc keeps it otherwise: the carried window is
 # rebuilt every batch, and the heap's high-water mark would become the process's resident size).
 TRIM_AFTER_MESSAGES = 5000
@@ -210,12 +210,9 @@ class RealtimePipeline:
         self._abandon = False
         self._stop = threading.Event()
         self._gateway_touched = np.zeros(0)  # by catalog gateway row: the last_seen written (epoch s)
-        # By gateway / tag code (realtime.ids) of the current table generation: catalog row / state code
-        # (-1: not in the catalog; UNRESOLVED: not looked up in this catalog yet).
-        self._gateway_row_of = np.zeros(0, np.int64)
-        self._gateway_generation = -1
-        self._tag_state_of = np.zeros(0, np.int64)
-        self._tag_generation = -1
+        # Per gateway / tag id code (realtime.ids): its catalog row / state code (-1: not in the catalog)
+        self._gateway_row_of = PerCode(GATEWAYS)
+        self._state_of_tag = PerCode(TAGS)
         self._started = False
         self.last_batch_at = time.monotonic()
         self.retrying_since: float | None = None
@@ -458,8 +455,8 @@ class RealtimePipeline:
         self._catalog_read_at = read_at
         self._catalog_loaded = time.monotonic()
         self._gateway_touched = np.full(len(catalog.gateway_index), -np.inf)  # rows may be renumbered
-        self._gateway_row_of[:] = UNRESOLVED  # ids are looked up again in this catalog as they come
-        self._tag_state_of[:] = UNRESOLVED
+        self._gateway_row_of.forget()  # ids are looked up again in this catalog as they come
+        self._state_of_tag.forget()
         self._asset_of = [None] * len(self._asset_of)
         for tag, code in self.states.codes.items():
             known = self.catalog.assets.get(tag)
@@ -506,9 +503,9 @@ class RealtimePipeline:
                 )
         if not len(batch):
             return out
-        gw = self._gateway_rows(batch.gateway, batch.gateways)
+        gw = self._gateway_row_of.get(batch.gateway, self._catalog_rows)
         if (gw < 0).any() and self._refresh_catalog(min_age_s=self.options.catalog_retry_s):
-            gw = self._gateway_rows(batch.gateway, batch.gateways)
+            gw = self._gateway_row_of.get(batch.gateway, self._catalog_rows)
         row_warm = warm[batch.message]
         for r in np.flatnonzero((gw < 0) & ~row_warm).tolist():
             msg = int(batch.message[r])
@@ -522,7 +519,7 @@ class RealtimePipeline:
                     None,
                 )
             )
-        code = self._tag_state_codes(batch.tag, batch.tags)  # -1: no asset carries the tag
+        code = self._state_of_tag.get(batch.tag, self._state_codes)  # -1: no asset carries the tag
         unknown_rows = (gw >= 0) & (code < 0)
         if unknown_rows.any():
             tags, counts = np.unique(batch.tag[unknown_rows & ~row_warm], return_counts=True)
@@ -541,41 +538,18 @@ class RealtimePipeline:
         out.columns = Columns(ts, code, gw, batch.rssi[keep], partitions[msg_of], offsets[msg_of])
         return out
 
-    def _gateway_rows(self, codes: np.ndarray, names: list[str]) -> np.ndarray:
-        """Catalog row of each row's gateway (−1 = unknown), looked up once per gateway code and catalog."""
-        if GATEWAYS.generation != self._gateway_generation or len(self._gateway_row_of) < len(names):
-            fresh = GATEWAYS.generation != self._gateway_generation
-            self._gateway_generation = GATEWAYS.generation
-            known = np.zeros(0, np.int64) if fresh else self._gateway_row_of
-            self._gateway_row_of = np.concatenate([known, np.full(len(names) - len(known), UNRESOLVED)])
-        rows = self._gateway_row_of[codes]
-        need = np.unique(codes[rows == UNRESOLVED])
-        if need.size:
-            index = self.catalog.gateway_index
-            self._gateway_row_of[need] = [index.get(names[c], -1) for c in need.tolist()]
-            rows = self._gateway_row_of[codes]
-        return rows
+    def _catalog_rows(self, gateway_ids: list[str]) -> list[int]:
+        """Catalog row of each gateway id (−1: unknown)."""
+        index = self.catalog.gateway_index
+        return [index.get(g, -1) for g in gateway_ids]
 
-    def _tag_state_codes(self, codes: np.ndarray, names: list[str]) -> np.ndarray:
-        """State code of each row's tag (−1: no asset carries it), looked up once per tag code and catalog."""
-        if TAGS.generation != self._tag_generation or len(self._tag_state_of) < len(names):
-            fresh = TAGS.generation != self._tag_generation
-            self._tag_generation = TAGS.generation
-            known = np.zeros(0, np.int64) if fresh else self._tag_state_of
-            self._tag_state_of = np.concatenate([known, np.full(len(names) - len(known), UNRESOLVED)])
-        state = self._tag_state_of[codes]
-        need = np.unique(codes[state == UNRESOLVED])
-        if need.size:
-            assets = self.catalog.assets
-            tags = [names[c] for c in need.tolist()]
-            carried = np.fromiter(map(assets.__contains__, tags), bool, len(tags))
-            resolved = np.full(len(tags), -1, np.int64)
-            resolved[carried] = self.states.intern(
-                [t for t, c in zip(tags, carried.tolist(), strict=True) if c]
-            )
-            self._tag_state_of[need] = resolved
-            state = self._tag_state_of[codes]
-        return state
+    def _state_codes(self, tags: list[str]) -> np.ndarray:
+        """State code of each tag carried by an asset (−1: no asset carries it)."""
+        assets = self.catalog.assets
+        carried = np.fromiter(map(assets.__contains__, tags), bool, len(tags))
+        codes = np.full(len(tags), -1, np.int64)
+        codes[carried] = self.states.intern([t for t, c in zip(tags, carried.tolist(), strict=True) if c])
+        return codes
 
     def _gateway_ids(self) -> list[str]:
         if self._gateway_ids_of is not self.catalog:

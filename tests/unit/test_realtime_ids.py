@@ -5,7 +5,7 @@ import polars as pl
 import pytest
 
 from core.db.models.assets import normalise_tag_id
-from realtime.ids import FAILS, IdTable
+from realtime.ids import FAILS, IdTable, PerCode
 
 pytestmark = pytest.mark.unit
 
@@ -48,3 +48,24 @@ def test_the_table_starts_over_past_its_bound_and_says_so() -> None:
     codes = table.column_codes(pl.Series(["AA05"])).tolist()
     assert table.generation == 1
     assert table.names == ["AA05"] and codes == [0]
+
+
+def test_per_code_values_are_looked_up_once_until_forgotten_or_the_table_starts_over() -> None:
+    table = _table(max_ids=3)
+    rows = PerCode(table)
+    asked: list[list[str]] = []
+
+    def resolve(names: list[str]) -> list[int]:
+        asked.append(names)
+        return [len(name) for name in names]
+
+    codes = table.column_codes(pl.Series(["AA01", "AABBCC", "AA01"]))
+    assert rows.get(codes, resolve).tolist() == [4, 6, 4]
+    assert rows.get(codes, resolve).tolist() == [4, 6, 4]
+    assert [sorted(names) for names in asked] == [["AA01", "AABBCC"]]  # each id once
+    rows.forget()  # e.g. the catalog changed
+    rows.get(codes[:1], resolve)
+    assert asked[-1] == ["AA01"]
+    table.column_codes(pl.Series(["AA02", "AA03"]))
+    fresh = table.column_codes(pl.Series(["C0FFEE"]))  # past its bound: codes start over
+    assert rows.get(fresh, resolve).tolist() == [6] and asked[-1] == ["C0FFEE"]
