@@ -10,8 +10,9 @@ Only a spelling not seen before is normalised in Python, once.
 A code names a *normalised* id (`names[code]`): spellings of one tag (`ac:23:3f:…`, `AC233F…`) share it. A
 spelling that does not normalise, or that the caller marks suspect, gets `FAILS`, and so does a row whose
 hash collides with another spelling's (never seen in practice): the caller sends those rows to the exact
-path, which names the problem. The table is per process; when it holds more than `max_ids` spellings (junk
-ids) it starts over and `generation` changes, so users of codes keep per-code arrays only for one generation.
+path, which names the problem. A table belongs to one consumer (one thread); when it holds more than `max_ids`
+spellings (junk ids) it starts over and `generation` changes, so users of codes keep per-code arrays only for
+one generation (`PerCode`).
 """
 
 from __future__ import annotations

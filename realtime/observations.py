@@ -207,8 +207,8 @@ _REQUIRED = ("tag_id", "gateway_id", "rssi", "ts")
 class DecodedBatch:
     """Good rows of many messages as columns (`message` = index of the source message), and the rejects.
     Tag and gateway ids come as codes: row r's tag is `tags[tag[r]]` (normalised), its gateway
-    `gateways[gateway[r]]`. The lists are `TAGS.names` and `GATEWAYS.names`: every id this process has read,
-    not only this batch's; the consumer keeps what it knows about an id (its state, its catalog row) per code.
+    `gateways[gateway[r]]`. The lists are the decoder's `IdTables` names: every id it has read, not only this
+    batch's; the consumer keeps what it knows about an id (its state, its catalog row) per code.
     `battery` is NaN where the tag did not report one."""
 
     message: np.ndarray  # (N,) int64
@@ -266,9 +266,25 @@ def _strip_gateway(raw: str) -> str:
 # A string as polars may have made it from a JSON value of another type (a number, true/false, an object or an
 # array): such rows take the exact path, which rejects the type. Some real ids match too; they are only slower.
 _MAYBE_NOT_A_STRING = r"(?s)^(?:[-+0-9.eE]+|true|false|[\[{].*)$"
-# Every tag and gateway id this process has read, with its code (see realtime.ids).
-TAGS = IdTable(normalise_tag_id, suspect=_MAYBE_NOT_A_STRING)
-GATEWAYS = IdTable(_strip_gateway, suspect=_MAYBE_NOT_A_STRING)
+
+
+@dataclass(frozen=True, slots=True)
+class IdTables:
+    """The tag and gateway ids a decoder has read, with their codes (see realtime.ids). One per consumer: a
+    table is not shared between threads."""
+
+    tags: IdTable
+    gateways: IdTable
+
+    @classmethod
+    def create(cls) -> IdTables:
+        return cls(
+            IdTable(normalise_tag_id, suspect=_MAYBE_NOT_A_STRING),
+            IdTable(_strip_gateway, suspect=_MAYBE_NOT_A_STRING),
+        )
+
+
+_ids = IdTables.create()  # for callers that decode on one thread and need no codes of their own
 
 
 def _passes_checks(
@@ -290,7 +306,11 @@ def _passes_checks(
 
 
 def decode_batch(
-    values: list[bytes | None], now_s: float, max_skew_s: float, max_age_s: float
+    values: list[bytes | None],
+    now_s: float,
+    max_skew_s: float,
+    max_age_s: float,
+    ids: IdTables | None = None,
 ) -> DecodedBatch:
     """`decode_message` over many messages, column-oriented. The usual batch (one flat observation per message)
     is read by polars as NDJSON in one call and checked on whole columns; anything unusual (a gateway batch,
@@ -298,16 +318,21 @@ def decode_batch(
     same way. Only rows failing the column checks take `decode_message`, which names the problem."""
     frame = _read_ndjson(values)
     if frame is not None:
-        return _decode_frame(frame, values, now_s, max_skew_s, max_age_s)
-    return _decode_objects(values, now_s, max_skew_s, max_age_s)
+        return _decode_frame(frame, values, now_s, max_skew_s, max_age_s, ids or _ids)
+    return _decode_objects(values, now_s, max_skew_s, max_age_s, ids or _ids)
 
 
 def _decode_frame(
-    frame: pl.DataFrame, values: list[bytes | None], now_s: float, max_skew_s: float, max_age_s: float
+    frame: pl.DataFrame,
+    values: list[bytes | None],
+    now_s: float,
+    max_skew_s: float,
+    max_age_s: float,
+    ids: IdTables,
 ) -> DecodedBatch:
     n = frame.height
-    tag = TAGS.column_codes(frame.get_column("tag_id"))
-    gateway = GATEWAYS.column_codes(frame.get_column("gateway_id"))
+    tag = ids.tags.column_codes(frame.get_column("tag_id"))
+    gateway = ids.gateways.column_codes(frame.get_column("gateway_id"))
     rssi = frame.get_column("rssi").to_numpy().astype(float, copy=False)  # null -> NaN: fails the range test
     ts_ms = frame.get_column("ts").to_numpy().astype(float, copy=False)
     battery = frame.get_column("battery").to_numpy().astype(float, copy=False)
@@ -320,11 +345,11 @@ def _decode_frame(
         good, bad = decode_message(values[i], now_s, max_skew_s, max_age_s)
         slow.extend((i, obs, ts_s) for obs, ts_s in good)
         rejected.extend((i, r) for r in bad)
-    return _assemble(ok, (np.arange(n), tag, gateway, rssi, ts_ms, battery), rejected, slow)
+    return _assemble(ok, (np.arange(n), tag, gateway, rssi, ts_ms, battery), rejected, slow, ids)
 
 
 def _decode_objects(
-    values: list[bytes | None], now_s: float, max_skew_s: float, max_age_s: float
+    values: list[bytes | None], now_s: float, max_skew_s: float, max_age_s: float, ids: IdTables
 ) -> DecodedBatch:
     rejected: list[tuple[int, Rejected]] = []
     objs: list[RawObservation] | None = None
@@ -360,8 +385,8 @@ def _decode_objects(
             rejected.extend((i, r) for r in bad)
     n = len(objs)
     message = np.asarray(source, np.int64)
-    tag = TAGS.spelling_codes(list(map(_get_tag, objs)))
-    gateway = GATEWAYS.spelling_codes(list(map(_get_gateway, objs)))
+    tag = ids.tags.spelling_codes(list(map(_get_tag, objs)))
+    gateway = ids.gateways.spelling_codes(list(map(_get_gateway, objs)))
     ts_raw = np.array(list(map(_get_ts, objs))) if n else np.zeros(0, np.int64)
     rssi = np.fromiter(map(_get_rssi, objs), float, n)
     battery = np.array(list(map(_get_battery, objs)), float) if n else np.zeros(0)
@@ -381,7 +406,7 @@ def _decode_objects(
             rejected.append((i, Rejected(result, values[i] or b"")))
         else:
             slow.append((i, result[0], result[1]))
-    return _assemble(ok, (message, tag, gateway, rssi, ts_ms, battery), rejected, slow)
+    return _assemble(ok, (message, tag, gateway, rssi, ts_ms, battery), rejected, slow, ids)
 
 
 def _assemble(
@@ -389,6 +414,7 @@ def _assemble(
     columns: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray],
     rejected: list[tuple[int, Rejected]],
     slow: list[tuple[int, Observation, float]],
+    ids: IdTables,
 ) -> DecodedBatch:
     """The `ok` rows of the columns (message, tag code, gateway code, rssi, ts in ms, battery), then the rows the
     exact path accepted."""
@@ -398,9 +424,9 @@ def _assemble(
     out = DecodedBatch(
         message[rows],
         tag[rows],
-        TAGS.names,
+        ids.tags.names,
         gateway[rows],
-        GATEWAYS.names,
+        ids.gateways.names,
         rssi[rows],
         ts_ms[rows] / 1000.0,
         battery[rows],
@@ -409,8 +435,8 @@ def _assemble(
     if not slow:
         return out
     out.message = np.concatenate([out.message, np.array([i for i, _, _ in slow], np.int64)])
-    out.tag = np.concatenate([out.tag, TAGS.codes([obs.tag_id for _, obs, _ in slow])])
-    out.gateway = np.concatenate([out.gateway, GATEWAYS.codes([obs.gateway_id for _, obs, _ in slow])])
+    out.tag = np.concatenate([out.tag, ids.tags.codes([obs.tag_id for _, obs, _ in slow])])
+    out.gateway = np.concatenate([out.gateway, ids.gateways.codes([obs.gateway_id for _, obs, _ in slow])])
     out.rssi = np.concatenate([out.rssi, np.array([obs.rssi for _, obs, _ in slow], float)])
     out.ts_s = np.concatenate([out.ts_s, np.array([t for _, _, t in slow], float)])
     out.battery = np.concatenate([out.battery, np.array([obs.battery for _, obs, _ in slow], float)])

@@ -44,7 +44,7 @@ from realtime.fixes import FixBatch, rfc3339
 from realtime.ids import PerCode
 from realtime.live_store import LiveStore, LiveStoreError, open_live_store, unknown_tags_key
 from realtime.locator import Columns, Located, ModelLookup, TagStates, locate
-from realtime.observations import GATEWAYS, TAGS, DeadLetter, decode_batch
+from realtime.observations import DeadLetter, IdTables, decode_batch
 from realtime.stages import FixStage, StageContext
 from realtime.stream import (
     LOCATIONS,
@@ -210,9 +210,11 @@ class RealtimePipeline:
         self._abandon = False
         self._stop = threading.Event()
         self._gateway_touched = np.zeros(0)  # by catalog gateway row: the last_seen written (epoch s)
-        # Per gateway / tag id code (realtime.ids): its catalog row / state code (-1: not in the catalog)
-        self._gateway_row_of = PerCode(GATEWAYS)
-        self._state_of_tag = PerCode(TAGS)
+        # The ids read, with codes (realtime.ids), and per code: a gateway's catalog row, a tag's state code
+        # (-1: not in the catalog)
+        self._ids = IdTables.create()
+        self._gateway_row_of = PerCode(self._ids.gateways)
+        self._state_of_tag = PerCode(self._ids.tags)
         self._started = False
         self.last_batch_at = time.monotonic()
         self.retrying_since: float | None = None
@@ -488,7 +490,9 @@ class RealtimePipeline:
         _, from_end = np.unique(partitions[::-1], return_index=True)
         out.newest_produce_ms = max(messages[len(messages) - 1 - i].timestamp()[1] for i in from_end.tolist())
         values = list(map(kind.value, messages))
-        batch = decode_batch(values, now, self.settings.max_clock_skew_s, self.settings.max_observation_age_s)
+        batch = decode_batch(
+            values, now, self.settings.max_clock_skew_s, self.settings.max_observation_age_s, self._ids
+        )
         for i, rejected in batch.rejected:
             if not warm[i]:
                 out.dlq.append(
