@@ -153,8 +153,8 @@ class Carry:
         self._dead = int(np.count_nonzero(self.ts == DEAD_TS))
 
     def advance(self, drop: np.ndarray, new: Columns, keep_new: np.ndarray) -> Carry:
-        """Retire the rows `drop` (distinct indices of live rows, any order) and append `new.take(keep_new)` (narrowed),
-        in place; returns self."""
+        """Retire the rows `drop` (distinct indices of live rows, any order) and append `new.take(keep_new)`
+        (narrowed), in place; returns self."""
         if len(drop):
             self.ts[drop] = DEAD_TS
             self.offset[drop] = DEAD_OFFSET
