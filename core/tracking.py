@@ -12,6 +12,13 @@ Why each piece exists:
 - *Stationary stickiness*: after a tag has looked still for `still_after_s`, its velocity is pinned to zero and
   process noise nearly off, so the noise of successive fixes averages out instead of making the dot wander
   (and flap across zone borders). One clearly-outside fix releases it.
+- *Pin memory*: most releases of a parked tag are false (a multipath burst, a drift of the noise), and a
+  released tag wanders before it is pinned again, often on the wrong side of a wall. So the tracker remembers
+  where it held the tag (`pin`, `pin_ts`) for `pin_memory_s` after a release, with the mean of the fixes since:
+  when that mean is back near the pin and the tag looks still for `pin_return_after_s`, it goes back to its
+  old pin (averaged over many fixes) at once. That makes a false release cheap, so a release can start the
+  tag moving at (part of) the speed its drift shows (`release_speed_s`) instead of from rest: a tag that
+  really walks off is followed sooner.
 
 State is small and serialisable: `TrackState` (msgspec, array-like) per tag for Redis, and `TrackBatch`
 (numpy columns) for updating thousands of tags per call.
@@ -50,6 +57,11 @@ class TrackState(msgspec.Struct, frozen=True, array_like=True):
         0.0  # running mean of the innovations (m): a parked tag that is really creeping shows drift
     )
     drift_y: float = 0.0
+    # where the track was last held parked, and when (NaN / -inf: never); fields appended, so states stored
+    # before they existed decode as "never pinned"
+    pin_x: float = float("nan")
+    pin_y: float = float("nan")
+    pin_ts: float = float("-inf")
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +86,16 @@ class TrackingConfig:
     drift_smoothing: float = 0.2
     release_chi2: float = 13.8  # 99.9 %: a parked tag leaves stickiness only on a clearly different fix
     still_velocity_chi2: float = 6.0  # 95 %: a velocity the filter cannot tell from zero
+    # Pin memory (see the module docstring): how long after a release the old pin is remembered; how long a
+    # released tag must look still, with the mean of its fixes since the release within `pin_return_sigma`
+    # fix σ of the old pin, to go back to it. Zones figures (bench/zones.py): 10 s / 1.5 s / 1.5 σ.
+    pin_memory_s: float = 10.0
+    pin_return_after_s: float = 1.5
+    pin_return_sigma: float = 1.5
+    # On release the velocity starts at the drift seen while parked over this time (0: from rest). The drift
+    # is a running mean of innovations with a time constant of ~2.5 s at 2 fixes/s; 3 s follows walks sooner
+    # but costs positioning accuracy (bench/accuracy.py sim median +5 %), 6 s keeps it within 1 %.
+    release_speed_s: float = 6.0
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -88,7 +110,9 @@ class TrackBatch:
     still_s: np.ndarray
     rejected: np.ndarray  # (N,) int
     bias_m: np.ndarray  # (N,)
-    drift: np.ndarray  # (N, 2)
+    drift: np.ndarray  # (N, 2) parked: running mean of innovations; released: mean offset of fixes from `pin`
+    pin: np.ndarray  # (N, 2) where the track was last held parked (NaN: never)
+    pin_ts: np.ndarray  # (N,) when it was last held there (-inf: never)
 
     def __len__(self) -> int:
         return len(self.ts)
@@ -105,6 +129,8 @@ class TrackBatch:
             np.zeros(n, np.int64),
             np.zeros(n),
             np.zeros((n, 2)),
+            np.full((n, 2), np.nan),
+            np.full(n, -np.inf),
         )
 
     @classmethod
@@ -121,6 +147,7 @@ class TrackBatch:
             batch.floor[i], batch.still_s[i], batch.rejected[i] = s.floor, s.still_s, s.rejected
             batch.bias_m[i] = s.bias_m
             batch.drift[i] = (s.drift_x, s.drift_y)
+            batch.pin[i], batch.pin_ts[i] = (s.pin_x, s.pin_y), s.pin_ts
         return batch
 
     def to_states(self) -> list[TrackState | None]:
@@ -139,6 +166,9 @@ class TrackBatch:
                 float(self.bias_m[i]),
                 float(self.drift[i, 0]),
                 float(self.drift[i, 1]),
+                float(self.pin[i, 0]),
+                float(self.pin[i, 1]),
+                float(self.pin_ts[i]),
             )
             if self.active[i]
             else None
@@ -195,6 +225,8 @@ def track_predict(
         batch.rejected,
         batch.bias_m,
         batch.drift,
+        batch.pin,
+        batch.pin_ts,
     )
 
 
@@ -272,13 +304,35 @@ def track_update(
     # No fix, or one rejected as a jump: neither evidence of motion nor of rest (a multipath burst that the gate
     # caught must not also unpin a parked tag and let its dot wander).
     still_s = np.where(has_fix & ~rejected_now, still_s, batch.still_s)
+
+    # Pin memory: from the release on, the (time-weighted) mean offset of the fixes from the old pin; a released
+    # tag whose fixes are back around its pin and that looks still goes back to the pin, parked.
+    pin_ts = np.where(restart, -np.inf, batch.pin_ts)
+    since_pin = ts_arr - pin_ts
+    alive = (since_pin <= config.pin_memory_s) & ~restart & np.isfinite(batch.pin).all(axis=1)
+    remembers = alive & has_fix & ~rejected_now
+    offset = np.nan_to_num(np.stack([fix_x - batch.pin[:, 0], fix_y - batch.pin[:, 1]], axis=1))
+    weight = np.clip(dt / np.maximum(since_pin, 1e-3), 0.0, 1.0)  # 1 at the release: the mean starts there
+    mean_before = np.where(was_parked[:, None], 0.0, batch.drift)
+    pin_offset = np.where(
+        remembers[:, None],
+        mean_before + weight[:, None] * (offset - mean_before),
+        np.where(alive[:, None], mean_before, 0.0),
+    )
+    back = remembers & ~was_parked & (still_s >= config.pin_return_after_s)
+    back &= np.hypot(pin_offset[:, 0], pin_offset[:, 1]) <= config.pin_return_sigma * np.nan_to_num(r_sigma)
+    still_s = np.where(back, np.maximum(still_s, config.still_after_s), still_s)
+    state[back, :2] = batch.pin[back]
+
     parked = still_s >= config.still_after_s
     released = was_parked & has_fix & ~parked & ~restart
     # On release, let the filter move again: open up velocity and add the drift seen so far to the position.
     cov[released, 2, 2] = cov[released, 3, 3] = config.initial_speed_sigma_mps**2
     cov[released, 0, 0] += drift[released, 0] ** 2
     cov[released, 1, 1] += drift[released, 1] ** 2
-    drift[~parked] = 0.0
+    if config.release_speed_s > 0:  # a real move shows as drift first: start at its pace, not from rest
+        state[released, 2:] = drift[released] / config.release_speed_s
+    drift[~parked] = pin_offset[~parked]  # zero once the memory has lapsed
     state[parked, 2:] = 0.0
     cov[parked, 2:, :] = 0.0
     cov[parked, :, 2:] = 0.0
@@ -299,6 +353,8 @@ def track_update(
         rejected,
         bias,
         drift,
+        np.where((parked & has_fix)[:, None], state[:, :2], np.where(restart[:, None], np.nan, batch.pin)),
+        np.where(parked & has_fix, ts_arr, pin_ts),
     )
     return new_batch, TrackOutput(
         state[:, 0].copy(),

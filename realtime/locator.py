@@ -39,10 +39,16 @@ ModelLookup = Callable[[object], "LocationModel | None"]
 
 log = logging.getLogger(__name__)
 _TRIU = np.triu_indices(4)
-STATE_WIDTH = 27  # floats per serialised tag state (see TagStates.pack)
-STATE_MAGIC = b"RT3"
-_LEGACY = {b"RT2": 25}  # older layouts are a prefix of this one: read them, newer fields start at zero
+STATE_WIDTH = 30  # floats per serialised tag state (see TagStates.pack)
+STATE_MAGIC = b"RT4"
+# Older layouts are a prefix of this one: read them, newer fields start at their "none" value (`_FRESH`).
+_LEGACY = {b"RT2": 25, b"RT3": 27}
 _HAS_DRIFT = "drift" in TrackBatch.__dataclass_fields__
+# A tag never seen, and the fields an older layout lacks: zero except "no fix yet" (-inf) and "never pinned".
+_FRESH = np.zeros(STATE_WIDTH)
+_FRESH[0] = -np.inf  # last_fix_ts
+_FRESH[27:29] = np.nan  # pin x y
+_FRESH[29] = -np.inf  # pin_ts
 # How far behind its partition's newest event time an observation is still carried for a tag that has not been
 # heard since: it only matters if the tag's next observations arrive this late. The carry (memory, and the
 # per-batch work over it) grows with observation rate × this, so it is seconds, not a minute.
@@ -123,8 +129,7 @@ class TagStates:
         self._alloc(capacity)
 
     def _alloc(self, n: int) -> None:
-        self.vec = np.zeros((n, STATE_WIDTH))  # see pack() for the layout
-        self.vec[:, 0] = -np.inf  # last_fix_ts
+        self.vec = np.tile(_FRESH, (n, 1))  # see pack() for the layout
         self.loaded = np.zeros(n, bool)
         self.partition = np.full(n, -1, np.int64)
         # the asset's last_seen this process last wrote (epoch s; -inf: none): not stored, only rate-limits writes
@@ -154,7 +159,8 @@ class TagStates:
 
     # layout: 0 last_fix_ts, 1 active, 2 track_ts, 3-6 x y vx vy, 7-16 cov (upper triangle), 17 floor,
     # 18 still_s, 19 rejected, 20 hist_ts, 21 hist_x, 22 hist_y, 23 db_ts (last current_locations write),
-    # 24 bias_m (the tracker's range-bias estimate), 25-26 drift x y (running mean of a parked track's innovations)
+    # 24 bias_m (the tracker's range-bias estimate), 25-26 drift x y (running mean of a parked track's innovations),
+    # 27-28 pin x y (where the track was last held parked; NaN: never), 29 pin_ts (when; -inf: never)
     def pack(self, vec: np.ndarray) -> list[bytes]:
         blob = np.ascontiguousarray(vec, dtype="<f8").tobytes()
         width = STATE_WIDTH * 8
@@ -162,9 +168,7 @@ class TagStates:
 
     def load(self, codes: np.ndarray, blobs: list[bytes | None], partitions: np.ndarray) -> None:
         """Install states read from the live store (None = a tag never seen: fresh state)."""
-        fresh = np.zeros(STATE_WIDTH)
-        fresh[0] = -np.inf
-        rows = np.tile(fresh, (len(codes), 1))
+        rows = np.tile(_FRESH, (len(codes), 1))
         width = STATE_WIDTH * 8 + len(STATE_MAGIC)
         for i, blob in enumerate(blobs):
             if blob is None:
@@ -490,6 +494,8 @@ def _track_batch(vec: np.ndarray) -> TrackBatch:
         still_s=vec[:, 18].copy(),
         rejected=vec[:, 19].astype(np.int64),
         bias_m=vec[:, 24].copy(),
+        pin=vec[:, 27:29].copy(),
+        pin_ts=vec[:, 29].copy(),
         **extra,
     )
 
@@ -505,3 +511,5 @@ def _store_track(vec: np.ndarray, rows: np.ndarray, batch: TrackBatch) -> None:
     vec[rows, 24] = batch.bias_m
     if _HAS_DRIFT:
         vec[rows, 25:27] = batch.drift  # type: ignore[attr-defined]
+    vec[rows, 27:29] = batch.pin
+    vec[rows, 29] = batch.pin_ts
