@@ -76,11 +76,8 @@ class FixBatch:
     # (N,) object str | None: "<registered model>/<version>" of the site's champion that made the fix, None when
     # the path-loss chain did (stored in location_history / current_locations for drift monitoring).
     model_version: np.ndarray | None = None
-    # The tracker's motion at the fix: velocity (m/s) and whether it had pinned the tag as parked. Zone
-    # membership uses them to tell a walk from a parked tag's scatter; batches built without a tracker say
-    # "at rest, not known to be parked" (zeros, False).
-    vx: np.ndarray | None = None
-    vy: np.ndarray | None = None
+    # Whether the tracker had pinned the tag as parked at the fix. Zone membership uses it to tell a walk from a
+    # parked tag's scatter; batches built without a tracker say "not known to be parked" (False).
     stationary: np.ndarray | None = None
 
     def __post_init__(self) -> None:
@@ -89,10 +86,6 @@ class FixBatch:
             self.zone_ids = [[] for _ in range(n)]
         if self.model_version is None:
             self.model_version = np.full(n, None, dtype=object)
-        if self.vx is None:
-            self.vx = np.zeros(n)
-        if self.vy is None:
-            self.vy = np.zeros(n)
         if self.stationary is None:
             self.stationary = np.zeros(n, bool)
 
@@ -138,8 +131,6 @@ class FixBatch:
             self.gateway_count[index],
             [self.zone_ids[i] for i in index] or [[] for _ in index],
             self.model_version[index],  # type: ignore[index]
-            self.vx[index],  # type: ignore[index]
-            self.vy[index],  # type: ignore[index]
             self.stationary[index],  # type: ignore[index]
         )
 

@@ -361,14 +361,14 @@ def locate(
     history = np.zeros(n, bool)
     db_due = np.zeros(n, bool)
     sx, sy, sacc = x.copy(), y.copy(), acc.copy()
-    vx, vy, still = np.zeros(n), np.zeros(n), np.zeros(n, bool)
+    still = np.zeros(n, bool)
     for r in range(int(rank.max()) + 1 if n else 0):
         rows = np.flatnonzero(rank == r)
         p = pos[rows]
         batch = _track_batch(vec[p])
         batch, out = track_update(batch, x[rows], y[rows], acc[rows], fix_ts[rows], fix_floor=floor[rows])
         sx[rows], sy[rows], sacc[rows] = out.x, out.y, out.accuracy_m
-        vx[rows], vy[rows], still[rows] = out.vx, out.vy, out.stationary
+        still[rows] = out.stationary
         _store_track(vec, p, batch)
         vec[p, 0] = fix_ts[rows]
         moved = np.hypot(out.x - vec[p, 21], out.y - vec[p, 22]) > np.maximum(out.accuracy_m, 0.5)
@@ -417,8 +417,6 @@ def locate(
         method=np.asarray(METHOD_NAMES, dtype=object)[method],
         gateway_count=count,
         model_version=model_version,
-        vx=vx,
-        vy=vy,
         stationary=still,
     )
     return Located(
