@@ -39,17 +39,25 @@ def _fixes(xs: np.ndarray, site: uuid.UUID, asset: uuid.UUID, t0: float) -> FixB
                     np.full(n, 0.9), obj("trilateration"), np.full(n, 4, np.int64))  # fmt: skip
 
 
-def test_stage_on_embedded_backends() -> None:
+def _site(name: str):  # type: ignore[no-untyped-def]
+    """Settings, the embedded database migrated, a site called `name` in it, and audit columns for more rows."""
     settings = get_settings()
     upgrade_database(settings.database_url)
     engine = make_engine(settings.database_url)
-    site, lab, asset = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    site = uuid.uuid4()
     now = datetime.datetime.fromtimestamp(T0, datetime.UTC)
     audit = {"created_at": now, "updated_at": now}
     with engine.begin() as conn:
         conn.execute(
-            insert(Site.__table__).values(id=site, name="Clinic", origin_lat=48.1, origin_lon=11.6, **audit)
+            insert(Site.__table__).values(id=site, name=name, origin_lat=48.1, origin_lon=11.6, **audit)
         )
+    return settings, engine, site, audit
+
+
+def test_stage_on_embedded_backends() -> None:
+    settings, engine, site, audit = _site("Clinic")
+    lab, asset = uuid.uuid4(), uuid.uuid4()
+    with engine.begin() as conn:
         conn.execute(insert(Geofence.__table__).values(
             id=lab, site_id=site, name="Pharmacy", kind="restricted", shape="polygon", enabled=True,
             geometry={"type": "Polygon", "coordinates": [[[0, 0], [10, 0], [10, 8], [0, 8], [0, 0]]]}, **audit,
@@ -107,16 +115,9 @@ def test_stage_passes_the_trackers_stationary_flag_to_membership() -> None:
     # Parked in room A, a short walk (8.7 m) into room B, parked 0.2 m past the wall: from the fixes alone the
     # walk is too short to register and A is kept; with the tracker's flag (pinned 4 s after each stop, as
     # realtime.locator fills FixBatch.stationary) the stage shows B.
-    settings = get_settings()
-    upgrade_database(settings.database_url)
-    engine = make_engine(settings.database_url)
-    site, room_a, room_b = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
-    now = datetime.datetime.fromtimestamp(T0, datetime.UTC)
-    audit = {"created_at": now, "updated_at": now}
+    settings, engine, site, audit = _site("Ward")
+    room_a, room_b = uuid.uuid4(), uuid.uuid4()
     with engine.begin() as conn:
-        conn.execute(
-            insert(Site.__table__).values(id=site, name="Ward", origin_lat=48.1, origin_lon=11.6, **audit)
-        )
         for zone, x0 in ((room_a, 0.0), (room_b, 10.0)):
             ring = [[x0, 0.0], [x0 + 10.0, 0.0], [x0 + 10.0, 40.0], [x0, 40.0], [x0, 0.0]]
             conn.execute(insert(Geofence.__table__).values(
