@@ -3,9 +3,9 @@
 1. Stability, on a simulated floor through the real positioning chain: BLE beacons (path loss + spatially
    correlated shadowing + fast fading + packet loss) -> `aggregate_windows` -> `estimate_windows` (robust NLS)
    -> `track_series` (Kalman, stationary stickiness) -> `GeofenceEngine` (hysteresis, given the tracker's
-   stationary flag as the realtime loop gives it). Twelve 10 x 8 m rooms
-   share walls — the hardest layout for flapping. Two radios: the realtime simulator's (independent 3 dB noise
-   per packet; the headline figures) and a harsher one with a static, spatially correlated shadowing bias.
+   stationary flag as the realtime loop gives it). Twelve 10 x 8 m rooms share walls — the hardest layout for
+   flapping. Two radios: the realtime simulator's (independent 3 dB noise per packet; the headline figures) and
+   a harsher one with a static, spatially correlated shadowing bias.
    - stationary tags parked within 1.5 m of a wall: spurious enter/exit events per tag-hour (target 0);
    - tags walked between rooms at 1 m/s with pauses (destinations uniform over the floor, so a fifth of the time
      a tag is parked within 1 m of a wall): share of fix times whose reported zones are wrong (target <= 5 %).
@@ -18,8 +18,8 @@
      The strict figure (no latency allowance at all) is printed and kept in the JSON as `*_strict`.
    The same fixes with naive membership (inside the polygon = in the zone), with membership that judges every
    tag as parked (`speed_aware=False`, the hysteresis before speed awareness), membership without the tracker's
-   stationary flag (the fixes alone) and perfect positions through the membership are reported for contrast. Honesty checks: for the stationary tags, the share of time they are shown
-   in a wrong room or none (0 spurious events must not be bought by never admitting anyone); for the walking
+   stationary flag (the fixes alone) and perfect positions through the membership are reported for contrast.
+   Honesty checks: for the stationary tags, the share of time they are shown in a wrong room or none (0 spurious events must not be bought by never admitting anyone); for the walking
    tags, reported enter+exit events per true room change x 2 (1.0 = one exit and one enter per doorway).
    Ground truth is the simulator's own track, interpolated at each beacon's and each fix's time.
 2. Throughput of the signed-distance evaluation (`ZoneIndex.locate`) against 1,000 polygons, fixes/s of CPU

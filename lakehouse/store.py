@@ -11,7 +11,8 @@ from __future__ import annotations
 import datetime as dt
 import os
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -126,29 +127,19 @@ class Lakehouse:
         """The partition's rows; raises FileNotFoundError naming the partition if it was never written.
         `dictionary_columns` come back dictionary-encoded as stored (see `read_between`); the columns' byte
         ranges are fetched in a few coalesced requests (on S3 each request is a round trip)."""
-        key = dataset.partition_key(partition)
-        try:
+        with _named_if_missing(dataset, partition):
             return pq.read_table(
-                self.path(key),
+                self.path(dataset.partition_key(partition)),
                 filesystem=self.fs,
                 columns=list(columns) if columns else None,
                 read_dictionary=list(dictionary_columns) or None,
                 pre_buffer=True,
             )
-        except FileNotFoundError:
-            raise FileNotFoundError(
-                f"{dataset.prefix}: partition {partition.key} has not been written"
-            ) from None
 
     def partition_schema(self, dataset: Dataset, partition: Partition) -> pa.Schema:
         """The stored file's schema (its footer only); FileNotFoundError as `read_partition`."""
-        key = dataset.partition_key(partition)
-        try:
-            return pq.read_schema(self.path(key), filesystem=self.fs)
-        except FileNotFoundError:
-            raise FileNotFoundError(
-                f"{dataset.prefix}: partition {partition.key} has not been written"
-            ) from None
+        with _named_if_missing(dataset, partition):
+            return pq.read_schema(self.path(dataset.partition_key(partition)), filesystem=self.fs)
 
     def has_partition(self, dataset: Dataset, partition: Partition) -> bool:
         return self.fs.get_file_info(self.path(dataset.partition_key(partition))).type == pafs.FileType.File
@@ -269,3 +260,12 @@ def _s3_filesystem(options: S3Options) -> pafs.S3FileSystem:
             force_virtual_addressing=False,
         )
     return pafs.S3FileSystem(**kwargs)
+
+
+@contextmanager
+def _named_if_missing(dataset: Dataset, partition: Partition) -> Iterator[None]:
+    """A missing partition file raises FileNotFoundError naming the dataset and partition, not the path."""
+    try:
+        yield
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{dataset.prefix}: partition {partition.key} has not been written") from None

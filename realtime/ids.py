@@ -19,11 +19,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
+from itertools import repeat
 
 import numpy as np
 import polars as pl
 
 FAILS = -1
+NEW = -3  # a spelling not seen yet (never a code)
 
 
 class IdTable:
@@ -62,8 +64,8 @@ class IdTable:
         """Codes of raw ids given as Python strings (FAILS: does not normalise); never suspect."""
         self._bound()
         known = self._code_of_spelling
-        out = np.fromiter(map(known.get, spellings, [FAILS - 1] * len(spellings)), np.int64, len(spellings))
-        for i in np.flatnonzero(out == FAILS - 1).tolist():
+        out = np.fromiter(map(known.get, spellings, repeat(NEW)), np.int64, len(spellings))
+        for i in np.flatnonzero(out == NEW).tolist():
             out[i] = known[spellings[i]] = self._code_for(spellings[i], suspect=False)
         return out
 

@@ -43,7 +43,6 @@ STATE_WIDTH = 30  # floats per serialised tag state (see TagStates.pack)
 STATE_MAGIC = b"RT4"
 # Older layouts are a prefix of this one: read them, newer fields start at their "none" value (`_FRESH`).
 _LEGACY = {b"RT2": 25, b"RT3": 27}
-_HAS_DRIFT = "drift" in TrackBatch.__dataclass_fields__
 # A tag never seen, and the fields an older layout lacks: zero except "no fix yet" (-inf) and "never pinned".
 _FRESH = np.zeros(STATE_WIDTH)
 _FRESH[0] = -np.inf  # last_fix_ts
@@ -105,16 +104,16 @@ class Columns:
         )
 
     @staticmethod
-    def concat_wide(a: Columns | Carry, keep_a: np.ndarray, b: Columns) -> Columns:
-        """`a.take(keep_a)` (a mask or indices) followed by `b`, in 64-bit columns: what the estimator and the grid work on. Written
-        column by column into the result: no narrow copy of the selected carry alongside the wide one."""
+    def concat_wide(a: Columns | Carry, rows_a: np.ndarray, b: Columns) -> Columns:
+        """`a.take(rows_a)` (indices) followed by `b`, in 64-bit columns: what the estimator and the grid work on.
+        Written column by column into the result: no narrow copy of the selected carry alongside the wide one."""
         wide = (np.float64, np.int64, np.int64, np.float64, np.int64, np.int64)
-        ka = int(np.count_nonzero(keep_a)) if keep_a.dtype == bool else len(keep_a)
+        ka = len(rows_a)
         out = []
         for f, dtype in zip(("ts", "code", "gw", "rssi", "partition", "offset"), wide, strict=True):
             col_a, col_b = getattr(a, f), getattr(b, f)
             col = np.empty(ka + len(col_b), dtype)
-            col[:ka] = col_a[keep_a]
+            col[:ka] = col_a[rows_a]
             col[ka:] = col_b
             out.append(col)
         return Columns(*out)
@@ -482,7 +481,6 @@ def _track_batch(vec: np.ndarray) -> TrackBatch:
     cov = cov + np.triu(cov, 1).transpose(0, 2, 1)
     active = vec[:, 1] > 0
     cov[~active] = np.eye(4)
-    extra = {"drift": vec[:, 25:27].copy()} if _HAS_DRIFT else {}
     return TrackBatch(
         active=active,
         ts=vec[:, 2].copy(),
@@ -492,9 +490,9 @@ def _track_batch(vec: np.ndarray) -> TrackBatch:
         still_s=vec[:, 18].copy(),
         rejected=vec[:, 19].astype(np.int64),
         bias_m=vec[:, 24].copy(),
+        drift=vec[:, 25:27].copy(),
         pin=vec[:, 27:29].copy(),
         pin_ts=vec[:, 29].copy(),
-        **extra,
     )
 
 
@@ -507,7 +505,6 @@ def _store_track(vec: np.ndarray, rows: np.ndarray, batch: TrackBatch) -> None:
     vec[rows, 18] = batch.still_s
     vec[rows, 19] = batch.rejected
     vec[rows, 24] = batch.bias_m
-    if _HAS_DRIFT:
-        vec[rows, 25:27] = batch.drift  # type: ignore[attr-defined]
+    vec[rows, 25:27] = batch.drift
     vec[rows, 27:29] = batch.pin
     vec[rows, 29] = batch.pin_ts

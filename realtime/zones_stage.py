@@ -133,7 +133,7 @@ class ZonesStage:
             batch.accuracy_m[rows],
             states,
             # the tracker's stationary flag: a pinned tag is parked, and where it was pinned settles a walk
-            stationary=None if batch.stationary is None else batch.stationary[rows],
+            stationary=batch.stationary[rows],  # type: ignore[index]
         )
         for k, i in enumerate(rows.tolist()):
             batch.zone_ids[i] = result.zone_ids[k]

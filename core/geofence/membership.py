@@ -334,9 +334,8 @@ def apply_fix(
                     elif lingered:
                         # a mean over longer is surer: the depth asked falls as 1/sqrt(time spent), to a floor
                         needed = config.switch_depth_m * math.sqrt(enter_dwell / max(ts - started, 1e-9))
-                        if (
-                            pinned
-                        ):  # ... not over fixes the tracker averaged into one spot (see the docstring)
+                        # ... but not below a floor over fixes the tracker averaged into one spot (docstring)
+                        if pinned:
                             needed = max(needed, config.pinned_switch_depth_m)
                         lingered = mean_depth >= max(needed, config.switch_min_depth_m)
             if clearly_in or lingered:
