@@ -31,7 +31,10 @@ at the fix). The margin a fix must clear is tied to its accuracy (`margin_per_ac
   it was in was decided before it walked and says nothing about where it stopped. A switch then asks only
   `settle_dwell_s` continuously inside the neighbour (and a mean depth of `settle_depth_m`). A tag parked just past
   a wall after a walk is shown there within seconds instead of minutes; one parked *on* the wall may switch a
-  few times during `settle_s`, never after. Tags that never walked, or walk along a wall, are unaffected.
+  few times during `settle_s`, never after. Tags that never walked, or walk along a wall, are unaffected. A
+  settling tag the tracker pins (below) switches as soon as its pin is inside the neighbour (at
+  `settle_depth_m`): the pin is a fix averaged over seconds and does not move while pinned, so the dwell would
+  only delay the same answer.
 - **the tracker's stationary flag** (optional, per fix: the realtime loop passes the Kalman tracker's, see
   `core.tracking`): once the tracker pins a tag as parked, the tag is parked for walk detection whatever its
   fixes' apparent speed — the walk is over and settling starts then, not when the fixes' speed has decayed. A tag
@@ -328,7 +331,10 @@ def apply_fix(
                 mine = overlaps.get(zone_id, frozenset())
                 if any(other not in mine for other in inside_before):  # would leave another room: be surer
                     mean_depth = depth_sum / fixes
-                    if settling:  # just walked here: the room it was in has no incumbent's advantage
+                    if settling and pinned:
+                        # the tracker's pin is already an average over seconds of fixes: waiting adds nothing
+                        lingered = d >= config.settle_depth_m
+                    elif settling:  # just walked here: the room it was in has no incumbent's advantage
                         lingered = ts - started >= min(config.settle_dwell_s, enter_dwell)
                         lingered = lingered and mean_depth >= config.settle_depth_m
                     elif lingered:
