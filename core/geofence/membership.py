@@ -46,6 +46,12 @@ at the fix). The margin a fix must clear is tied to its accuracy (`margin_per_ac
   tracker's bias (~0.35 m median, ~1 m p90 for tags parked near a wall on the simulator), so a mean over more of
   them is not surer. The flag changes no margin or dwell: a pinned tag's fixes are judged as a parked tag's
   anyway. Callers without the flag (or tags the tracker never pins) are judged on their fixes alone.
+  **A new tag's first room**: a tag that has not walked since it was first seen and is in no room is admitted by
+  lingering (the enter dwell) only once the tracker has pinned it for `first_room_pin_s`, or after
+  `first_room_max_s` inside (a tag the tracker never pins). Its first seconds of fixes come from part-filled
+  windows and an unsettled track; a tag switched on next to a wall was otherwise put in the wrong room, and
+  moved to the right one only minutes later (two spurious events). Clearly inside (beyond the margin) still
+  admits at once, and tags with a room, or that walked, are unaffected.
 
 Fixes older than the last one applied for the tag are ignored, so replaying a batch after a crash cannot emit a
 transition twice once the state was saved. The state per tag is a small msgspec value (`TagZoneState`) stored
@@ -102,6 +108,8 @@ class MembershipConfig:
     # the tracker's stationary flag (when the caller passes it): where it pins a tag is a settled, averaged spot
     pinned_walk_m: float = 8.0  # pinned this far from where it was last pinned: it walked (settling starts)
     pinned_switch_depth_m: float = 0.7  # a pinned tag's lingering switch asks at least this mean depth
+    first_room_pin_s: float = 15.0  # a new tag lingering in its first room is admitted once pinned this long
+    first_room_max_s: float = 60.0  # ... or once it lingered this long (a tag the tracker never pins)
 
     def __post_init__(self) -> None:
         for name in (
@@ -123,6 +131,8 @@ class MembershipConfig:
             "settle_motion_s",
             "pinned_walk_m",
             "pinned_switch_depth_m",
+            "first_room_pin_s",
+            "first_room_max_s",
         ):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
@@ -327,6 +337,10 @@ def apply_fix(
             depth_sum = (current.depth_sum if current is not None else 0.0) + min(d, margin)
             fixes = (current.fixes if current is not None else 0) + 1
             lingered = ts - started >= enter_dwell
+            if lingered and not inside_before and stationary is not None and moved_ts is None:
+                # a new tag in no room: its first room is where the tracker settles it (docstring)
+                settled = pinned_since is not None and ts - pinned_since >= config.first_room_pin_s
+                lingered = settled or ts - started >= config.first_room_max_s
             if not clearly_in and overlaps is not None and ts - started < config.switch_dwell_s:
                 mine = overlaps.get(zone_id, frozenset())
                 if any(other not in mine for other in inside_before):  # would leave another room: be surer

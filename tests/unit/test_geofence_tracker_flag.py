@@ -125,3 +125,36 @@ def test_pinned_tag_is_not_switched_by_a_shallow_bias_however_long_it_lasts(seed
     x, y, pinned = _pinned_drift(seed, 11.0)
     deep = _run(x, y, accuracy_m=1.0, stationary=pinned)
     assert [(t.kind, t.zone_id) for t in deep.transitions] == [(ENTER, "a"), (EXIT, "a"), (ENTER, "b")]
+
+
+def _switched_on_by_the_wall(seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A tag switched on 0.3 m inside b: its first 10 s of tracked fixes sit 0.5 m on the wrong side of the wall
+    (part-filled windows, an unsettled track), then settle where it is; the tracker pins it from 4 s on."""
+    rng = np.random.default_rng(seed)
+    x = np.r_[np.full(20, 9.5), np.linspace(9.5, 10.3, 4), np.full(216, 10.3)] + rng.normal(0.0, 0.03, 240)
+    y = 20.0 + rng.normal(0.0, 0.03, 240)
+    return x, y, np.arange(240) * FIX_S >= PIN_AFTER_S
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_new_tag_by_a_wall_gets_the_room_the_tracker_settles_it_in(seed: int) -> None:
+    x, y, pinned = _switched_on_by_the_wall(seed)
+    result = _run(x, y, accuracy_m=1.0, stationary=pinned)
+    assert [(t.kind, t.zone_id) for t in result.transitions] == [(ENTER, "b")]
+    assert result.transitions[0].ts == pytest.approx(PIN_AFTER_S + MembershipConfig().first_room_pin_s)
+    # judged on its first fixes alone it is put in a first, and moved to b only later: two spurious events
+    alone = _run(x, y, accuracy_m=1.0, stationary=None)
+    assert [(t.kind, t.zone_id) for t in alone.transitions][0] == (ENTER, "a")
+
+
+def test_new_tag_the_tracker_never_pins_is_still_admitted() -> None:
+    # 0.5 m inside a (within the margin: admitted by lingering), never pinned: it waits first_room_max_s, not forever
+    n = 240
+    x, y = np.full(n, 9.5), np.full(n, 20.0)
+    result = _run(x, y, accuracy_m=1.0, stationary=np.zeros(n, bool))
+    assert [(t.kind, t.zone_id) for t in result.transitions] == [(ENTER, "a")]
+    assert result.transitions[0].ts == pytest.approx(MembershipConfig().first_room_max_s)
+    # callers without the flag linger the enter dwell as before
+    assert _run(x, y, accuracy_m=1.0, stationary=None).transitions[0].ts == pytest.approx(
+        MembershipConfig().enter_dwell_s
+    )
