@@ -128,9 +128,9 @@ class TrackBatch:
     drift: np.ndarray  # (N, 2) parked: running mean of innovations; released: mean offset of fixes from `pin`
     pin: np.ndarray  # (N, 2) where the track was last held parked (NaN: never)
     pin_ts: np.ndarray  # (N,) when it was last held there (-inf: never)
-    # (N, 2) mean of the fixes since the tag began to look still (NaN: none, or its start was not seen);
-    # None = not kept by the caller (a packed state without these columns): the tag parks at the filter's position
-    still_mean: np.ndarray | None = None
+    # (N, 2) mean of the fixes since the tag began to look still (NaN: none, or its start was not seen, e.g. a
+    # state stored before it was kept: the tag then parks at the filter's position)
+    still_mean: np.ndarray
 
     def __len__(self) -> int:
         return len(self.ts)
@@ -167,7 +167,7 @@ class TrackBatch:
             batch.bias_m[i] = s.bias_m
             batch.drift[i] = (s.drift_x, s.drift_y)
             batch.pin[i], batch.pin_ts[i] = (s.pin_x, s.pin_y), s.pin_ts
-            batch.still_mean[i] = (s.still_mean_x, s.still_mean_y)  # type: ignore[index]
+            batch.still_mean[i] = (s.still_mean_x, s.still_mean_y)
         return batch
 
     def to_states(self) -> list[TrackState | None]:
@@ -189,11 +189,8 @@ class TrackBatch:
                 float(self.pin[i, 0]),
                 float(self.pin[i, 1]),
                 float(self.pin_ts[i]),
-                *(
-                    (float("nan"), float("nan"))
-                    if self.still_mean is None
-                    else (float(self.still_mean[i, 0]), float(self.still_mean[i, 1]))
-                ),
+                float(self.still_mean[i, 0]),
+                float(self.still_mean[i, 1]),
             )
             if self.active[i]
             else None
@@ -351,8 +348,8 @@ def track_update(
     state[back, :2] = batch.pin[back]
 
     parked = still_s >= config.still_after_s
-    still_mean = None
-    if batch.still_mean is not None and config.park_at_still_mean:
+    still_mean = batch.still_mean
+    if config.park_at_still_mean:
         # Time-weighted mean of the fixes while the still time accumulates; it starts with the first still
         # fix (still_s == dt), and a mean whose start was not seen (state restored without it) stays unknown.
         fix = np.stack([fix_x, fix_y], axis=1)

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from core.tracking import TrackBatch, TrackingConfig, track_series, track_update
+from realtime.locator import TagStates, _store_track, _track_batch
 
 pytestmark = pytest.mark.unit
 
@@ -52,3 +53,20 @@ def test_still_mean_survives_the_stored_state():
         assert out_restored.x[0] == pytest.approx(out.x[0], abs=1e-9)
         assert out_restored.y[0] == pytest.approx(out.y[0], abs=1e-9)
     assert out.stationary[0]
+
+
+def test_still_mean_survives_the_realtime_state_layout():
+    # the realtime path stores each tag's state as packed floats between batches (realtime.locator)
+    tag, ts, x, y, accuracy = walk_then_park(tags=1)
+    states = TagStates(capacity=1)
+    codes = states.intern(["T1"])
+    straight = TrackBatch.empty(1)
+    for k in range(len(ts)):
+        straight, out = track_update(straight, x[k : k + 1], y[k : k + 1], accuracy[k : k + 1], ts[k])
+        restored, out_restored = track_update(
+            _track_batch(states.vec[codes]), x[k : k + 1], y[k : k + 1], accuracy[k : k + 1], ts[k]
+        )
+        _store_track(states.vec, codes, restored)
+        states.load(codes, states.pack(states.vec[codes]), np.array([0]))
+        assert out_restored.x[0] == pytest.approx(out.x[0], abs=1e-9)
+        assert out_restored.y[0] == pytest.approx(out.y[0], abs=1e-9)
