@@ -1,0 +1,70 @@
+"""Zone membership of a tag the tracker released: once its fixes are farther from where it was pinned than a
+parked tag's fixes wander, it is walking, and its room follows it through a doorway at once — even at a slow
+pace that the fixes' own speed (a mean over seconds) never counts as moving. A false release (the fixes wander
+a metre or two past a wall and come back) still changes nothing."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from core.geofence import EXIT, GeofenceEngine, GeofenceResult, MembershipConfig, polygon_zone
+
+pytestmark = pytest.mark.unit
+
+FIX_S = 0.5
+ACCURACY_M = 2.0
+WALL_X = 10.0
+ROOMS = [
+    polygon_zone("a", "s", [(0, 0), (WALL_X, 0), (WALL_X, 40), (0, 40)]),
+    polygon_zone("b", "s", [(WALL_X, 0), (20, 0), (20, 40), (WALL_X, 40)]),
+]
+
+
+def _run(x: np.ndarray, y: np.ndarray, stationary: np.ndarray) -> GeofenceResult:
+    n = len(x)
+    return GeofenceEngine(ROOMS, MembershipConfig()).evaluate(
+        ["T"] * n,
+        ["s"] * n,
+        np.zeros(n, np.int64),
+        np.arange(n) * FIX_S,
+        x,
+        y,
+        np.full(n, ACCURACY_M),
+        {},
+        stationary=stationary,
+    )
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+@pytest.mark.parametrize("pace_mps", [0.6, 0.7, 1.0])
+def test_a_released_tag_walking_through_a_doorway_is_shown_in_the_new_room_within_a_second(
+    seed: int, pace_mps: float
+) -> None:
+    # pinned at x = 3.5 for 20 s, then released: walks east through the wall at x = 10 and on to x = 16
+    rng = np.random.default_rng(seed)
+    parked = 40
+    walk = np.arange(3.5, 16.0, pace_mps * FIX_S)
+    x = np.r_[np.full(parked, 3.5), walk] + rng.normal(0.0, 0.05, parked + len(walk))
+    y = 20.0 + rng.normal(0.0, 0.05, len(x))
+    stationary = np.arange(len(x)) < parked
+    result = _run(x, y, stationary)
+    t = np.arange(len(x)) * FIX_S
+    crossed = t[np.argmax(x > WALL_X)]
+    shown_b = t[np.argmax([zones == ["b"] for zones in result.zone_ids])]
+    assert result.zone_ids[parked - 1] == ["a"]
+    assert crossed <= shown_b <= crossed + 1.0, f"shown in b {shown_b - crossed:.1f} s after the wall"
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_a_false_release_near_a_wall_does_not_switch_rooms(seed: int) -> None:
+    # pinned 1.2 m inside a; released, its fixes wander 0.8 m past the wall for 3 s and come back; pinned again
+    rng = np.random.default_rng(seed)
+    wander = np.r_[np.linspace(8.8, 10.8, 6), np.full(6, 10.8), np.linspace(10.8, 8.8, 6)]
+    x = np.r_[np.full(40, 8.8), wander, np.full(40, 8.8)] + rng.normal(0.0, 0.05, 98)
+    y = 20.0 + rng.normal(0.0, 0.05, len(x))
+    stationary = np.ones(len(x), bool)
+    stationary[40 : 40 + len(wander) + 8] = False
+    result = _run(x, y, stationary)
+    assert all(zones == ["a"] for zones in result.zone_ids[10:])
+    assert not [tr for tr in result.transitions if tr.kind == EXIT]
