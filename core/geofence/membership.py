@@ -323,14 +323,16 @@ def apply_fix(
         ), []
 
     motion = config.motion(speed)
-    if stationary is False and _far_from_pin(x, y, pinned_x, pinned_y, accuracy_m, config):
+    released = config.speed_aware and stationary is not None and not stationary
+    if released and _far_from_pin(x, y, pinned_x, pinned_y, accuracy_m, config):
         motion = 1.0  # released and farther from its pin than a parked tag's fixes wander: it walks
     # settling: it stopped, no longer than `settle_s` ago, after walking out of its room (while it walks, the
     # moving margins apply; a tag walking up and down along a wall never heads out of its room: it keeps it)
     settling = moving_since is None and moved_ts is not None and ts - moved_ts <= config.settle_s
     leaving = [-m.rate for m in tracked.values() if m.inside]
     if leaving and motion > 0:  # in a zone: only the speed heading out of it counts
-        motion *= min(max(max(leaving) / (config.min_heading_share * speed), 0.0), 1.0)
+        # (a released tag far from its pin is moving even when its speed estimate is still 0, e.g. after a gap)
+        motion *= min(max(max(leaving) / (config.min_heading_share * max(speed, 1e-9)), 0.0), 1.0)
     margin = config.margin_m(accuracy_m, motion)
     enter_confirm_s = _toward(config.enter_confirm_s, config.moving_enter_confirm_s, motion)
     dwell = dwell or {}

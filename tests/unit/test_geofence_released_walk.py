@@ -68,3 +68,25 @@ def test_a_false_release_near_a_wall_does_not_switch_rooms(seed: int) -> None:
     result = _run(x, y, stationary)
     assert all(zones == ["a"] for zones in result.zone_ids[10:])
     assert not [tr for tr in result.transitions if tr.kind == EXIT]
+
+
+def test_a_released_tag_heard_again_after_a_silence_far_from_its_pin_is_judged_without_error() -> None:
+    # pinned in a, then not heard for 15 s (its speed estimate restarts at rest), heard again released in b
+    x = np.r_[np.full(40, 3.5), np.full(2, 3.5), np.full(10, 12.0)]
+    y = np.full(len(x), 20.0)
+    ts = np.r_[np.arange(42) * FIX_S, 21.0 + 15.0 + np.arange(10) * FIX_S]
+    stationary = np.arange(len(x)) < 40
+    n = len(x)
+    result = GeofenceEngine(ROOMS, MembershipConfig()).evaluate(
+        ["T"] * n,
+        ["s"] * n,
+        np.zeros(n, np.int64),
+        ts,
+        x,
+        y,
+        np.full(n, ACCURACY_M),
+        {},
+        stationary=stationary,
+    )
+    assert result.zone_ids[41] == ["a"]
+    assert result.zone_ids[-1] == ["b"]
