@@ -59,9 +59,10 @@ at the fix). The margin a fix must clear is tied to its accuracy (`margin_per_ac
   released whose fix is at least `released_walk_accuracies` times its accuracy (and `released_walk_min_m`) from
   where it was last pinned is moving (motion 1, still only as far as it heads out of its room): a parked tag's
   released fixes wander less than that (on the simulator <= 5 m, <= 1.9 accuracies; with the harsher,
-  correlated radio up to ~3 accuracies, hence 3). A shorter speed time constant instead (2 s) caught walks
-  sooner but made released parked fixes look like motion (spurious events x3-5). Simulator, walking tags: wrong
-  share 6.55/6.66 -> 6.42/6.35 % (seeds 1/2), parked spurious unchanged.
+  correlated radio 99 % within ~3 accuracies, hence 3). It needs no state of its own (the pin's position is
+  kept above). A shorter speed time constant instead (2 s) caught walks sooner but made released parked fixes
+  look like motion (spurious events x3-5). Simulator, walking tags: wrong share 6.55/6.66 -> 6.42/6.35 %
+  (seeds 1/2), parked spurious unchanged.
 
 Fixes older than the last one applied for the tag are ignored, so replaying a batch after a crash cannot emit a
 transition twice once the state was saved. The state per tag is a small msgspec value (`TagZoneState`) stored
