@@ -66,6 +66,10 @@ def test_short_walk_is_seen_when_the_tracker_pins_the_tag_elsewhere(seed: int) -
     # released tag this far from its old pin is walking: it may switch as soon as its fixes are in b)
     in_b = np.arange(len(x))[x > 10.0][0] * FIX_S
     assert in_b <= result.transitions[2].ts <= pinned_at + 1e-9
+    # with fixes too poor (3 m) for that rule over 8.7 m, the switch comes with the pin: no dwell on top
+    coarse = _run(x, y, accuracy_m=3.0, stationary=stationary)
+    assert [(t.kind, t.zone_id) for t in coarse.transitions] == [(ENTER, "a"), (EXIT, "a"), (ENTER, "b")]
+    assert coarse.transitions[2].ts == pytest.approx(pinned_at)
     # from the fixes alone the walk is too short to register: the old room is kept for the whole two minutes
     for flag in (None, np.zeros(len(x), bool)):
         alone = _run(x, y, accuracy_m=1.0, stationary=flag)
