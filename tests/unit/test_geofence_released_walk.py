@@ -9,32 +9,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core.geofence import ENTER, EXIT, GeofenceEngine, GeofenceResult, MembershipConfig, polygon_zone
+from core.geofence import ENTER, EXIT, GeofenceResult
+from tests.unit.geofence_two_rooms import FIX_S, WALL_X, run_fixes
 
 pytestmark = pytest.mark.unit
 
-FIX_S = 0.5
 ACCURACY_M = 2.0
-WALL_X = 10.0
-ROOMS = [
-    polygon_zone("a", "s", [(0, 0), (WALL_X, 0), (WALL_X, 40), (0, 40)]),
-    polygon_zone("b", "s", [(WALL_X, 0), (20, 0), (20, 40), (WALL_X, 40)]),
-]
 
 
 def _run(x: np.ndarray, y: np.ndarray, stationary: np.ndarray) -> GeofenceResult:
-    n = len(x)
-    return GeofenceEngine(ROOMS, MembershipConfig()).evaluate(
-        ["T"] * n,
-        ["s"] * n,
-        np.zeros(n, np.int64),
-        np.arange(n) * FIX_S,
-        x,
-        y,
-        np.full(n, ACCURACY_M),
-        {},
-        stationary=stationary,
-    )
+    return run_fixes(x, y, ACCURACY_M, stationary)
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
@@ -78,18 +62,7 @@ def test_a_released_tag_heard_again_after_a_silence_far_from_its_pin_is_judged_w
     y = np.full(len(x), 20.0)
     ts = np.r_[np.arange(42) * FIX_S, 21.0 + 15.0 + np.arange(10) * FIX_S]
     stationary = np.arange(len(x)) < 40
-    n = len(x)
-    result = GeofenceEngine(ROOMS, MembershipConfig()).evaluate(
-        ["T"] * n,
-        ["s"] * n,
-        np.zeros(n, np.int64),
-        ts,
-        x,
-        y,
-        np.full(n, ACCURACY_M),
-        {},
-        stationary=stationary,
-    )
+    result = run_fixes(x, y, ACCURACY_M, stationary, ts=ts)
     assert result.zone_ids[41] == ["a"]
     assert result.zone_ids[-1] == ["b"]
 

@@ -6,41 +6,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core.geofence import (
-    ENTER,
-    EXIT,
-    GeofenceEngine,
-    GeofenceResult,
-    MembershipConfig,
-    decode_state,
-    encode_state,
-    polygon_zone,
-)
+from core.geofence import ENTER, EXIT, MembershipConfig, decode_state, encode_state
+from tests.unit.geofence_two_rooms import FIX_S
+from tests.unit.geofence_two_rooms import run_fixes as _run
 
 pytestmark = pytest.mark.unit
 
-FIX_S = 0.5
 PIN_AFTER_S = 4.0  # the tracker pins a tag that looked still this long (core.tracking's still_after_s)
-ROOMS = [
-    polygon_zone("a", "s", [(0, 0), (10, 0), (10, 40), (0, 40)]),
-    polygon_zone("b", "s", [(10, 0), (20, 0), (20, 40), (10, 40)]),
-]
-
-
-def _run(x: np.ndarray, y: np.ndarray, accuracy_m: float, stationary: np.ndarray | None) -> GeofenceResult:
-    n = len(x)
-    engine = GeofenceEngine(ROOMS, MembershipConfig())
-    return engine.evaluate(
-        ["T"] * n,
-        ["s"] * n,
-        np.zeros(n, np.int64),
-        np.arange(n) * FIX_S,
-        x,
-        y,
-        np.full(n, accuracy_m),
-        {},
-        stationary=stationary,
-    )
 
 
 def _short_walk(seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
