@@ -60,12 +60,13 @@ at the fix). The margin a fix must clear is tied to its accuracy (`margin_per_ac
   where it was last pinned is moving (motion 1, still only as far as it heads out of its room): a parked tag's
   released fixes wander less than that (on the simulator <= 5 m, <= 1.9 accuracies; with the harsher,
   correlated radio 99 % within ~3 accuracies, hence 3). Only while its fixes move away from the pin (at
-  `released_walk_away_mps` between two fixes): a tag that walked off and stopped, until the tracker pins it
-  again, is judged as parked — otherwise the scatter of its first stopped fixes, on the small moving margin,
+  `released_walk_away_mps` between two fixes): a tag that walked off and stopped is judged as parked until the
+  tracker pins it again — otherwise the scatter of its first stopped fixes, on the small moving margin,
   switched it back and forth across a nearby wall (walking tags' events per true room change 1.14 -> 1.08 on
-  seed 1). It needs no state of its own (the pin's and the last fix's positions are kept above). A shorter speed time constant instead (2 s) caught walks sooner but made released parked fixes
-  look like motion (spurious events x3-5). Simulator, walking tags: wrong share 6.55/6.66 -> 6.42/6.35 %
-  (seeds 1/2), parked spurious unchanged.
+  seed 1). It needs no state of its own (the pin's and the last fix's positions are kept above). A shorter
+  speed time constant instead (2 s) caught walks sooner but made released parked fixes look like motion
+  (spurious events x3-5). Simulator, walking tags: wrong share 6.55/6.66 -> 6.42/6.35 % (seeds 1/2) with the
+  rule alone, parked spurious unchanged.
 
 Fixes older than the last one applied for the tag are ignored, so replaying a batch after a crash cannot emit a
 transition twice once the state was saved. The state per tag is a small msgspec value (`TagZoneState`) stored
