@@ -70,3 +70,25 @@ def test_still_mean_survives_the_realtime_state_layout():
         states.load(codes, states.pack(states.vec[codes]), np.array([0]))
         assert out_restored.x[0] == pytest.approx(out.x[0], abs=1e-9)
         assert out_restored.y[0] == pytest.approx(out.y[0], abs=1e-9)
+
+
+def test_a_state_stored_by_the_previous_layout_mid_settle_parks_at_its_fixes():
+    # Stored by the RT4 layout (no still-mean columns) while the tag was settling: read as zeros, the missing mean
+    # would say "still at (0, 0)" and park the tag metres off; it loads as unknown and parks at the filter's spot.
+    tag, ts, x, y, accuracy = walk_then_park(tags=1)
+    batch = TrackBatch.empty(1)
+    k = 0
+    while not 0 < batch.still_s[0] < 2.0 or ts[k] < STOP_S:
+        batch, _ = track_update(batch, x[k : k + 1], y[k : k + 1], accuracy[k : k + 1], ts[k])
+        k += 1
+    states = TagStates(capacity=1)
+    codes = states.intern(["T1"])
+    _store_track(states.vec, codes, batch)
+    old = b"RT4" + np.ascontiguousarray(states.vec[0, :30], dtype="<f8").tobytes()
+    states.load(codes, [old], np.array([0]))
+    restored = _track_batch(states.vec[codes])
+    assert np.isnan(restored.still_mean).all()
+    for j in range(k, k + 20):
+        restored, out = track_update(restored, x[j : j + 1], y[j : j + 1], accuracy[j : j + 1], ts[j])
+    assert out.stationary[0]
+    assert np.hypot(out.x[0] - STOP_X, out.y[0] - Y) < 1.0
