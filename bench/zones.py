@@ -19,8 +19,9 @@
    The same fixes with naive membership (inside the polygon = in the zone), with membership that judges every
    tag as parked (`speed_aware=False`, the hysteresis before speed awareness), membership without the tracker's
    stationary flag (the fixes alone) and perfect positions through the membership are reported for contrast.
-   Honesty checks: for the stationary tags, the share of time they are shown in a wrong room or none (0 spurious events must not be bought by never admitting anyone); for the walking
-   tags, reported enter+exit events per true room change x 2 (1.0 = one exit and one enter per doorway).
+   Honesty checks: for the stationary tags, the share of time they are shown in a wrong room or none (0
+   spurious events must not be bought by never admitting anyone); for the walking tags, reported enter+exit
+   events per true room change x 2 (1.0 = one exit and one enter per doorway).
    Ground truth is the simulator's own track, interpolated at each beacon's and each fix's time.
 2. Throughput of the signed-distance evaluation (`ZoneIndex.locate`) against 1,000 polygons, fixes/s of CPU
    time on one core (wall-clock is also printed: the machine may be shared).

@@ -335,11 +335,12 @@ def track_update(
     alive = (since_pin <= config.pin_memory_s) & ~restart & np.isfinite(batch.pin).all(axis=1)
     remembers = alive & has_fix & ~rejected_now
     offset = np.nan_to_num(np.stack([fix_x - batch.pin[:, 0], fix_y - batch.pin[:, 1]], axis=1))
-    weight = np.clip(dt / np.maximum(since_pin, 1e-3), 0.0, 1.0)  # 1 at the release: the mean starts there
     mean_before = np.where(was_parked[:, None], 0.0, batch.drift)
     pin_offset = np.where(
         remembers[:, None],
-        mean_before + weight[:, None] * (offset - mean_before),
+        _time_mean(
+            mean_before, offset, dt, since_pin
+        ),  # at the release dt == since_pin: the mean starts there
         np.where(alive[:, None], mean_before, 0.0),
     )
     back = remembers & ~was_parked & (still_s >= config.pin_return_after_s)
@@ -355,13 +356,12 @@ def track_update(
         fix = np.stack([fix_x, fix_y], axis=1)
         settling = update & ~was_parked & (still_s > 0)
         first = settling & (still_s <= dt + 1e-9)
-        weight = np.where(first, 1.0, np.clip(dt / np.maximum(still_s, 1e-3), 0.0, 1.0))[:, None]
         previous = np.where(first[:, None], fix, batch.still_mean)
         # no usable fix (not heard, or rejected as a jump): neither still nor moving, the mean waits
         waiting = ~(has_fix & ~rejected_now) & (still_s > 0) & ~parked
         still_mean = np.where(
             settling[:, None],
-            previous + weight * (fix - previous),
+            _time_mean(previous, fix, dt, still_s),
             np.where(waiting[:, None], batch.still_mean, np.nan),
         )
         settle = parked & ~was_parked & ~back & update & np.isfinite(still_mean).all(axis=1)
@@ -411,6 +411,12 @@ def track_update(
         state[:, 2].copy(),
         state[:, 3].copy(),
     )
+
+
+def _time_mean(mean: np.ndarray, value: np.ndarray, dt: np.ndarray, elapsed: np.ndarray) -> np.ndarray:
+    """(N, 2) running means over `elapsed` seconds brought up to date with `value`, which held for the last `dt`."""
+    weight = np.clip(dt / np.maximum(elapsed, 1e-3), 0.0, 1.0)[:, None]
+    return mean + weight * (value - mean)
 
 
 def track_series(

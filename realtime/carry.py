@@ -147,18 +147,19 @@ class Carry:
 
     def retire(self, rows: np.ndarray) -> None:
         """Mark rows (a mask or indices over the current rows) dead."""
+        self._mark_dead(rows)
+        self._dead = int(np.count_nonzero(self.ts == DEAD_TS))
+
+    def _mark_dead(self, rows: np.ndarray) -> None:
         self.ts[rows] = DEAD_TS
         self.offset[rows] = DEAD_OFFSET
         self.code[rows] = DEAD_CODE
-        self._dead = int(np.count_nonzero(self.ts == DEAD_TS))
 
     def advance(self, drop: np.ndarray, new: Columns, keep_new: np.ndarray) -> Carry:
         """Retire the rows `drop` (distinct indices of live rows, any order) and append `new.take(keep_new)`
         (narrowed), in place; returns self."""
         if len(drop):
-            self.ts[drop] = DEAD_TS
-            self.offset[drop] = DEAD_OFFSET
-            self.code[drop] = DEAD_CODE
+            self._mark_dead(drop)
             self._dead += len(drop)
         added = new.take(keep_new).narrow()
         total = self._rows + len(added)
