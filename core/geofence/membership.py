@@ -51,7 +51,10 @@ at the fix). The margin a fix must clear is tied to its accuracy (`margin_per_ac
   `first_room_max_s` inside (a tag the tracker never pins). Its first seconds of fixes come from part-filled
   windows and an unsettled track; a tag switched on next to a wall was otherwise put in the wrong room, and
   moved to the right one only minutes later (two spurious events). Clearly inside (beyond the margin) still
-  admits at once, and tags with a room, or that walked, are unaffected.
+  admits at once, and tags with a room, or that walked, are unaffected. Given the flag, nothing admits a new tag
+  in its first `first_window_s` (one positioning window): those fixes summarise a part-filled window, and the
+  track converging on the first one can cross a room clearly (seed 5 of bench/zones.py: a tag 1 m from a wall
+  started 7 m off and was in the next room for 1 s — two spurious events).
 - **a released tag far from its pin walks**: the speed above is a mean over ~4 s, and the tracker holds a tag
   that starts walking at its pin for seconds before releasing it, so a walk's speed registered late — a tag
   walking through a doorway right after its release was judged as parked (a margin of its accuracy) and shown
@@ -125,6 +128,7 @@ class MembershipConfig:
     pinned_switch_depth_m: float = 0.7  # a pinned tag's lingering switch asks at least this mean depth
     first_room_pin_s: float = 15.0  # a new tag lingering in its first room is admitted once pinned this long
     first_room_max_s: float = 60.0  # ... or once it lingered this long (a tag the tracker never pins)
+    first_window_s: float = 3.0  # a new tag's first fixes, this long, admit it nowhere (docstring)
     # released by the tracker and at least this far from where it was last pinned (the larger of the two):
     released_walk_accuracies: float = 3.0  # ... this many times the fix's accuracy
     released_walk_min_m: float = 4.5  # ... and never less than this: it is moving (see the module docstring)
@@ -152,6 +156,7 @@ class MembershipConfig:
             "pinned_switch_depth_m",
             "first_room_pin_s",
             "first_room_max_s",
+            "first_window_s",
             "released_walk_accuracies",
             "released_walk_min_m",
             "released_walk_away_mps",
@@ -219,6 +224,7 @@ class TagZoneState(msgspec.Struct, array_like=True):
     pinned_since: float | None = None
     pinned_x: float | None = None
     pinned_y: float | None = None
+    first_ts: float | None = None  # event time of the tag's first fix (None: not known, e.g. an older state)
 
     @property
     def speed_mps(self) -> float:
@@ -296,9 +302,10 @@ def apply_fix(
     the module docstring). None or False throughout: the membership is what the fixes alone say."""
     if ts <= state.ts:
         return state, []
+    first_ts = ts if state.ts == float("-inf") else state.first_ts
     if not accuracy_m <= config.max_accuracy_m:  # also catches NaN
         unknown_since = state.unknown_since if state.unknown_since is not None else ts
-        return msgspec.structs.replace(state, ts=ts, unknown_since=unknown_since), []
+        return msgspec.structs.replace(state, ts=ts, unknown_since=unknown_since, first_ts=first_ts), []
 
     xy_ts, vx, vy = state.xy_ts, state.vx, state.vy
     if config.speed_aware and x is not None and y is not None and math.isfinite(x) and math.isfinite(y):
@@ -326,8 +333,9 @@ def apply_fix(
     if state.unknown_since is None and _steady(tracked, signed_m):
         # the common case, kept cheap: nothing can change
         return TagZoneState(
-            ts, tracked, None, x, y, xy_ts, vx, vy, moving_since, moved_ts, pinned_since, pinned_x, pinned_y
-        ), []
+            ts, tracked, None, x, y, xy_ts, vx, vy, moving_since, moved_ts,
+            pinned_since, pinned_x, pinned_y, first_ts,
+        ), []  # fmt: skip
 
     motion = config.motion(speed)
     released = config.speed_aware and stationary is not None and not stationary
@@ -343,6 +351,9 @@ def apply_fix(
     margin = config.margin_m(accuracy_m, motion)
     enter_confirm_s = _toward(config.enter_confirm_s, config.moving_enter_confirm_s, motion)
     dwell = dwell or {}
+    # a new tag's first fixes come from a part-filled window and a track still converging on them
+    # (the realtime chain, which passes the tracker's flag; scripted fixes without it are taken as they come)
+    first_window = stationary is not None and first_ts is not None and ts - first_ts < config.first_window_s
     inside_before = [zone_id for zone_id, m in state.zones.items() if m.inside]
     zones: dict[str, ZoneMembership] = {}
     transitions: list[ZoneTransition] = []
@@ -384,7 +395,7 @@ def apply_fix(
                         if pinned:
                             needed = max(needed, config.pinned_switch_depth_m)
                         lingered = mean_depth >= max(needed, config.switch_min_depth_m)
-            if clearly_in or lingered:
+            if (clearly_in or lingered) and not first_window:
                 zones[zone_id] = ZoneMembership(inside=True, since=ts, d=d, d_ts=ts)
                 transitions.append(ZoneTransition(tag_id, zone_id, ENTER, ts))
                 entered.append(zone_id)
@@ -414,7 +425,20 @@ def apply_fix(
                     transitions.append(ZoneTransition(tag_id, other, EXIT, ts, dwell_s=ts - kept.since))
     transitions.sort(key=lambda t: (t.kind != EXIT, t.zone_id))  # exits first: leave A, then enter B
     state = TagZoneState(
-        ts, zones, None, x, y, xy_ts, vx, vy, moving_since, moved_ts, pinned_since, pinned_x, pinned_y
+        ts,
+        zones,
+        None,
+        x,
+        y,
+        xy_ts,
+        vx,
+        vy,
+        moving_since,
+        moved_ts,
+        pinned_since,
+        pinned_x,
+        pinned_y,
+        first_ts,
     )
     return state, transitions
 

@@ -21,10 +21,11 @@ def run_fixes(
     accuracy_m: float,
     stationary: np.ndarray | None,
     ts: np.ndarray | None = None,
+    config: MembershipConfig | None = None,
 ) -> GeofenceResult:
     """Tag "T"'s fixes, one every FIX_S unless `ts` is given, all with `accuracy_m`."""
     n = len(x)
-    return GeofenceEngine(ROOMS, MembershipConfig()).evaluate(
+    return GeofenceEngine(ROOMS, config or MembershipConfig()).evaluate(
         ["T"] * n,
         ["s"] * n,
         np.zeros(n, np.int64),

@@ -136,3 +136,18 @@ def test_new_tag_the_tracker_never_pins_is_still_admitted() -> None:
     assert _run(x, y, accuracy_m=1.0, stationary=None).transitions[0].ts == pytest.approx(
         MembershipConfig().enter_dwell_s
     )
+
+
+def test_new_tag_is_admitted_nowhere_by_its_first_window_of_fixes() -> None:
+    # Switched on 1 m inside a; its first fix (one beacon) is 6 m off in b, and the track converges back over
+    # 2.5 s, clearly inside b (beyond the 2.5 m margin) for a second on the way: no room from that.
+    n = 120
+    x = np.r_[16.0, 16.0, 14.5, 13.0, 11.5, 10.0, np.full(n - 6, 9.0)]
+    y = np.full(n, 20.0)
+    result = _run(x, y, accuracy_m=2.5, stationary=np.arange(n) * FIX_S >= PIN_AFTER_S + 3.0)
+    assert [(t.kind, t.zone_id) for t in result.transitions] == [(ENTER, "a")]
+    # without the first-window rule, b is entered and left again at once: two spurious events
+    early = _run(
+        x, y, 2.5, np.arange(n) * FIX_S >= PIN_AFTER_S + 3.0, config=MembershipConfig(first_window_s=0.0)
+    )
+    assert [(t.kind, t.zone_id) for t in early.transitions][:2] == [(ENTER, "b"), (EXIT, "b")]
