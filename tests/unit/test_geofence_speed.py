@@ -139,6 +139,32 @@ def test_tag_that_walked_and_parked_just_past_the_wall_is_shown_there_soon(seed:
     assert [(t.kind, t.zone_id) for t in held.transitions] == [(ENTER, "a")]
 
 
+@pytest.mark.parametrize("seed", [1, 4, 7])
+def test_tag_whose_fixes_settle_deep_past_the_wall_after_its_walk_switches_at_once(seed: int) -> None:
+    # The walk ends at x = 9.5 in a; 6 s later the fixes (3 s windows lag a walk by ~1.5 m and catch up
+    # slowly) settle 1.5 m inside b, too shallow for a parked tag's margin of its 2 m accuracy.
+    rng = np.random.default_rng(seed)
+    walk, wait, hop = 26, 12, 4
+    x = np.r_[
+        np.full(40, 2.0),
+        np.linspace(2.0, 9.5, walk),
+        np.full(wait, 9.5),
+        np.linspace(9.5, 11.5, hop),
+        np.full(60, 11.5),
+    ]
+    y = np.r_[np.full(40, 10.0), np.linspace(10.0, 20.0, walk), np.full(wait + hop + 60, 20.0)]
+    noise = _smooth_noise(rng, 2 * len(x), 0.15)
+    x, y = x + noise[: len(x)], y + noise[len(x) :]
+    arrived_at = (40 + walk + wait + hop) * FIX_S
+    result = _run(x, y, accuracy_m=2.0)
+    assert [(t.kind, t.zone_id) for t in result.transitions] == [(ENTER, "a"), (EXIT, "a"), (ENTER, "b")]
+    assert result.transitions[2].ts <= arrived_at + 1.5
+    # asking the settle dwell continuously inside b, it is shown in a for seconds longer
+    slow = _run(x, y, accuracy_m=2.0, config=MembershipConfig(settle_deep_m=float("inf")))
+    assert [(t.kind, t.zone_id) for t in slow.transitions] == [(ENTER, "a"), (EXIT, "a"), (ENTER, "b")]
+    assert slow.transitions[2].ts >= arrived_at + 3.0
+
+
 @pytest.mark.parametrize("seed", [3, 6])
 def test_tag_that_walked_and_parked_on_the_wall_stops_switching_after_settling(seed: int) -> None:
     # Ten minutes parked exactly on the wall after the walk: it may switch while settling, never after.
