@@ -80,6 +80,24 @@ at the fix). The margin a fix must clear is tied to its accuracy (`margin_per_ac
   speed time constant instead (2 s) caught walks sooner but made released parked fixes look like motion
   (spurious events x3-5). Simulator, walking tags: wrong share 6.55/6.66 -> 6.42/6.35 % (seeds 1/2) with the
   rule alone, parked spurious unchanged.
+  Nearer, a released tag walks once it is `released_walk_near_m` (and `released_walk_near_accuracies`) from
+  its pin while its distance from the pin grows as a walk's does: at `released_walk_rate_mps` now (an
+  exponential mean over `released_walk_rate_time_constant_s`) and at `released_walk_mean_mps` on average since
+  the release (at least 1 s; the state keeps when the tag was released and that rate). The tracker releases a
+  walking tag ~5.5 s into its walk (median, seed 1), the track then catches up at 1.5-2 m/s, and three
+  accuracies (~7 m) were reached only ~4 s after the release, while the parked margin held the tag in its old
+  room. Released tracks of seed 1 (simulator): a false release (a burst of outlying fixes the track follows,
+  then pin memory brings it back) grows its distance at a walk's rate for a second or so, but rarely past 4 m;
+  one that swings out, back past the pin and out the other way (parked seed 4: 3.7 m past the pin, across a
+  wall) reaches that distance too slowly on average. Simulator, walking tags: wrong share 6.04/5.98 ->
+  5.90/5.81 % (seeds 1/2; held-out seeds 3-6 7.11/6.14/5.64/6.00 -> 6.95/6.11/5.50/5.68 %, -0.96 points summed
+  over seeds 1-6), the time 6-10 s into a walk 0.89 -> 0.79 points (seed 1); events per true room change
+  1.095/1.114 -> 1.099/1.119, parked spurious unchanged (1.7 per tag-hour summed over seeds 1-6), harsh
+  (correlated) radio parked spurious +5.6 % summed over seeds 1-6. At 4 m it gained more (-1.20 points) but
+  events per change rose to 1.123 (seed 2); without the mean since the release, parked spurious 0.1 -> 0.5
+  (seed 4); at 4 m with neither the accuracies nor the mean since the release, parked spurious 0.2 -> 0.6
+  (seed 1). Lowering the tracker's drift release (1.2 sigma) or its release speed time (3 s) together with the
+  rule lost walking figures (5.90 -> 6.11/5.97 %, seed 1).
 
 Fixes older than the last one applied for the tag are ignored, so replaying a batch after a crash cannot emit a
 transition twice once the state was saved. The state per tag is a small msgspec value (`TagZoneState`) stored
@@ -146,6 +164,12 @@ class MembershipConfig:
     released_walk_accuracies: float = 3.0  # ... this many times the fix's accuracy
     released_walk_min_m: float = 4.5  # ... and never less than this: it is moving (see the module docstring)
     released_walk_away_mps: float = 0.6  # ... while the fixes move away from the pin at least this fast
+    # ... or nearer, while its distance from the pin grows steadily (see the module docstring): this far (inf: off)
+    released_walk_near_m: float = 4.5
+    released_walk_near_accuracies: float = 1.8  # ... and this many times the fix's accuracy
+    released_walk_rate_mps: float = 1.2  # ... the distance growing this fast (exponential mean over ...)
+    released_walk_rate_time_constant_s: float = 1.0  # ... ~this long)
+    released_walk_mean_mps: float = 1.0  # ... and grown on average this fast since the release (>= 1 s)
 
     def __post_init__(self) -> None:
         for name in (
@@ -175,6 +199,10 @@ class MembershipConfig:
             "released_walk_accuracies",
             "released_walk_min_m",
             "released_walk_away_mps",
+            "released_walk_near_m",
+            "released_walk_near_accuracies",
+            "released_walk_rate_mps",
+            "released_walk_mean_mps",
         ):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
@@ -184,7 +212,13 @@ class MembershipConfig:
             raise ValueError("reach_m must be >= max_margin_m (distances beyond the reach are not measured)")
         if self.moving_speed_mps <= self.parked_speed_mps:
             raise ValueError("moving_speed_mps must be > parked_speed_mps")
-        for name in ("speed_time_constant_s", "speed_gap_s", "max_speed_mps", "heading_time_constant_s"):
+        for name in (
+            "speed_time_constant_s",
+            "speed_gap_s",
+            "max_speed_mps",
+            "heading_time_constant_s",
+            "released_walk_rate_time_constant_s",
+        ):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
         if not 0 < self.min_heading_share <= 1:
@@ -240,6 +274,10 @@ class TagZoneState(msgspec.Struct, array_like=True):
     pinned_x: float | None = None
     pinned_y: float | None = None
     first_ts: float | None = None  # event time of the tag's first fix (None: not known, e.g. an older state)
+    # (fields added later) the first fix since the tracker last released the tag (None: pinned, or not known), and
+    # since then the exponential mean of the rate (m/s) its distance from where it was pinned grows at
+    released_ts: float | None = None
+    away_rate: float = 0.0
 
     @property
     def speed_mps(self) -> float:
@@ -339,6 +377,7 @@ def apply_fix(
                 walked = math.hypot(x - pinned_x, y - pinned_y) >= config.pinned_walk_m
             pinned_x, pinned_y = x, y
     pinned = pinned_since is not None
+    released_ts, away_rate = _release(state, ts, x, y, pinned_x, pinned_y, stationary, config)
     tracked = _track_inside(state.zones, signed_m, ts, config) if config.speed_aware else state.zones
     speed = math.hypot(vx, vy)
     # a tag the tracker pins is parked, whatever its fixes' apparent speed: a walk is over
@@ -349,12 +388,12 @@ def apply_fix(
         # the common case, kept cheap: nothing can change
         return TagZoneState(
             ts, tracked, None, x, y, xy_ts, vx, vy, moving_since, moved_ts,
-            pinned_since, pinned_x, pinned_y, first_ts,
+            pinned_since, pinned_x, pinned_y, first_ts, released_ts, away_rate,
         ), []  # fmt: skip
 
     motion = config.motion(speed)
     released = config.speed_aware and stationary is not None and not stationary
-    if released and _leaving_pin(state, ts, x, y, accuracy_m, config):
+    if released and _leaving_pin(state, ts, x, y, accuracy_m, config, released_ts, away_rate):
         motion = 1.0  # released and farther from its pin than a parked tag's fixes wander: it walks
     # settling: it stopped, no longer than `settle_s` ago, after walking out of its room (while it walks, the
     # moving margins apply; a tag walking up and down along a wall never heads out of its room: it keeps it)
@@ -459,6 +498,8 @@ def apply_fix(
         pinned_x,
         pinned_y,
         first_ts,
+        released_ts,
+        away_rate,
     )
     return state, transitions
 
@@ -527,6 +568,8 @@ def _leaving_pin(
     y: float | None,
     accuracy_m: float,
     config: MembershipConfig,
+    released_ts: float | None = None,
+    away_rate: float = 0.0,
 ) -> bool:
     """The fix is farther from where the tracker last pinned the tag than a parked tag's fixes wander, and
     moving away from there: a tag that walked off and stopped waits for its next pin as a parked tag."""
@@ -534,12 +577,61 @@ def _leaving_pin(
     if x is None or y is None or px is None or py is None:
         return False
     far = math.hypot(x - px, y - py)
-    if far < max(config.released_walk_min_m, config.released_walk_accuracies * accuracy_m):
+    needed = max(config.released_walk_min_m, config.released_walk_accuracies * accuracy_m)
+    steady = (  # its distance from the pin grows fast now, and grew as fast since the release: a walk
+        released_ts is not None
+        and away_rate >= config.released_walk_rate_mps
+        and far >= config.released_walk_mean_mps * max(ts - released_ts, 1.0)
+    )
+    if steady:
+        needed = min(
+            needed, max(config.released_walk_near_m, config.released_walk_near_accuracies * accuracy_m)
+        )
+    if far < needed:
         return False
     if state.x is None or state.y is None or state.xy_ts is None or ts <= state.xy_ts:
         return True
     before = math.hypot(state.x - px, state.y - py)
     return (far - before) / (ts - state.xy_ts) >= config.released_walk_away_mps
+
+
+def _release(
+    state: TagZoneState,
+    ts: float,
+    x: float | None,
+    y: float | None,
+    pinned_x: float | None,
+    pinned_y: float | None,
+    stationary: bool | None,
+    config: MembershipConfig,
+) -> tuple[float | None, float]:
+    """(the first fix since the tracker released the tag, None while pinned or not known; the exponential mean
+    of the rate its distance from where it was pinned grows at since then, m/s)."""
+    if not config.speed_aware or stationary is not False:
+        return None, 0.0
+    released_ts = state.released_ts
+    if released_ts is None:
+        if state.pinned_since is None:  # released before its state kept this (an older state): not known
+            return None, 0.0
+        released_ts = ts
+    if (
+        x is None
+        or y is None
+        or pinned_x is None
+        or pinned_y is None
+        or state.x is None
+        or state.y is None
+        or state.xy_ts is None
+        or not 0.0 < ts - state.xy_ts <= config.speed_gap_s
+    ):
+        return released_ts, 0.0
+    dt = ts - state.xy_ts
+    before = math.hypot(state.x - pinned_x, state.y - pinned_y)
+    step = (math.hypot(x - pinned_x, y - pinned_y) - before) / dt
+    rate = state.away_rate if released_ts < ts else 0.0
+    return released_ts, rate + (1.0 - math.exp(-dt / config.released_walk_rate_time_constant_s)) * (
+        step - rate
+    )
 
 
 def _toward(parked: float, moving: float, motion: float) -> float:

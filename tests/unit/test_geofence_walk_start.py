@@ -1,0 +1,78 @@
+"""A tag the tracker released whose distance from where it was pinned grows as a walk's does (fast now, and as
+fast on average since the release) walks once it is `released_walk_near_m` from its pin, not only once it is
+three accuracies away: a walk that starts 3-4 m from a wall is shown in the next room about as soon as the
+track crosses it. A false release that wanders off and back (a burst of outlying fixes the track follows and
+leaves again) grows its distance from the pin more slowly on average, and changes nothing."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from core.geofence import EXIT, MembershipConfig
+from tests.unit.geofence_two_rooms import FIX_S, WALL_X, run_fixes
+
+pytestmark = pytest.mark.unit
+
+ACCURACY_M = 2.4  # a released track's accuracy on the simulator: three of them are 7 m
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+@pytest.mark.parametrize("pace_mps", [1.3, 1.5])
+def test_a_walk_starting_near_a_wall_is_shown_in_the_new_room_within_a_second_of_crossing(
+    seed: int, pace_mps: float
+) -> None:
+    # pinned 3.5 m from the wall for 20 s, released: the track heads east through the wall and on to x = 16
+    rng = np.random.default_rng(seed)
+    parked = 40
+    walk = np.arange(6.5, 16.0, pace_mps * FIX_S)
+    x = np.r_[np.full(parked, 6.5), walk] + rng.normal(0.0, 0.05, parked + len(walk))
+    y = 20.0 + rng.normal(0.0, 0.05, len(x))
+    stationary = np.arange(len(x)) < parked
+    result = run_fixes(x, y, ACCURACY_M, stationary)
+    t = np.arange(len(x)) * FIX_S
+    crossed = t[np.argmax(x > WALL_X)]
+    shown_b = t[np.argmax([zones == ["b"] for zones in result.zone_ids])]
+    assert result.zone_ids[parked - 1] == ["a"]
+    assert crossed <= shown_b <= crossed + 1.0, f"shown in b {shown_b - crossed:.1f} s after the wall"
+
+
+def _burst(seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pinned 1.2 m inside a; released, the track follows outlying fixes 2.6 m west, then back east past the
+    pin and 1 m across the wall at 1.3 m/s (4.7 m from the pin), stays there a second and returns; pinned
+    again."""
+    rng = np.random.default_rng(seed)
+    pin = np.array([8.8, 20.0])
+    west, east = np.array([6.2, 19.6]), np.array([11.0, 24.2])
+    legs = [np.linspace(pin, west, 5)[1:]]
+    n_east = int(np.ceil(np.hypot(*(east - west)) / (1.3 * FIX_S)))
+    legs += [np.linspace(west, east, n_east + 1)[1:], np.repeat(east[None], 2, axis=0)]
+    legs += [np.linspace(east, pin, 7)[1:]]
+    wander = np.concatenate(legs)
+    xy = np.r_[np.repeat(pin[None], 40, axis=0), wander, np.repeat(pin[None], 20, axis=0)]
+    xy += rng.normal(0.0, 0.05, xy.shape)
+    stationary = np.ones(len(xy), bool)
+    stationary[40 : 40 + len(wander)] = False
+    return xy[:, 0], xy[:, 1], stationary
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_a_false_release_that_wanders_off_and_back_across_a_wall_does_not_switch_rooms(seed: int) -> None:
+    x, y, stationary = _burst(seed)
+    result = run_fixes(x, y, ACCURACY_M, stationary)
+    assert all(zones == ["a"] for zones in result.zone_ids[39:])
+    assert not [tr for tr in result.transitions if tr.kind == EXIT]
+
+
+def test_the_walk_start_rule_can_be_switched_off() -> None:
+    # the same walk as above at 1.3 m/s: without the rule it is shown in b only once its (slow) speed says so
+    rng = np.random.default_rng(1)
+    walk = np.arange(6.5, 16.0, 1.3 * FIX_S)
+    x = np.r_[np.full(40, 6.5), walk] + rng.normal(0.0, 0.05, 40 + len(walk))
+    y = np.full(len(x), 20.0)
+    stationary = np.arange(len(x)) < 40
+    config = MembershipConfig(released_walk_near_m=float("inf"))
+    result = run_fixes(x, y, ACCURACY_M, stationary, config=config)
+    crossed = np.argmax(x > WALL_X)
+    shown_b = np.argmax([zones == ["b"] for zones in result.zone_ids])
+    assert (shown_b - crossed) * FIX_S > 1.0
