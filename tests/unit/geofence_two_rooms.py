@@ -36,3 +36,20 @@ def run_fixes(
         {},
         stationary=stationary,
     )
+
+
+def walk_from_pin(seed: int, start_x: float, pace_mps: float, parked: int = 40) -> tuple[np.ndarray, ...]:
+    """(x, y, stationary): pinned at x = `start_x` for `parked` fixes, then released, walking east at `pace_mps`
+    through the wall and on to x = 16 (fixes jitter by 5 cm)."""
+    rng = np.random.default_rng(seed)
+    walk = np.arange(start_x, 16.0, pace_mps * FIX_S)
+    x = np.r_[np.full(parked, start_x), walk] + rng.normal(0.0, 0.05, parked + len(walk))
+    y = 20.0 + rng.normal(0.0, 0.05, len(x))
+    return x, y, np.arange(len(x)) < parked
+
+
+def seconds_to_show_b(x: np.ndarray, result: GeofenceResult) -> float:
+    """How long after its fixes crossed the wall the tag was first shown in b."""
+    crossed = int(np.argmax(x > WALL_X))
+    shown_b = int(np.argmax([zones == ["b"] for zones in result.zone_ids]))
+    return (shown_b - crossed) * FIX_S
