@@ -484,23 +484,9 @@ def apply_fix(
                     transitions.append(ZoneTransition(tag_id, other, EXIT, ts, dwell_s=ts - kept.since))
     transitions.sort(key=lambda t: (t.kind != EXIT, t.zone_id))  # exits first: leave A, then enter B
     state = TagZoneState(
-        ts,
-        zones,
-        None,
-        x,
-        y,
-        xy_ts,
-        vx,
-        vy,
-        moving_since,
-        moved_ts,
-        pinned_since,
-        pinned_x,
-        pinned_y,
-        first_ts,
-        released_ts,
-        away_rate,
-    )
+        ts, zones, None, x, y, xy_ts, vx, vy, moving_since, moved_ts,
+        pinned_since, pinned_x, pinned_y, first_ts, released_ts, away_rate,
+    )  # fmt: skip
     return state, transitions
 
 
@@ -568,11 +554,12 @@ def _leaving_pin(
     y: float | None,
     accuracy_m: float,
     config: MembershipConfig,
-    released_ts: float | None = None,
-    away_rate: float = 0.0,
+    released_ts: float | None,
+    away_rate: float,
 ) -> bool:
-    """The fix is farther from where the tracker last pinned the tag than a parked tag's fixes wander, and
-    moving away from there: a tag that walked off and stopped waits for its next pin as a parked tag."""
+    """The fix is farther from where the tracker last pinned the tag than a parked tag's fixes wander (nearer
+    when its distance from there grows as a walk's does since the release), and moving away from there: a tag
+    that walked off and stopped waits for its next pin as a parked tag."""
     px, py = state.pinned_x, state.pinned_y
     if x is None or y is None or px is None or py is None:
         return False
@@ -629,9 +616,8 @@ def _release(
     before = math.hypot(state.x - pinned_x, state.y - pinned_y)
     step = (math.hypot(x - pinned_x, y - pinned_y) - before) / dt
     rate = state.away_rate if released_ts < ts else 0.0
-    return released_ts, rate + (1.0 - math.exp(-dt / config.released_walk_rate_time_constant_s)) * (
-        step - rate
-    )
+    weight = 1.0 - math.exp(-dt / config.released_walk_rate_time_constant_s)
+    return released_ts, rate + weight * (step - rate)
 
 
 def _toward(parked: float, moving: float, motion: float) -> float:
