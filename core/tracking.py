@@ -336,11 +336,10 @@ def track_update(
     remembers = alive & has_fix & ~rejected_now
     offset = np.nan_to_num(np.stack([fix_x - batch.pin[:, 0], fix_y - batch.pin[:, 1]], axis=1))
     mean_before = np.where(was_parked[:, None], 0.0, batch.drift)
+    # (at the release dt == since_pin: the mean starts there)
     pin_offset = np.where(
         remembers[:, None],
-        _time_mean(
-            mean_before, offset, dt, since_pin
-        ),  # at the release dt == since_pin: the mean starts there
+        _time_mean(mean_before, offset, dt, since_pin),
         np.where(alive[:, None], mean_before, 0.0),
     )
     back = remembers & ~was_parked & (still_s >= config.pin_return_after_s)

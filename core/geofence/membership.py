@@ -377,7 +377,8 @@ def apply_fix(
                 walked = math.hypot(x - pinned_x, y - pinned_y) >= config.pinned_walk_m
             pinned_x, pinned_y = x, y
     pinned = pinned_since is not None
-    released_ts, away_rate = _release(state, ts, x, y, pinned_x, pinned_y, stationary, config)
+    released = config.speed_aware and stationary is not None and not stationary
+    released_ts, away_rate = _release(state, ts, x, y, pinned_x, pinned_y, released, config)
     tracked = _track_inside(state.zones, signed_m, ts, config) if config.speed_aware else state.zones
     speed = math.hypot(vx, vy)
     # a tag the tracker pins is parked, whatever its fixes' apparent speed: a walk is over
@@ -392,7 +393,6 @@ def apply_fix(
         ), []  # fmt: skip
 
     motion = config.motion(speed)
-    released = config.speed_aware and stationary is not None and not stationary
     if released and _leaving_pin(state, ts, x, y, accuracy_m, config, released_ts, away_rate):
         motion = 1.0  # released and farther from its pin than a parked tag's fixes wander: it walks
     # settling: it stopped, no longer than `settle_s` ago, after walking out of its room (while it walks, the
@@ -576,10 +576,8 @@ def _leaving_pin(
         )
     if far < needed:
         return False
-    if state.x is None or state.y is None or state.xy_ts is None or ts <= state.xy_ts:
-        return True
-    before = math.hypot(state.x - px, state.y - py)
-    return (far - before) / (ts - state.xy_ts) >= config.released_walk_away_mps
+    away = _away_step(state, ts, x, y, px, py)
+    return away is None or away[0] >= config.released_walk_away_mps
 
 
 def _release(
@@ -589,35 +587,38 @@ def _release(
     y: float | None,
     pinned_x: float | None,
     pinned_y: float | None,
-    stationary: bool | None,
+    released: bool,
     config: MembershipConfig,
 ) -> tuple[float | None, float]:
     """(the first fix since the tracker released the tag, None while pinned or not known; the exponential mean
     of the rate its distance from where it was pinned grows at since then, m/s)."""
-    if not config.speed_aware or stationary is not False:
+    if not released:
         return None, 0.0
     released_ts = state.released_ts
     if released_ts is None:
         if state.pinned_since is None:  # released before its state kept this (an older state): not known
             return None, 0.0
         released_ts = ts
-    if (
-        x is None
-        or y is None
-        or pinned_x is None
-        or pinned_y is None
-        or state.x is None
-        or state.y is None
-        or state.xy_ts is None
-        or not 0.0 < ts - state.xy_ts <= config.speed_gap_s
-    ):
+    away = _away_step(state, ts, x, y, pinned_x, pinned_y)
+    if away is None or away[1] > config.speed_gap_s:
         return released_ts, 0.0
-    dt = ts - state.xy_ts
-    before = math.hypot(state.x - pinned_x, state.y - pinned_y)
-    step = (math.hypot(x - pinned_x, y - pinned_y) - before) / dt
+    step, dt = away
     rate = state.away_rate if released_ts < ts else 0.0
     weight = 1.0 - math.exp(-dt / config.released_walk_rate_time_constant_s)
     return released_ts, rate + weight * (step - rate)
+
+
+def _away_step(
+    state: TagZoneState, ts: float, x: float | None, y: float | None, px: float | None, py: float | None
+) -> tuple[float, float] | None:
+    """(the rate, m/s, at which the tag's distance from (px, py) grew since its last fix; the time since), or None
+    when a position is missing or time did not advance."""
+    if x is None or y is None or px is None or py is None:
+        return None
+    if state.x is None or state.y is None or state.xy_ts is None or ts <= state.xy_ts:
+        return None
+    dt = ts - state.xy_ts
+    return (math.hypot(x - px, y - py) - math.hypot(state.x - px, state.y - py)) / dt, dt
 
 
 def _toward(parked: float, moving: float, motion: float) -> float:
