@@ -125,6 +125,23 @@ def test_new_tag_by_a_wall_gets_the_room_the_tracker_settles_it_in(seed: int) ->
     assert [(t.kind, t.zone_id) for t in alone.transitions][0] == (ENTER, "a")
 
 
+@pytest.mark.parametrize("seed", [1, 2])
+def test_new_tag_pinned_deep_inside_a_room_gets_it_without_waiting(seed: int) -> None:
+    # Switched on 1.5 m inside b with 2 m fixes (within the margin: admitted by lingering), pinned from 4 s on:
+    # the pin is deeper than its bias reaches, so b comes with the enter dwell, not 15 s after the pin.
+    rng = np.random.default_rng(seed)
+    x, y = 11.5 + rng.normal(0.0, 0.03, 240), 20.0 + rng.normal(0.0, 0.03, 240)
+    pinned = np.arange(240) * FIX_S >= PIN_AFTER_S
+    result = _run(x, y, accuracy_m=2.0, stationary=pinned)
+    assert [(t.kind, t.zone_id) for t in result.transitions] == [(ENTER, "b")]
+    assert result.transitions[0].ts == pytest.approx(MembershipConfig().enter_dwell_s)
+    # with the rule off it waits for the pin to age, as a tag pinned near the wall still does
+    off = _run(x, y, 2.0, pinned, config=MembershipConfig(first_room_pin_depth_m=float("inf")))
+    assert off.transitions[0].ts == pytest.approx(PIN_AFTER_S + MembershipConfig().first_room_pin_s)
+    shallow = _run(x - 1.0, y, accuracy_m=2.0, stationary=pinned)
+    assert shallow.transitions[0].ts == pytest.approx(PIN_AFTER_S + MembershipConfig().first_room_pin_s)
+
+
 def test_new_tag_the_tracker_never_pins_is_still_admitted() -> None:
     # 0.5 m inside a (within the margin: admitted by lingering), never pinned: it waits first_room_max_s, not forever
     n = 240
