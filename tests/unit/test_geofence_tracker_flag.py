@@ -63,6 +63,38 @@ def test_tag_pinned_on_the_wall_does_not_flap_when_the_tracker_releases_and_repi
     assert result.states["T"].moved_ts is None  # never taken for a walk
 
 
+def _through_a_door(
+    seed: int, from_x: float, to_x: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    """Parked in a at `from_x` for 20 s, walks east at 1 m/s and parks at `to_x` for two minutes (fixes jitter
+    ±3 cm), pinned PIN_AFTER_S after each stop; returns the time it re-pins."""
+    rng = np.random.default_rng(seed)
+    walk = np.arange(from_x, to_x, FIX_S)
+    x = np.r_[np.full(40, from_x), walk, np.full(240, to_x)] + rng.normal(0.0, 0.03, 280 + len(walk))
+    y = 20.0 + rng.normal(0.0, 0.03, len(x))
+    t = np.arange(len(x)) * FIX_S
+    stopped = (40 + len(walk)) * FIX_S
+    return x, y, (t >= PIN_AFTER_S) & (t < 40 * FIX_S) | (t >= stopped + PIN_AFTER_S), stopped + PIN_AFTER_S
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_a_few_metres_through_a_door_is_a_walk_once_pinned_past_the_wall(seed: int) -> None:
+    # 4.2 m from x = 7 to 1.2 m inside b, with 3 m fixes (within the margin): too short for the speed or the
+    # 8 m pin rule, but the new pin is clearly out of a: it walked, and b comes with the pin
+    x, y, pinned, pinned_at = _through_a_door(seed, 7.0, 11.2)
+    result = _run(x, y, accuracy_m=3.0, stationary=pinned)
+    assert [(t.kind, t.zone_id) for t in result.transitions] == [(ENTER, "a"), (EXIT, "a"), (ENTER, "b")]
+    assert result.transitions[2].ts == pytest.approx(pinned_at)
+    # without the rule the lingering switch holds it in a for seconds after the pin
+    off = _run(x, y, 3.0, pinned, config=MembershipConfig(pinned_walk_out_m=float("inf")))
+    assert off.transitions[2].ts >= pinned_at + 3.0
+    # a pin as far away but only 0.3 m past the wall is no walk: the tag keeps a
+    x, y, pinned, _ = _through_a_door(seed, 6.0, 10.3)
+    shallow = _run(x, y, accuracy_m=3.0, stationary=pinned)
+    assert [(t.kind, t.zone_id) for t in shallow.transitions] == [(ENTER, "a")]
+    assert shallow.states["T"].moved_ts is None
+
+
 def test_the_pin_is_kept_in_the_state_and_older_states_still_decode() -> None:
     x, y, stationary, pinned_at = _short_walk(1)
     state = _run(x, y, accuracy_m=1.0, stationary=stationary).states["T"]
