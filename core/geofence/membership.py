@@ -140,8 +140,10 @@ at the fix). The margin a fix must clear is tied to its accuracy (`margin_per_ac
   seed 6 (a tag 0.5 m from a wall was switched by a burst and back by the lingering switch; 1.7 -> 1.3 summed
   over seeds 1-6), walking tags and events per true room change unchanged (the bench's walkers pause at most
   60 s), harsh (correlated) radio parked spurious 468.4 -> 468.2 summed over seeds 1-6. The price: a tag parked
-  for minutes that walks straight through a wall as it is released is shown past it 1.5 s later. Without the
-  held time (every release) the walking wrong share rose 0.71 points summed over seeds 1-6, with 20 s 0.60.
+  for minutes that walks straight through a wall as it is released is shown past it 1.5 s later: with the
+  bench's walks but pauses of 60-180 s (every walk starts from a long pin), the walking wrong share rose
+  4.54/4.71 -> 4.65/4.80 % (seeds 1/2, with the walk-start rule above). Without the held time (every release)
+  the walking wrong share rose 0.71 points summed over seeds 1-6, with 20 s 0.60.
 
 Fixes older than the last one applied for the tag are ignored, so replaying a batch after a crash cannot emit a
 transition twice once the state was saved. The state per tag is a small msgspec value (`TagZoneState`) stored
