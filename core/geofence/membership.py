@@ -520,12 +520,13 @@ def apply_fix(
             if d >= margin:
                 clear_since = current.pending if current is not None and current.pending is not None else ts
             enter_dwell = _pick(overrides.enter_dwell_s if overrides else None, config.enter_dwell_s)
+            # entering would leave another room (exclusive rooms): a switch, on surer evidence below
+            mine = overlaps.get(zone_id, frozenset()) if overlaps is not None else frozenset()
+            switch = overlaps is not None and any(other not in mine for other in inside_before)
             confirm_s = enter_confirm_s
-            if just_released and overlaps is not None:
-                mine = overlaps.get(zone_id, frozenset())
-                switch = any(other not in mine for other in inside_before)
+            if just_released and switch:
                 # a burst of outlying fixes released a parked tag: its track crosses a wall for a second or so
-                confirm_s = max(confirm_s, config.released_switch_confirm_s) if switch else confirm_s
+                confirm_s = max(confirm_s, config.released_switch_confirm_s)
             clearly_in = clear_since is not None and ts - clear_since >= min(confirm_s, enter_dwell)
             depth_sum = (current.depth_sum if current is not None else 0.0) + min(d, margin)
             fixes = (current.fixes if current is not None else 0) + 1
@@ -537,28 +538,24 @@ def apply_fix(
                     ts - pinned_since >= config.first_room_pin_s or d >= config.first_room_pin_depth_m
                 )
                 lingered = settled or ts - started >= config.first_room_max_s
-            if not clearly_in and overlaps is not None and ts - started < config.switch_dwell_s:
-                mine = overlaps.get(zone_id, frozenset())
-                if any(other not in mine for other in inside_before):  # would leave another room: be surer
-                    mean_depth = depth_sum / fixes
-                    if settling and pinned:
-                        # the tracker's pin is already an average over seconds of fixes: waiting adds nothing
-                        lingered = d >= config.settle_depth_m
-                    elif settling:  # just walked here: the room it was in has no incumbent's advantage
-                        lingered = ts - started >= min(config.settle_dwell_s, enter_dwell)
-                        lingered = lingered and mean_depth >= config.settle_depth_m
-                        # ... and fixes deep inside it on average for a moment are as clear (docstring)
-                        deep = (
-                            ts - started >= config.settle_deep_dwell_s and mean_depth >= config.settle_deep_m
-                        )
-                        lingered = lingered or deep
-                    elif lingered:
-                        # a mean over longer is surer: the depth asked falls as 1/sqrt(time spent), to a floor
-                        needed = config.switch_depth_m * math.sqrt(enter_dwell / max(ts - started, 1e-9))
-                        # ... but not below a floor over fixes the tracker averaged into one spot (docstring)
-                        if pinned:
-                            needed = max(needed, config.pinned_switch_depth_m)
-                        lingered = mean_depth >= max(needed, config.switch_min_depth_m)
+            if not clearly_in and switch and ts - started < config.switch_dwell_s:
+                mean_depth = depth_sum / fixes
+                if settling and pinned:
+                    # the tracker's pin is already an average over seconds of fixes: waiting adds nothing
+                    lingered = d >= config.settle_depth_m
+                elif settling:  # just walked here: the room it was in has no incumbent's advantage
+                    lingered = ts - started >= min(config.settle_dwell_s, enter_dwell)
+                    lingered = lingered and mean_depth >= config.settle_depth_m
+                    # ... and fixes deep inside it on average for a moment are as clear (docstring)
+                    deep = ts - started >= config.settle_deep_dwell_s and mean_depth >= config.settle_deep_m
+                    lingered = lingered or deep
+                elif lingered:
+                    # a mean over longer is surer: the depth asked falls as 1/sqrt(time spent), to a floor
+                    needed = config.switch_depth_m * math.sqrt(enter_dwell / max(ts - started, 1e-9))
+                    # ... but not below a floor over fixes the tracker averaged into one spot (docstring)
+                    if pinned:
+                        needed = max(needed, config.pinned_switch_depth_m)
+                    lingered = mean_depth >= max(needed, config.switch_min_depth_m)
             if (clearly_in or lingered) and not first_window:
                 zones[zone_id] = ZoneMembership(inside=True, since=ts, d=d, d_ts=ts)
                 transitions.append(ZoneTransition(tag_id, zone_id, ENTER, ts))
