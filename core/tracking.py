@@ -303,8 +303,8 @@ def track_update(
     pred = track_predict(batch, ts_arr, config)
     # Learnt fix noise: innovations against the predicted position (its own spread is left out on purpose: a
     # filter that follows hopping fixes explains them by motion, its covariance grows and they look consistent).
-    # A batch that does not keep the ratio (None: realtime/locator.py's stored layout has no column for it yet)
-    # takes its fixes as claimed, as before.
+    # A batch that does not keep the ratio (None) takes its fixes as claimed; realtime/locator.py stores it
+    # (layout RT6).
     ratio = batch.noise_ratio
     if config.noise_adapt_s > 0 and ratio is not None:
         raw_innov = np.nan_to_num(np.stack([fix_x - pred.state[:, 0], fix_y - pred.state[:, 1]], axis=1))

@@ -39,16 +39,17 @@ ModelLookup = Callable[[object], "LocationModel | None"]
 
 log = logging.getLogger(__name__)
 _TRIU = np.triu_indices(4)
-STATE_WIDTH = 32  # floats per serialised tag state (see TagStates.pack)
-STATE_MAGIC = b"RT5"
+STATE_WIDTH = 33  # floats per serialised tag state (see TagStates.pack)
+STATE_MAGIC = b"RT6"
 # Older layouts are a prefix of this one: read them, newer fields start at their "none" value (`_FRESH`).
-_LEGACY = {b"RT2": 25, b"RT3": 27, b"RT4": 30}
+_LEGACY = {b"RT2": 25, b"RT3": 27, b"RT4": 30, b"RT5": 32}
 # A tag never seen, and the fields an older layout lacks: zero except "no fix yet" (-inf) and "never pinned".
 _FRESH = np.zeros(STATE_WIDTH)
 _FRESH[0] = -np.inf  # last_fix_ts
 _FRESH[27:29] = np.nan  # pin x y
 _FRESH[29] = -np.inf  # pin_ts
 _FRESH[30:32] = np.nan  # still mean x y
+_FRESH[32] = 1.0  # fix noise ratio: fixes as claimed
 # How far behind its partition's newest event time an observation is still carried for a tag that has not been
 # heard since: it only matters if the tag's next observations arrive this late. The carry (memory, and the
 # per-batch work over it) grows with observation rate × this, so it is seconds, not a minute.
@@ -161,7 +162,8 @@ class TagStates:
     # 18 still_s, 19 rejected, 20 hist_ts, 21 hist_x, 22 hist_y, 23 db_ts (last current_locations write),
     # 24 bias_m (the tracker's range-bias estimate), 25-26 drift x y (running mean of a parked track's innovations),
     # 27-28 pin x y (where the track was last held parked; NaN: never), 29 pin_ts (when; -inf: never),
-    # 30-31 still mean x y (mean of the fixes since the track began to look still; NaN: none)
+    # 30-31 still mean x y (mean of the fixes since the track began to look still; NaN: none),
+    # 32 noise ratio (the tag's learnt fix noise per claimed variance; 1: as claimed)
     def pack(self, vec: np.ndarray) -> list[bytes]:
         blob = np.ascontiguousarray(vec, dtype="<f8").tobytes()
         width = STATE_WIDTH * 8
@@ -496,6 +498,7 @@ def _track_batch(vec: np.ndarray) -> TrackBatch:
         pin=vec[:, 27:29].copy(),
         pin_ts=vec[:, 29].copy(),
         still_mean=vec[:, 30:32].copy(),
+        noise_ratio=vec[:, 32].copy(),
     )
 
 
@@ -512,3 +515,5 @@ def _store_track(vec: np.ndarray, rows: np.ndarray, batch: TrackBatch) -> None:
     vec[rows, 27:29] = batch.pin
     vec[rows, 29] = batch.pin_ts
     vec[rows, 30:32] = batch.still_mean
+    if batch.noise_ratio is not None:
+        vec[rows, 32] = batch.noise_ratio

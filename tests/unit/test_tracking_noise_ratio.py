@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from core.tracking import TrackBatch, TrackingConfig, track_series, track_update
+from realtime.locator import TagStates, _store_track, _track_batch
 
 pytestmark = pytest.mark.unit
 
@@ -38,12 +39,33 @@ def test_a_tag_whose_fixes_hop_between_two_spots_is_held_parked():
     assert moves < 0.6 * moves_off
 
 
-def test_the_learnt_noise_survives_the_stored_state():
+def _learnt() -> TrackBatch:
+    """The hopping tag's track after its first 200 s of fixes."""
     tag, ts, x, y, accuracy = hopping_tag()
     batch = TrackBatch.empty(1)
     for t, fx, fy in zip(ts[:400], x[:400], y[:400], strict=True):
         batch, _ = track_update(batch, np.array([fx]), np.array([fy]), np.array([2.3]), t)
     assert batch.noise_ratio is not None and batch.noise_ratio[0] > 1.5
+    return batch
+
+
+def test_the_learnt_noise_survives_the_stored_state():
+    batch = _learnt()
     restored = TrackBatch.from_states(batch.to_states())
     assert restored.noise_ratio is not None
     assert restored.noise_ratio[0] == pytest.approx(batch.noise_ratio[0])
+
+
+def test_the_learnt_noise_survives_the_realtime_live_store_and_older_states_take_fixes_as_claimed():
+    batch = _learnt()
+    states = TagStates(capacity=1)
+    codes = states.intern(["T1"])
+    _store_track(states.vec, codes, batch)
+    blob = states.pack(states.vec[codes])[0]
+    states.load(codes, [blob], np.array([0]))
+    restored = _track_batch(states.vec[codes]).noise_ratio
+    assert restored is not None and restored[0] == pytest.approx(batch.noise_ratio[0])
+    # stored before the ratio was kept (layout RT5, 32 floats): its fixes count as claimed until it learns
+    old = b"RT5" + np.ascontiguousarray(states.vec[codes][0, :32], dtype="<f8").tobytes()
+    states.load(codes, [old], np.array([0]))
+    assert _track_batch(states.vec[codes]).noise_ratio[0] == 1.0
