@@ -122,7 +122,7 @@ class TrackingConfig:
     # innovation per its claimed variance; fixes count that many times noisier (up to max_noise_scale in σ;
     # one fix counts at most max_noise_ratio_per_fix, a real move's restart must not stick). 0: fixes as
     # claimed. Zones (bench/zones.py), correlated radio parked spurious per tag-hour, seeds 1-6, 485.9 -> 195.0
-    # (seed 1's worst tag: pinned 5 % -> ~70 % of the time); simulator walking wrong sum 34.38 -> 34.42 %,
+    # (seed 1's worst tag: pinned 5 % -> 62 % of the time); simulator walking wrong sum 34.38 -> 34.42 %,
     # parked spurious and events per change unchanged. 30 s: 168.2 but walking wrong +0.19; 90 s: 186.2, +0.07.
     noise_adapt_s: float = 120.0
     max_noise_scale: float = 3.0
