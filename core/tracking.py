@@ -301,24 +301,25 @@ def track_update(
     dt = np.maximum(ts_arr - batch.ts, 0.0)
 
     pred = track_predict(batch, ts_arr, config)
+    state, cov = pred.state.copy(), pred.cov.copy()
+    # the fix's offset from the prediction, 0 for rows without a fix
+    innovation0 = np.nan_to_num(np.stack([fix_x - state[:, 0], fix_y - state[:, 1]], axis=1))
     # Learnt fix noise: innovations against the predicted position (its own spread is left out on purpose: a
     # filter that follows hopping fixes explains them by motion, its covariance grows and they look consistent).
     # A batch that does not keep the ratio (None) takes its fixes as claimed; realtime/locator.py stores it
     # (layout RT6).
     ratio = batch.noise_ratio
     if config.noise_adapt_s > 0 and ratio is not None:
-        raw_innov = np.nan_to_num(np.stack([fix_x - pred.state[:, 0], fix_y - pred.state[:, 1]], axis=1))
         claimed = 2 * np.nan_to_num(r_sigma) ** 2
-        q = np.minimum((raw_innov**2).sum(axis=1) / np.maximum(claimed, 1e-6), config.max_noise_ratio_per_fix)
+        q = np.minimum(
+            (innovation0**2).sum(axis=1) / np.maximum(claimed, 1e-6), config.max_noise_ratio_per_fix
+        )
         w = np.clip(dt / config.noise_adapt_s, 0.0, 1.0)
         ratio = np.where(has_fix & batch.active, ratio + w * (q - ratio), ratio)
         r_sigma = r_sigma * np.clip(np.sqrt(ratio), 1.0, config.max_noise_scale)
-    state, cov = pred.state.copy(), pred.cov.copy()
-    innovation = np.stack([fix_x - state[:, 0], fix_y - state[:, 1]], axis=1)
     s = cov[:, :2, :2] + (r_sigma**2)[:, None, None] * np.eye(2)
     s = np.where(has_fix[:, None, None], s, np.eye(2))
     s_inv = np.linalg.inv(s)
-    innovation0 = np.nan_to_num(innovation)
     d2 = np.einsum("ni,nij,nj->n", innovation0, s_inv, innovation0)
     jump_speed = np.hypot(*innovation0.T) / np.maximum(dt, 1e-3)
     implausible = (d2 > config.gate_chi2) & (jump_speed > config.max_speed_mps)
