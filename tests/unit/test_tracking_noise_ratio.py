@@ -69,3 +69,26 @@ def test_the_learnt_noise_survives_the_realtime_live_store_and_older_states_take
     old = b"RT5" + np.ascontiguousarray(states.vec[codes][0, :32], dtype="<f8").tobytes()
     states.load(codes, [old], np.array([0]))
     assert _track_batch(states.vec[codes]).noise_ratio[0] == 1.0
+
+
+def test_a_noisy_tags_hops_do_not_release_it_but_a_walk_still_does():
+    """Its hops come in runs, so its drift wanders farther than its learnt noise allows for independent fixes:
+    the drift release threshold grows with the learnt ratio (`drift_noise_power`)."""
+    pinned, moves = held()
+    pinned_off, moves_off = held(TrackingConfig(drift_noise_power=0.0))
+    # ~1.0 held, 95 % of 5 s moves within ~0.13 m; without: ~0.96 held, released on hop runs, moves ~1.1 m
+    assert pinned > 0.99 and pinned > pinned_off
+    assert moves < 0.5 * moves_off
+    # after learning its noise for 200 s the tag walks off at 1 m/s: released within seconds all the same
+    tag, ts, x, y, accuracy = hopping_tag()
+    rng = np.random.default_rng(1)
+    walk_ts = np.arange(200.0, 240.0, 0.5)
+    walk_x = 5.0 + (walk_ts - 200.0) + rng.normal(0, 0.5, len(walk_ts))
+    walk_y = 6.0 + rng.normal(0, 0.5, len(walk_ts))
+    t_all, x_all, y_all = np.r_[ts[:400], walk_ts], np.r_[x[:400], walk_x], np.r_[y[:400], walk_y]
+    out = track_series(np.zeros(len(t_all), int), t_all, x_all, y_all, np.full(len(t_all), 2.3))
+    walking = t_all >= 200.0
+    released = t_all[walking][~out.stationary[walking]]
+    assert released[0] - 200.0 <= 5.0  # ~4 s (~3.5 s without the rule)
+    at_215 = t_all == 215.0
+    assert abs(out.x[at_215][0] - 20.0) < 2.0
