@@ -147,7 +147,17 @@ def fixes_for(truth_x: np.ndarray, truth_y: np.ndarray, radio: Radio, label: str
     err = np.hypot(tracked.x - gt_x, tracked.y - gt_y)
     print(f"{label}: {len(ts)} fixes, tracked error median {np.median(err):.2f} m, p90 {np.percentile(err, 90):.2f} m, "
           f"reported accuracy median {np.median(tracked.accuracy_m):.2f} m")  # fmt: skip
-    return tags.astype(str), ts, tracked.x, tracked.y, tracked.accuracy_m, gt_x, gt_y, tracked.stationary
+    return (
+        tags.astype(str),
+        ts,
+        tracked.x,
+        tracked.y,
+        tracked.accuracy_m,
+        gt_x,
+        gt_y,
+        tracked.stationary,
+        tracked.noise_ratio,
+    )
 
 
 def _truth_at(truth_x: np.ndarray, truth_y: np.ndarray, tag: np.ndarray, t: np.ndarray):  # type: ignore[no-untyped-def]
@@ -164,14 +174,31 @@ def _truth_at(truth_x: np.ndarray, truth_y: np.ndarray, tag: np.ndarray, t: np.n
 
 
 def membership_runs(
-    rooms: list, tags, ts, x, y, acc, config: MembershipConfig | None = None, stationary=None
+    rooms: list,
+    tags,
+    ts,
+    x,
+    y,
+    acc,
+    config: MembershipConfig | None = None,
+    stationary=None,
+    noise_ratio=None,
 ):  # type: ignore[no-untyped-def]
     """Reported zones per fix and transitions: with hysteresis, and naive (inside = in). `stationary`: the
-    tracker's flag per fix, as the realtime loop passes it (None = the fixes alone)."""
+    tracker's flag per fix, as the realtime loop passes it (None = the fixes alone); `noise_ratio` its learnt fix noise."""
     engine = GeofenceEngine(rooms, config or MembershipConfig())
     n = len(ts)
     result = engine.evaluate(
-        list(tags), ["site"] * n, np.zeros(n, np.int64), ts, x, y, acc, states={}, stationary=stationary
+        list(tags),
+        ["site"] * n,
+        np.zeros(n, np.int64),
+        ts,
+        x,
+        y,
+        acc,
+        states={},
+        stationary=stationary,
+        noise_ratio=noise_ratio,
     )
     naive = [sorted(z for z, d in signed.items() if d >= 0)
              for signed in engine.locate(["site"] * n, np.zeros(n), x, y)]  # fmt: skip
@@ -230,8 +257,10 @@ def stability(minutes: float, n_tags: int, seed: int, radio_name: str) -> dict[s
     # stationary tags near walls
     pos = stationary_positions(rng, n_tags)
     sx, sy = np.repeat(pos[:, :1], seconds, axis=1), np.repeat(pos[:, 1:], seconds, axis=1)
-    tags, ts, x, y, acc, gx, gy, pinned = fixes_for(sx, sy, radio, "stationary")
-    result, _, naive_events = membership_runs(rooms, tags, ts, x, y, acc, stationary=pinned)
+    tags, ts, x, y, acc, gx, gy, pinned, noise = fixes_for(sx, sy, radio, "stationary")
+    result, _, naive_events = membership_runs(
+        rooms, tags, ts, x, y, acc, stationary=pinned, noise_ratio=noise
+    )
     truth = {str(k): truth_zones(rooms, pos[k : k + 1, 0], pos[k : k + 1, 1])[0] for k in range(n_tags)}
     spurious = flaps = corrections = 0
     for tag in truth:
@@ -254,8 +283,8 @@ def stability(minutes: float, n_tags: int, seed: int, radio_name: str) -> dict[s
     # crossing tags
     times = np.arange(seconds, dtype=float)
     wx, wy = walking_tracks(rng, n_tags, times)
-    tags, ts, x, y, acc, gx, gy, pinned = fixes_for(wx, wy, radio, "walking")
-    result, naive, _ = membership_runs(rooms, tags, ts, x, y, acc, stationary=pinned)
+    tags, ts, x, y, acc, gx, gy, pinned, noise = fixes_for(wx, wy, radio, "walking")
+    result, naive, _ = membership_runs(rooms, tags, ts, x, y, acc, stationary=pinned, noise_ratio=noise)
     expected = truth_zones(rooms, gx, gy)
     keep = ts >= WARMUP_S
     wrong = wrong_zone(tags, ts, result.zone_ids, expected, LATENCY_S)

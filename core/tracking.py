@@ -246,6 +246,8 @@ class TrackOutput:
     stationary: np.ndarray
     vx: np.ndarray  # the filter's velocity after the fix (m/s; zero once pinned as stationary)
     vy: np.ndarray
+    # the learnt fix noise after the fix (TrackBatch.noise_ratio; None: the batch does not keep it)
+    noise_ratio: np.ndarray | None = None
 
 
 def _process_noise(dt: np.ndarray, accel_sigma: np.ndarray) -> np.ndarray:
@@ -462,6 +464,7 @@ def track_update(
         parked,
         state[:, 2].copy(),
         state[:, 3].copy(),
+        None if ratio is None else np.asarray(ratio, float).copy(),
     )
 
 
@@ -486,7 +489,7 @@ def track_series(
     batch = TrackBatch.empty(len(tags))
     out_x, out_y, out_acc = np.full(len(ts), np.nan), np.full(len(ts), np.nan), np.full(len(ts), np.nan)
     accepted, stationary = np.zeros(len(ts), bool), np.zeros(len(ts), bool)
-    out_vx, out_vy = np.zeros(len(ts)), np.zeros(len(ts))
+    out_vx, out_vy, out_ratio = np.zeros(len(ts)), np.zeros(len(ts)), np.ones(len(ts))
     times, step = np.unique(ts, return_inverse=True)
     order = np.argsort(step, kind="stable")
     bounds = np.searchsorted(step[order], np.arange(len(times) + 1))
@@ -503,4 +506,6 @@ def track_series(
         )
         accepted[rows], stationary[rows] = out.accepted[code[rows]], out.stationary[code[rows]]
         out_vx[rows], out_vy[rows] = out.vx[code[rows]], out.vy[code[rows]]
-    return TrackOutput(out_x, out_y, out_acc, accepted, stationary, out_vx, out_vy)
+        if out.noise_ratio is not None:
+            out_ratio[rows] = out.noise_ratio[code[rows]]
+    return TrackOutput(out_x, out_y, out_acc, accepted, stationary, out_vx, out_vy, out_ratio)

@@ -79,6 +79,9 @@ class FixBatch:
     # Whether the tracker had pinned the tag as parked at the fix. Zone membership uses it to tell a walk from a
     # parked tag's scatter; batches built without a tracker say "not known to be parked" (False).
     stationary: np.ndarray | None = None
+    # The tracker's learnt fix noise at the fix (squared innovation per claimed variance, ~1 = as claimed): zone
+    # membership does not take a noisy tag's apparent speed for a walk. Without a tracker: 1.
+    noise_ratio: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         n = len(self.ts)
@@ -88,6 +91,8 @@ class FixBatch:
             self.model_version = np.full(n, None, dtype=object)
         if self.stationary is None:
             self.stationary = np.zeros(n, bool)
+        if self.noise_ratio is None:
+            self.noise_ratio = np.ones(n)
 
     def __len__(self) -> int:
         return len(self.ts)
@@ -132,6 +137,7 @@ class FixBatch:
             [self.zone_ids[i] for i in index] or [[] for _ in index],
             self.model_version[index],  # type: ignore[index]
             self.stationary[index],  # type: ignore[index]
+            self.noise_ratio[index],  # type: ignore[index]
         )
 
     def datetimes(self) -> list[datetime.datetime]:

@@ -365,6 +365,7 @@ def locate(
     db_due = np.zeros(n, bool)
     sx, sy, sacc = x.copy(), y.copy(), acc.copy()
     still = np.zeros(n, bool)
+    noise = np.ones(n)
     for r in range(int(rank.max()) + 1 if n else 0):
         rows = np.flatnonzero(rank == r)
         p = pos[rows]
@@ -372,6 +373,8 @@ def locate(
         batch, out = track_update(batch, x[rows], y[rows], acc[rows], fix_ts[rows], fix_floor=floor[rows])
         sx[rows], sy[rows], sacc[rows] = out.x, out.y, out.accuracy_m
         still[rows] = out.stationary
+        if out.noise_ratio is not None:
+            noise[rows] = out.noise_ratio
         _store_track(vec, p, batch)
         vec[p, 0] = fix_ts[rows]
         moved = np.hypot(out.x - vec[p, 21], out.y - vec[p, 22]) > np.maximum(out.accuracy_m, 0.5)
@@ -421,6 +424,7 @@ def locate(
         gateway_count=count,
         model_version=model_version,
         stationary=still,
+        noise_ratio=noise,
     )
     return Located(
         fixes_out,

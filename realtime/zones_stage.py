@@ -134,6 +134,8 @@ class ZonesStage:
             states,
             # the tracker's stationary flag: a pinned tag is parked, and where it was pinned settles a walk
             stationary=batch.stationary[rows],  # type: ignore[index]
+            # ... and its learnt fix noise: a noisy tag's apparent speed is not a walk
+            noise_ratio=batch.noise_ratio[rows],  # type: ignore[index]
         )
         for k, i in enumerate(rows.tolist()):
             batch.zone_ids[i] = result.zone_ids[k]

@@ -128,15 +128,20 @@ class GeofenceEngine:
         states: Mapping[str, TagZoneState],
         *,
         stationary: np.ndarray | None = None,
+        noise_ratio: np.ndarray | None = None,
     ) -> GeofenceResult:
         """Apply a batch of fixes (any order; each tag's fixes are applied in event-time order).
 
         `stationary` (optional, per fix): whether the tracker had pinned the tag as parked at that fix (see
-        `apply_fix`). Without it, membership is what the fixes alone say."""
+        `apply_fix`). Without it, membership is what the fixes alone say. `noise_ratio` (optional, per fix): the
+        tracker's learnt fix noise (see `apply_fix`)."""
         x = np.asarray(x, float)
         y = np.asarray(y, float)
         still = (
             None if stationary is None else np.broadcast_to(np.asarray(stationary, bool), x.shape).tolist()
+        )
+        noise = (
+            None if noise_ratio is None else np.broadcast_to(np.asarray(noise_ratio, float), x.shape).tolist()
         )
         signed = self.locate(site_ids, floors, x, y)
         ts = np.asarray(ts, float)
@@ -162,6 +167,7 @@ class GeofenceEngine:
                 float(x[i]),
                 float(y[i]),
                 stationary=None if still is None else still[i],
+                noise_ratio=None if noise is None else noise[i],
             )
             new_states[tag] = state
             transitions.extend(events)

@@ -22,8 +22,10 @@ def run_fixes(
     stationary: np.ndarray | None,
     ts: np.ndarray | None = None,
     config: MembershipConfig | None = None,
+    noise_ratio: np.ndarray | None = None,
 ) -> GeofenceResult:
-    """Tag "T"'s fixes, one every FIX_S unless `ts` is given, all with `accuracy_m`."""
+    """Tag "T"'s fixes, one every FIX_S unless `ts` is given, all with `accuracy_m` (and the tracker's learnt fix
+    noise `noise_ratio`, when given)."""
     n = len(x)
     return GeofenceEngine(ROOMS, config or MembershipConfig()).evaluate(
         ["T"] * n,
@@ -35,6 +37,7 @@ def run_fixes(
         np.full(n, accuracy_m),
         {},
         stationary=stationary,
+        noise_ratio=noise_ratio,
     )
 
 

@@ -145,3 +145,36 @@ def test_stage_passes_the_trackers_stationary_flag_to_membership() -> None:
             ZonesStage(settings).process(batch, ctx)
         shown[flag] = batch.zone_ids[-1]
     assert shown == {False: [str(room_a)], True: [str(room_b)]}
+
+
+def test_stage_passes_the_trackers_learnt_fix_noise_to_membership() -> None:
+    # Parked 6 m inside room A, the track swings at 2 m/s to 1 m past the wall into B and straight back: a
+    # calibrated tag's quick walk through the door, but a noisy tag's hop (realtime.locator fills
+    # FixBatch.noise_ratio from the tracker): that one stays in A.
+    settings, engine, site, audit = _site("Ward")
+    room_a, room_b = uuid.uuid4(), uuid.uuid4()
+    with engine.begin() as conn:
+        for zone, x0 in ((room_a, 0.0), (room_b, 10.0)):
+            ring = [[x0, 0.0], [x0 + 10.0, 0.0], [x0 + 10.0, 40.0], [x0, 40.0], [x0, 0.0]]
+            conn.execute(insert(Geofence.__table__).values(
+                id=zone, site_id=site, name=f"Room {x0:.0f}", kind="work_area", shape="polygon", enabled=True,
+                geometry={"type": "Polygon", "coordinates": [ring]}, **audit,
+            ))  # fmt: skip
+    swing = np.arange(4.0, 11.01, 1.0)
+    xs = np.r_[np.full(60, 4.0), swing, swing[::-1], np.full(60, 4.0)]
+    in_b = {}
+    for ratio in (1.0, 2.0):
+        batch = _fixes(xs, site, uuid.uuid4(), T0)
+        batch.tag_id[:] = f"AC000000020{int(ratio)}"
+        batch.asset_id[:] = None  # a tag not (yet) fixed to an asset
+        batch.y[:] = 20.0
+        batch.accuracy_m[:] = 3.0
+        batch.noise_ratio = np.full(len(xs), ratio)
+        with engine.begin() as conn:
+            ctx = StageContext(
+                settings, conn, MemoryLiveStore(MemoryHub()), LiveKeys(settings.redis_prefix),
+                MemoryBroker().producer(), float(batch.ts[-1]),
+            )  # fmt: skip
+            ZonesStage(settings).process(batch, ctx)
+        in_b[ratio] = sum(1 for zones in batch.zone_ids if zones == [str(room_b)])
+    assert in_b[1.0] > 0 and in_b[2.0] == 0
