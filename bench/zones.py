@@ -185,7 +185,8 @@ def membership_runs(
     noise_ratio=None,
 ):  # type: ignore[no-untyped-def]
     """Reported zones per fix and transitions: with hysteresis, and naive (inside = in). `stationary`: the
-    tracker's flag per fix, as the realtime loop passes it (None = the fixes alone); `noise_ratio` its learnt fix noise."""
+    tracker's flag per fix, as the realtime loop passes it (None = the fixes alone); `noise_ratio`: its learnt
+    fix noise per fix (None = not known)."""
     engine = GeofenceEngine(rooms, config or MembershipConfig())
     n = len(ts)
     result = engine.evaluate(
