@@ -111,10 +111,8 @@ def test_stage_on_embedded_backends() -> None:
         assert conn.execute(select(Alert.__table__.c.status)).scalar_one() == "resolved"
 
 
-def test_stage_passes_the_trackers_stationary_flag_to_membership() -> None:
-    # Parked in room A, a short walk (8.7 m) into room B, parked 0.2 m past the wall: from the fixes alone the
-    # walk is too short to register and A is kept; with the tracker's flag (pinned 4 s after each stop, as
-    # realtime.locator fills FixBatch.stationary) the stage shows B.
+def _two_rooms():  # type: ignore[no-untyped-def]
+    """(settings, engine, site, room A, room B): rooms A (x 0-10 m) and B (x 10-20 m), 40 m long."""
     settings, engine, site, audit = _site("Ward")
     room_a, room_b = uuid.uuid4(), uuid.uuid4()
     with engine.begin() as conn:
@@ -124,57 +122,53 @@ def test_stage_passes_the_trackers_stationary_flag_to_membership() -> None:
                 id=zone, site_id=site, name=f"Room {x0:.0f}", kind="work_area", shape="polygon", enabled=True,
                 geometry={"type": "Polygon", "coordinates": [ring]}, **audit,
             ))  # fmt: skip
+    return settings, engine, site, room_a, room_b
+
+
+def _walk_through_stage(settings, engine, site, tag, xs, accuracy_m, **columns):  # type: ignore[no-untyped-def]
+    """Tag `tag` (no asset) along y = 20 at `xs`, one fix every 0.5 s, with the FixBatch `columns` set, through
+    a fresh zones stage; returns the batch with its zone ids filled in."""
+    batch = _fixes(xs, site, uuid.uuid4(), T0)
+    batch.tag_id[:] = tag
+    batch.asset_id[:] = None  # a tag not (yet) fixed to an asset
+    batch.y[:] = 20.0
+    batch.accuracy_m[:] = accuracy_m
+    for name, value in columns.items():
+        setattr(batch, name, value)
+    with engine.begin() as conn:
+        ctx = StageContext(
+            settings, conn, MemoryLiveStore(MemoryHub()), LiveKeys(settings.redis_prefix),
+            MemoryBroker().producer(), float(batch.ts[-1]),
+        )  # fmt: skip
+        ZonesStage(settings).process(batch, ctx)
+    return batch
+
+
+def test_stage_passes_the_trackers_stationary_flag_to_membership() -> None:
+    # Parked in room A, a short walk (8.7 m) into room B, parked 0.2 m past the wall: from the fixes alone the
+    # walk is too short to register and A is kept; with the tracker's flag (pinned 4 s after each stop, as
+    # realtime.locator fills FixBatch.stationary) the stage shows B.
+    settings, engine, site, room_a, room_b = _two_rooms()
     xs = np.r_[np.full(40, 1.5), np.linspace(1.5, 10.2, 18), np.full(120, 10.2)]
     t = 0.5 * np.arange(len(xs))
     pinned = ((t >= 4.0) & (t < 20.0)) | (t >= 29.0 + 4.0)
-    shown = {}
-    for flag in (False, True):
-        tag = f"AC00000001{int(flag):02d}"
-        batch = _fixes(xs, site, uuid.uuid4(), T0)
-        batch.tag_id[:] = tag
-        batch.asset_id[:] = None  # a tag not (yet) fixed to an asset
-        batch.y[:] = 20.0
-        batch.accuracy_m[:] = 1.0
-        if flag:
-            batch.stationary = pinned
-        with engine.begin() as conn:
-            ctx = StageContext(
-                settings, conn, MemoryLiveStore(MemoryHub()), LiveKeys(settings.redis_prefix),
-                MemoryBroker().producer(), float(batch.ts[-1]),
-            )  # fmt: skip
-            ZonesStage(settings).process(batch, ctx)
-        shown[flag] = batch.zone_ids[-1]
-    assert shown == {False: [str(room_a)], True: [str(room_b)]}
+    alone = _walk_through_stage(settings, engine, site, "AC0000000100", xs, 1.0)
+    flagged = _walk_through_stage(settings, engine, site, "AC0000000101", xs, 1.0, stationary=pinned)
+    assert alone.zone_ids[-1] == [str(room_a)]
+    assert flagged.zone_ids[-1] == [str(room_b)]
 
 
 def test_stage_passes_the_trackers_learnt_fix_noise_to_membership() -> None:
     # Parked 6 m inside room A, the track swings at 2 m/s to 1 m past the wall into B and straight back: a
     # calibrated tag's quick walk through the door, but a noisy tag's hop (realtime.locator fills
     # FixBatch.noise_ratio from the tracker): that one stays in A.
-    settings, engine, site, audit = _site("Ward")
-    room_a, room_b = uuid.uuid4(), uuid.uuid4()
-    with engine.begin() as conn:
-        for zone, x0 in ((room_a, 0.0), (room_b, 10.0)):
-            ring = [[x0, 0.0], [x0 + 10.0, 0.0], [x0 + 10.0, 40.0], [x0, 40.0], [x0, 0.0]]
-            conn.execute(insert(Geofence.__table__).values(
-                id=zone, site_id=site, name=f"Room {x0:.0f}", kind="work_area", shape="polygon", enabled=True,
-                geometry={"type": "Polygon", "coordinates": [ring]}, **audit,
-            ))  # fmt: skip
+    settings, engine, site, _, room_b = _two_rooms()
     swing = np.arange(4.0, 11.01, 1.0)
     xs = np.r_[np.full(60, 4.0), swing, swing[::-1], np.full(60, 4.0)]
     in_b = {}
     for ratio in (1.0, 2.0):
-        batch = _fixes(xs, site, uuid.uuid4(), T0)
-        batch.tag_id[:] = f"AC000000020{int(ratio)}"
-        batch.asset_id[:] = None  # a tag not (yet) fixed to an asset
-        batch.y[:] = 20.0
-        batch.accuracy_m[:] = 3.0
-        batch.noise_ratio = np.full(len(xs), ratio)
-        with engine.begin() as conn:
-            ctx = StageContext(
-                settings, conn, MemoryLiveStore(MemoryHub()), LiveKeys(settings.redis_prefix),
-                MemoryBroker().producer(), float(batch.ts[-1]),
-            )  # fmt: skip
-            ZonesStage(settings).process(batch, ctx)
+        batch = _walk_through_stage(
+            settings, engine, site, f"AC000000020{int(ratio)}", xs, 3.0, noise_ratio=np.full(len(xs), ratio)
+        )
         in_b[ratio] = sum(1 for zones in batch.zone_ids if zones == [str(room_b)])
     assert in_b[1.0] > 0 and in_b[2.0] == 0
