@@ -50,8 +50,8 @@ def test_a_noisy_tags_swing_past_a_wall_is_not_a_walk(seed: int) -> None:
 
 
 def test_a_noisy_tag_that_walks_off_its_pin_still_moves_rooms() -> None:
-    """Pinned 1 m inside a, released, then walking east at 1 m/s to x = 16: shown in b a few seconds after its
-    fixes crossed the wall, as a calibrated tag is (the walk-off rules do not use the speed)."""
+    """Pinned 1 m inside a, released, then walking east at 1 m/s to x = 16: shown in b ~2 s after its fixes
+    crossed the wall, as a calibrated tag is (the walk-off rules do not use the speed)."""
     rng = np.random.default_rng(3)
     walk = np.arange(WALL_X - 1.0, 16.0, 1.0 * FIX_S)
     x = np.r_[np.full(60, WALL_X - 1.0), walk] + rng.normal(0.0, 0.05, 60 + len(walk))
@@ -63,4 +63,4 @@ def test_a_noisy_tag_that_walks_off_its_pin_still_moves_rooms() -> None:
         result = run_fixes(x, y, 1.5, stationary, noise_ratio=np.full(len(x), ratio))
         shown[ratio] = (int(np.argmax([zones == ["b"] for zones in result.zone_ids])) - crossed) * FIX_S
         assert result.zone_ids[-1] == ["b"]
-    assert shown[2.0] <= shown[1.0] + 1.0
+    assert shown[2.0] <= min(shown[1.0] + 1.0, 3.0)
