@@ -322,6 +322,7 @@ def track_update(
     # A batch that does not keep the ratio (None) takes its fixes as claimed; realtime/locator.py stores it
     # (layout RT6).
     ratio = batch.noise_ratio
+    noisier = None  # the ratio where it exceeds 1, up to max_noise_scale in σ (None: fixes as claimed)
     if config.noise_adapt_s > 0 and ratio is not None:
         claimed = 2 * np.nan_to_num(r_sigma) ** 2
         q = np.minimum(
@@ -329,7 +330,8 @@ def track_update(
         )
         w = np.clip(dt / config.noise_adapt_s, 0.0, 1.0)
         ratio = np.where(has_fix & batch.active, ratio + w * (q - ratio), ratio)
-        r_sigma = r_sigma * np.clip(np.sqrt(ratio), 1.0, config.max_noise_scale)
+        noisier = np.clip(ratio, 1.0, config.max_noise_scale**2)
+        r_sigma = r_sigma * np.sqrt(noisier)
     s = cov[:, :2, :2] + (r_sigma**2)[:, None, None] * np.eye(2)
     s = np.where(has_fix[:, None, None], s, np.eye(2))
     s_inv = np.linalg.inv(s)
@@ -372,9 +374,9 @@ def track_update(
     a = config.drift_smoothing
     drift = np.where((update & was_parked)[:, None], (1 - a) * batch.drift + a * innovation0, 0.0)
     drift_sigma = r_sigma  # (inflated by the learnt fix noise above)
-    if ratio is not None and config.drift_noise_power > 0:
+    if noisier is not None and config.drift_noise_power > 0:
         # a noisier-than-claimed tag's fixes hop in runs: correlated over the drift's time constant (see config)
-        drift_sigma = r_sigma * np.clip(ratio, 1.0, config.max_noise_scale**2) ** config.drift_noise_power
+        drift_sigma = r_sigma * noisier**config.drift_noise_power
     drifting = np.hypot(drift[:, 0], drift[:, 1]) > config.drift_release_sigma * drift_sigma
     consistent = (d2 <= config.release_chi2) & ~drifting
     still_s = np.where(update & consistent & slow, batch.still_s + dt, 0.0)

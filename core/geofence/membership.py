@@ -519,7 +519,7 @@ def apply_fix(
     margin = config.margin_m(accuracy_m, motion)
     enter_confirm_s = _toward(config.enter_confirm_s, config.moving_enter_confirm_s, motion)
     if departure == STARTING:  # a walk starting nearer its pin: a smaller margin, as far as it heads out
-        margin = min(margin, margin + heading * (config.released_start_margin_m - margin))
+        margin = _toward(margin, config.released_start_margin_m, heading)
         enter_confirm_s = _toward(enter_confirm_s, config.moving_enter_confirm_s, heading)
     dwell = dwell or {}
     # a new tag's first fixes come from a part-filled window and a track still converging on them
@@ -666,7 +666,7 @@ def _moved(
     if ts - since < config.settle_motion_s:
         return since, state.moved_ts
     leaving = [-m.rate for m in tracked.values() if m.inside]
-    heading_out = not leaving or max(leaving) >= config.min_heading_share * speed
+    heading_out = _heading_share(leaving, speed, config) >= 1.0
     return since, ts if heading_out else state.moved_ts
 
 
