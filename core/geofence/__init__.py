@@ -12,6 +12,7 @@ from core.geofence.index import ZoneHits, ZoneIndex
 from core.geofence.membership import (
     ENTER,
     EXIT,
+    REASONS,
     MembershipConfig,
     TagZoneState,
     ZoneTransition,
@@ -27,6 +28,7 @@ __all__ = [
     "GeofenceEngine",
     "GeofenceResult",
     "MembershipConfig",
+    "REASONS",
     "TagZoneState",
     "Zone",
     "ZoneError",

@@ -172,6 +172,16 @@ import msgspec
 
 ENTER = "enter"
 EXIT = "exit"
+# Why a transition happened, stored and published with every zone event so a person can check it against the
+# floor plan (`ZoneTransition.reason`; the evidence numbers travel with it: depth, accuracy, margin).
+INSIDE_MARGIN = "inside_margin"  # enter: inside by more than the margin for the fix's accuracy (and motion)
+DWELLED = "dwelled"  # enter: inside (at all) for the zone's enter dwell time
+LINGERED = "lingered"  # enter, from another room: inside it long enough, deep enough on average
+SETTLED = "settled"  # enter: stopped here after walking out of its room (no incumbent's advantage)
+FIRST_ROOM = "first_room"  # enter: a new tag's first room, where the tracker settled it
+OUTSIDE_MARGIN = "outside_margin"  # exit: outside by more than the margin for the exit dwell time
+ENTERED_OTHER = "entered_other"  # exit: it entered a zone that excludes this one (the next room)
+REASONS = (INSIDE_MARGIN, DWELLED, LINGERED, SETTLED, FIRST_ROOM, OUTSIDE_MARGIN, ENTERED_OTHER)
 STARTING, WALKING = 1, 2  # how clearly a released tag walks off its pin (`_departure`)
 
 
@@ -395,13 +405,21 @@ def decode_state(data: bytes | None) -> TagZoneState:
 
 @dataclass(frozen=True, slots=True)
 class ZoneTransition:
-    """A tag entered or left a zone at event time `ts`; on exit, `dwell_s` is how long it was inside."""
+    """A tag entered or left a zone at event time `ts`; on exit, `dwell_s` is how long it was inside.
+
+    The evidence: `reason` (one of `REASONS`), the fix's signed distance to the zone boundary (`depth_m`, + inside,
+    within ±`reach_m`: 3 m means "3 m or more"; for a lingering switch the mean over the time it lingered), its
+    `accuracy_m` and the `margin_m` it was judged against (smaller while the tag walks out of its zone)."""
 
     tag_id: str
     zone_id: str
     kind: str  # ENTER or EXIT
     ts: float
     dwell_s: float | None = None
+    reason: str | None = None
+    depth_m: float | None = None
+    accuracy_m: float | None = None
+    margin_m: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -552,7 +570,8 @@ def apply_fix(
             depth_sum = (current.depth_sum if current is not None else 0.0) + min(d, margin)
             fixes = (current.fixes if current is not None else 0) + 1
             lingered = ts - started >= enter_dwell
-            if lingered and not inside_before and stationary is not None and moved_ts is None:
+            first_room = not inside_before and stationary is not None and moved_ts is None
+            if lingered and first_room:
                 # a new tag in no room: its first room is where the tracker settles it (docstring)
                 # ... at once if the pin is deep inside: its bias rarely reaches that far (docstring)
                 settled = pinned_since is not None and (
@@ -579,7 +598,14 @@ def apply_fix(
                     lingered = mean_depth >= max(needed, config.switch_min_depth_m)
             if (clearly_in or lingered) and not first_window:
                 zones[zone_id] = ZoneMembership(inside=True, since=ts, d=d, d_ts=ts)
-                transitions.append(ZoneTransition(tag_id, zone_id, ENTER, ts))
+                reason, depth = INSIDE_MARGIN, d
+                if not clearly_in:
+                    reason = _lingering_reason(switch, settling, first_room)
+                    if reason == LINGERED:
+                        depth = depth_sum / fixes
+                transitions.append(
+                    ZoneTransition(tag_id, zone_id, ENTER, ts, None, reason, depth, accuracy_m, margin)
+                )
                 entered.append(zone_id)
             else:
                 zones[zone_id] = ZoneMembership(False, started, clear_since, depth_sum, fixes)
@@ -592,7 +618,20 @@ def apply_fix(
             exit_dwell = _pick(overrides.exit_dwell_s if overrides else None, config.exit_dwell_s)
             exit_dwell = _toward(exit_dwell, config.moving_exit_dwell_s, motion)
             if ts - pending >= exit_dwell:
-                transitions.append(ZoneTransition(tag_id, zone_id, EXIT, ts, dwell_s=ts - current.since))
+                beyond = max(d, -config.reach_m)
+                transitions.append(
+                    ZoneTransition(
+                        tag_id,
+                        zone_id,
+                        EXIT,
+                        ts,
+                        ts - current.since,
+                        OUTSIDE_MARGIN,
+                        beyond,
+                        accuracy_m,
+                        margin,
+                    )
+                )
             else:
                 zones[zone_id] = msgspec.structs.replace(current, pending=pending)
         else:
@@ -604,13 +643,25 @@ def apply_fix(
                 kept = zones.get(other)
                 if other not in mine and kept is not None and kept.inside:
                     del zones[other]
-                    transitions.append(ZoneTransition(tag_id, other, EXIT, ts, dwell_s=ts - kept.since))
+                    depth = max(signed_m.get(other, -config.reach_m), -config.reach_m)
+                    transitions.append(
+                        ZoneTransition(
+                            tag_id, other, EXIT, ts, ts - kept.since, ENTERED_OTHER, depth, accuracy_m, margin
+                        )
+                    )
     transitions.sort(key=lambda t: (t.kind != EXIT, t.zone_id))  # exits first: leave A, then enter B
     state = TagZoneState(
         ts, zones, None, x, y, xy_ts, vx, vy, moving_since, moved_ts,
         pinned_since, pinned_x, pinned_y, first_ts, released_ts, away_rate, held_s,
     )  # fmt: skip
     return state, transitions
+
+
+def _lingering_reason(switch: bool, settling: bool, first_room: bool) -> str:
+    """Why a tag that never cleared the margin was admitted (see `apply_fix`'s lingering branches)."""
+    if switch:
+        return SETTLED if settling else LINGERED
+    return FIRST_ROOM if first_room else DWELLED
 
 
 def _track_inside(
