@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime
 import logging
+import math
 import uuid
 from collections.abc import Sequence
 from typing import Any
@@ -152,6 +153,10 @@ class ZonesStage:
                 "kind": t.kind,
                 "ts": to_datetime(t.ts),
                 "dwell_s": t.dwell_s,
+                "reason": t.reason,
+                "depth_m": _rounded(t.depth_m),
+                "accuracy_m": _rounded(t.accuracy_m),
+                "margin_m": _rounded(t.margin_m),
             })  # fmt: skip
         new_events = insert_zone_events(conn, event_rows)
         now = datetime.datetime.fromtimestamp(ctx.now_s, datetime.UTC)
@@ -159,7 +164,7 @@ class ZonesStage:
         if new_events and self.rules:
             events_in = [
                 ZoneEventIn(e["tag_id"], _s(e["asset_id"]), str(e["geofence_id"]), e["kind"], e["ts"],
-                            _s(e["site_id"]), e["dwell_s"])
+                            _s(e["site_id"]), e["dwell_s"], e["reason"], e["depth_m"], e["accuracy_m"], e["margin_m"])
                 for e in new_events
             ]  # fmt: skip
             assets = load_assets(conn, {e.asset_id for e in events_in if e.asset_id})
@@ -192,6 +197,11 @@ def _s(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
+def _rounded(metres: float | None) -> float | None:
+    """Centimetres are all the evidence a person reads (and all a fix's accuracy supports)."""
+    return None if metres is None or not math.isfinite(metres) else round(metres, 2)
+
+
 def _event_record(row: dict[str, Any]) -> dict[str, Any]:
     """A zone event as published (`ble.zone_events`, `alerts.<site>`): the lakehouse's zone_events columns."""
     ts = row["ts"]
@@ -203,6 +213,10 @@ def _event_record(row: dict[str, Any]) -> dict[str, Any]:
         "kind": row["kind"],
         "ts": rfc3339(ts.timestamp()),
         "dwell_s": row["dwell_s"],
+        "reason": row["reason"],
+        "depth_m": row["depth_m"],
+        "accuracy_m": row["accuracy_m"],
+        "margin_m": row["margin_m"],
     }
 
 

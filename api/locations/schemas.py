@@ -2,6 +2,9 @@ from __future__ import annotations
 
 import datetime
 import uuid
+from typing import Annotated
+
+from msgspec import Meta
 
 from api.schemas import Base
 
@@ -58,7 +61,25 @@ class LocationHistory(Base):
     points: list[HistoryPoint]
 
 
+_REASON = (
+    "Why: inside_margin (inside by more than the margin for its accuracy), dwelled (inside for the zone's enter "
+    "dwell time), lingered (in the next room long enough, deep enough on average), settled (stopped here after "
+    "walking out of its room), first_room (a new tag's first room, where the tracker settled it), outside_margin "
+    "(exit: outside by more than the margin for the exit dwell time), entered_other (exit: it entered a zone that "
+    "excludes this one). Null on events stored before zone events carried their evidence."
+)
+_DEPTH = (
+    "Signed distance of the fix to the zone boundary (m, + inside, within +-3 m: 3 means 3 or more); for "
+    "'lingered' the mean over the time it lingered."
+)
+_MARGIN = (
+    "The margin the fix was judged against (m): tied to its accuracy, smaller while it walks out of its zone."
+)
+
+
 class ZoneEvent(Base):
+    """A tag entered or left a zone, why, and on what evidence."""
+
     id: int
     tag_id: str
     asset_id: uuid.UUID | None
@@ -67,3 +88,7 @@ class ZoneEvent(Base):
     kind: str
     ts: datetime.datetime
     dwell_s: float | None
+    reason: Annotated[str | None, Meta(description=_REASON)] = None
+    depth_m: Annotated[float | None, Meta(description=_DEPTH)] = None
+    accuracy_m: Annotated[float | None, Meta(description="The fix's accuracy (m, ~68 % radius).")] = None
+    margin_m: Annotated[float | None, Meta(description=_MARGIN)] = None

@@ -64,6 +64,11 @@ class ZoneEventIn:
     ts: datetime.datetime
     site_id: str | None = None
     dwell_s: float | None = None
+    # why the membership decided it, and on what evidence (`core.geofence.ZoneTransition`; None: not known)
+    reason: str | None = None
+    depth_m: float | None = None
+    accuracy_m: float | None = None
+    margin_m: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,6 +213,10 @@ def evaluate_zone_events(
             }
             if event.dwell_s is not None:
                 details["dwell_s"] = round(event.dwell_s, 1)
+            if event.reason is not None:  # so whoever is alerted can judge the evidence
+                details["reason"] = event.reason
+                for name in ("depth_m", "accuracy_m", "margin_m"):
+                    details[name] = getattr(event, name)
             out.append(
                 Condition(
                     rule,

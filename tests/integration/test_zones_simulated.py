@@ -83,6 +83,18 @@ def test_simulated_site_zone_events_and_alerts(integration_settings: Settings) -
         checked += 1
     assert checked >= 3
 
+    # Every event says why, on evidence a person can check: stored in Postgres with the event.
+    with engine.connect() as conn:
+        evidence = [
+            (r.kind, r.reason, r.depth_m, r.accuracy_m, r.margin_m)
+            for r in conn.execute(select(ZoneEvent.__table__))
+        ]
+    enter_reasons = {"inside_margin", "dwelled", "lingered", "settled", "first_room"}
+    assert all(reason in (enter_reasons if kind == "enter" else {"outside_margin", "entered_other"})
+               for kind, reason, *_ in evidence)  # fmt: skip
+    assert all(accuracy > 0 and margin > 0 and abs(depth) <= 3.0 for *_, depth, accuracy, margin in evidence)
+    assert all(depth >= margin for kind, reason, depth, _, margin in evidence if reason == "inside_margin")
+
     # One alert per (asset, zone) entered, its count the number of enters.
     enters = Counter((tag, zone) for tag, zone, kind, _ in events if kind == "enter")
     assert len(alerts) == len(enters)

@@ -89,10 +89,19 @@ def test_stage_on_embedded_backends() -> None:
     run(ZonesStage(settings), outside_in)
     assert outside_in.zone_ids[0] == [] and outside_in.zone_ids[-1] == [str(lab)]
     with engine.connect() as conn:
-        assert [r.kind for r in conn.execute(select(ZoneEvent.__table__))] == ["enter"]
+        (enter,) = list(conn.execute(select(ZoneEvent.__table__)))
         (alert,) = list(conn.execute(select(Alert.__table__)))
+    assert enter.kind == "enter"
+    # why, on what evidence: walked in past the margin its fix's accuracy (and pace) asked
+    assert enter.reason == "inside_margin" and enter.accuracy_m == 1.0
+    assert enter.depth_m >= enter.margin_m > 0
     assert alert.status == "open" and alert.severity == "critical" and "Crash cart" in alert.message
+    # ... and so does the alert it raised, for whoever is notified
+    assert (alert.details["reason"], alert.details["depth_m"]) == ("inside_margin", enter.depth_m)
     assert sorted(m["type"] for m in heard) == ["alert", "zone_event"]
+    (published,) = [m for m in heard if m["type"] == "zone_event"]
+    evidence = ("reason", "depth_m", "accuracy_m", "margin_m")
+    assert {k: published[k] for k in evidence} == {k: getattr(enter, k) for k in evidence}
     assert len(broker.messages(settings.topic(ZONE_EVENTS))) == 1
     assert len(broker.messages(settings.topic(ALERTS))) == 1
     assert decode_state(live.get_many([keys.zone_state(TAG)])[0]).inside_zones() == [str(lab)]
@@ -108,7 +117,9 @@ def test_stage_on_embedded_backends() -> None:
             "enter",
             "exit",
         ]
+        exit_row = conn.execute(select(ZoneEvent.__table__).where(ZoneEvent.__table__.c.kind == "exit")).one()
         assert conn.execute(select(Alert.__table__.c.status)).scalar_one() == "resolved"
+    assert exit_row.reason == "outside_margin" and exit_row.depth_m <= -exit_row.margin_m < 0
 
 
 def _two_rooms():  # type: ignore[no-untyped-def]

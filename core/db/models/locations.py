@@ -98,3 +98,10 @@ class ZoneEvent(BigIntBase):
     ts: Mapped[datetime.datetime] = mapped_column(DateTimeUTC(timezone=True))
     # On exit: how long the tag was inside (seconds), when the matching enter is known.
     dwell_s: Mapped[float | None] = mapped_column(Float)
+    # Why (`core.geofence.membership.REASONS`, e.g. inside_margin, lingered, entered_other) and on what evidence:
+    # the signed distance to the boundary (m, + inside), the fix's accuracy and the margin it was judged against.
+    # NULL on events stored before migration 0003.
+    reason: Mapped[str | None] = mapped_column(String(16))
+    depth_m: Mapped[float | None] = mapped_column(Float)
+    accuracy_m: Mapped[float | None] = mapped_column(Float)
+    margin_m: Mapped[float | None] = mapped_column(Float)

@@ -2,10 +2,11 @@ from __future__ import annotations
 
 import datetime
 import json
+import uuid
 
 import pytest
 
-from core.db.models import Alert, CurrentLocation, LocationHistory
+from core.db.models import Alert, CurrentLocation, LocationHistory, ZoneEvent
 from core.live import LiveKeys, MemoryHub
 from tests.unit.api.conftest import as_role
 
@@ -162,3 +163,36 @@ async def test_alert_acknowledge_resolve_comment_and_filters(client, db, api_key
         await client.get(f"/api/v1/assets/{asset['id']}/alerts", params={"status": "open"})
     ).json()
     assert open_for_asset["total"] == 1 and open_for_asset["items"][0]["severity"] == "info"
+
+
+async def test_zone_events_say_why_and_on_what_evidence(client, db):
+    site = await _site(client)
+    asset = await _asset(client, site)
+    square = {"type": "Polygon", "coordinates": [[[0, 0], [10, 0], [10, 10], [0, 10], [0, 0]]]}
+    bay = (
+        await client.post("/api/v1/geofences", json={"site_id": site, "name": "Bay", "geometry": square})
+    ).json()
+    common = dict(tag_id="AC233FA00102", asset_id=uuid.UUID(asset["id"]), geofence_id=uuid.UUID(bay["id"]))
+    db.add(ZoneEvent(**common, kind="enter", ts=T0))  # stored before events carried their evidence
+    db.add(
+        ZoneEvent(
+            **common,
+            kind="exit",
+            ts=T0 + datetime.timedelta(minutes=5),
+            dwell_s=300.0,
+            reason="outside_margin",
+            depth_m=-1.24,
+            accuracy_m=1.1,
+            margin_m=1.1,
+        )  # fmt: skip
+    )
+    db.commit()
+    page = (await client.get(f"/api/v1/assets/{asset['id']}/zone-events", params={"order": "asc"})).json()
+    old, new = page["items"]
+    assert (old["kind"], old["reason"], old["depth_m"]) == ("enter", None, None)
+    assert {k: new[k] for k in ("kind", "reason", "depth_m", "accuracy_m", "margin_m")} == {
+        "kind": "exit", "reason": "outside_margin", "depth_m": -1.24, "accuracy_m": 1.1, "margin_m": 1.1,
+    }  # fmt: skip
+    schema = (await client.get("/docs/openapi.json")).json()["components"]["schemas"]
+    reason = schema["ZoneEvent"]["properties"]["reason"]
+    assert "entered_other" in reason["description"]  # the vocabulary is in the API docs
