@@ -264,10 +264,15 @@ def stability(minutes: float, n_tags: int, seed: int, radio_name: str) -> dict[s
     )
     truth = {str(k): truth_zones(rooms, pos[k : k + 1, 0], pos[k : k + 1, 1])[0] for k in range(n_tags)}
     spurious = flaps = corrections = 0
+    why: dict[str, int] = {}  # the spurious events by the rule that made them (ZoneTransition.reason)
     for tag in truth:
         mine = [t for t in result.transitions if t.tag_id == tag]
         legit = {z for z in truth[tag] if any(t.kind == "enter" and t.zone_id == z for t in mine)}
         spurious += len(mine) - len(legit)
+        first_legit = {z: min(t.ts for t in mine if t.kind == "enter" and t.zone_id == z) for z in legit}
+        for t in mine:
+            if not (t.kind == "enter" and first_legit.get(t.zone_id) == t.ts):
+                why[f"{t.kind} {t.reason}"] = why.get(f"{t.kind} {t.reason}", 0) + 1
         flaps += len(mine) - len({t.zone_id for t in mine if t.kind == "enter"})  # beyond one enter per zone
         # diagnostic: a wrong first room, later left for the true one, costs 2 of the spurious events (its enter
         # and exit) — a correction, not a flap; never correcting would cost 1 and keep the tag in the wrong room
@@ -312,7 +317,8 @@ def stability(minutes: float, n_tags: int, seed: int, radio_name: str) -> dict[s
     print(f"stationary: {spurious} spurious events in {hours:.1f} tag-hours with hysteresis ({flaps} from "
           f"leaving/re-entering, the rest a wrong room entered once; {corrections} are a wrong first room and "
           f"its exit into the true one), {naive_spurious} naive; "
-          f"shown in a wrong room (or none) {parked_wrong.mean():.3%} of the time")  # fmt: skip
+          f"shown in a wrong room (or none) {parked_wrong.mean():.3%} of the time; spurious events by reason: "
+          f"{', '.join(f'{k} {v}' for k, v in sorted(why.items(), key=lambda kv: -kv[1])) or 'none'}")  # fmt: skip
     print(f"walking: wrong-zone share {wrong[keep].mean():.3%} with hysteresis ({crossings} exits, "
           f"{events_per_change:.2f} events per true room change x 2; "
           f"{strict[keep].mean():.3%} strict, {result.unknown[keep].mean():.3%} unknown), "
