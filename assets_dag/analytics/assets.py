@@ -18,6 +18,9 @@ from assets_dag.resources import DatabaseResource, LakehouseResource
 from lakehouse import ALERTS, Partition
 
 UTILISATION_ADDS_UP = "day_adds_up_to_24h"
+ZONES_DO_NOT_FLAP = "zones_do_not_flap"
+# A zone warns when at least this share of its enters flapped, out of at least this many enters that day.
+FLAP_SHARE_WARN, FLAP_MIN_ENTERS = 0.2, 10
 
 
 class MartConfig(dg.Config):
@@ -28,6 +31,7 @@ class MartConfig(dg.Config):
     in_use_grace_s: float = 600.0
     silent_gap_s: float = 300.0
     battery_window_days: int = 30
+    flap_window_s: float = 120.0
 
     def parameters(self) -> marts.MartParameters:
         return marts.MartParameters(
@@ -36,6 +40,7 @@ class MartConfig(dg.Config):
             self.in_use_grace_s,
             self.silent_gap_s,
             self.battery_window_days,
+            self.flap_window_s,
         )
 
 
@@ -74,18 +79,43 @@ def _utilisation_check(table: pa.Table) -> dg.AssetCheckResult:
     )
 
 
+def _flapping_check(table: pa.Table) -> dg.AssetCheckResult:
+    """Warn (not fail: a zone may really see short visits) about busy zones whose enters mostly flapped."""
+    zones = [
+        r for r in table.to_pylist()
+        if r["tag_id"] is None and r["enters"] >= FLAP_MIN_ENTERS and r["flap_share"] >= FLAP_SHARE_WARN
+    ]  # fmt: skip
+    zones.sort(key=lambda r: -r["flap_share"])
+    return dg.AssetCheckResult(
+        check_name=ZONES_DO_NOT_FLAP,
+        passed=not zones,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={
+            "flapping_zones": len(zones),
+            "worst": dg.MetadataValue.json(
+                [{k: r[k] for k in ("zone_id", "enters", "returns", "flap_share")} for r in zones[:10]]
+            ),
+        },
+    )
+
+
+# Per mart: (check name, description, the check on the built table)
+_CHECKS = {
+    "asset_utilisation": (UTILISATION_ADDS_UP, "moving + idle + missing = 24 h per tag", _utilisation_check),
+    "zone_flapping": (
+        ZONES_DO_NOT_FLAP,
+        f"no zone with {FLAP_MIN_ENTERS}+ enters in a day had {FLAP_SHARE_WARN:.0%} or more of them come straight "
+        "back (a tag flapping on its boundary)",
+        _flapping_check,
+    ),
+}
+
+
 def _mart_asset(name: str, deps: list[str], database: bool = False) -> dg.AssetsDefinition:
     definition = MARTS[name]
     doc = (definition.compute.__doc__ or "").strip() or f"The {name} mart."
-    check_specs = (
-        [
-            dg.AssetCheckSpec(
-                UTILISATION_ADDS_UP, asset=name, description="moving + idle + missing = 24 h per tag"
-            )
-        ]
-        if name == "asset_utilisation"
-        else []
-    )
+    check = _CHECKS.get(name)
+    check_specs = [dg.AssetCheckSpec(check[0], asset=name, description=check[1])] if check else []
 
     @dg.asset(
         name=name,
@@ -104,7 +134,7 @@ def _mart_asset(name: str, deps: list[str], database: bool = False) -> dg.Assets
         table, written = build_mart(lakehouse, name, day, config.parameters(), assets=assets)
         return dg.MaterializeResult(
             metadata={"dagster/row_count": table.num_rows, "uri": dg.MetadataValue.path(written.uri)},
-            check_results=[_utilisation_check(table)] if check_specs else [],
+            check_results=[check[2](table)] if check else [],
         )
 
     return _build
@@ -113,6 +143,7 @@ def _mart_asset(name: str, deps: list[str], database: bool = False) -> dg.Assets
 asset_utilisation = _mart_asset("asset_utilisation", ["locations"], database=True)
 zone_dwell = _mart_asset("zone_dwell", ["zone_events"])
 zone_occupancy = _mart_asset("zone_occupancy", ["zone_events"])
+zone_flapping = _mart_asset("zone_flapping", ["zone_events"])
 gateway_health = _mart_asset("gateway_health", ["raw_observations"])
 battery_trend = _mart_asset("battery_trend", ["raw_observations"])
 alert_stats = _mart_asset("alert_stats", ["alert_history"])
@@ -122,6 +153,7 @@ MART_ASSETS = [
     asset_utilisation,
     zone_dwell,
     zone_occupancy,
+    zone_flapping,
     gateway_health,
     battery_trend,
     alert_stats,

@@ -37,6 +37,7 @@ MARTS: dict[str, MartDefinition] = {
         MartDefinition("asset_utilisation", ("locations",), marts.utilisation),
         MartDefinition("zone_dwell", ("zone_events",), _ignoring_parameters(marts.zone_dwell), days_before=1),
         MartDefinition("zone_occupancy", ("zone_events",), _ignoring_parameters(marts.zone_occupancy), 1),
+        MartDefinition("zone_flapping", ("zone_events",), marts.zone_flapping, days_before=1),
         MartDefinition("gateway_health", ("observations",), marts.gateway_health),
         MartDefinition("battery_trend", ("observations",), marts.battery),
         MartDefinition("alert_stats", ("alerts",), _ignoring_parameters(marts.alert_stats)),

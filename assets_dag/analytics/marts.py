@@ -12,6 +12,10 @@ Definitions (what a user should know when reading the numbers):
   idle time within `in_use_grace_s` after the asset last moved (short stops while working).
 - zone dwell / occupancy: a visit runs from an enter to the next exit of the same tag and zone; visits are
   clipped to the day (a visit still open at midnight counts up to midnight).
+- zone flapping: an enter is a *return* (a flap) when the tag left the same zone at most `flap_window_s`
+  before: it came straight back. A tag parked on a boundary where positions are poor (along a wall with few
+  gateways behind it) flaps in and out; a forklift driving through does not come back. A *brief visit* (left
+  again within `flap_window_s`) is shown beside it, but a drive-through is one too, so it is not a flap.
 - gateway health: a silent period is a gap longer than `silent_gap_s` between consecutive observations,
   including from midnight to the first and from the last to the next midnight.
 - battery: the daily median per tag, and a least-squares line through the last `battery_window_days` daily
@@ -37,6 +41,7 @@ class MartParameters:
     in_use_grace_s: float = 600.0
     silent_gap_s: float = 300.0
     battery_window_days: int = 30
+    flap_window_s: float = 120.0
 
 
 def _bounds(day: dt.date) -> dict[str, object]:
@@ -216,6 +221,37 @@ def zone_occupancy(connection: duckdb.DuckDBPyConnection, day: dt.date) -> pa.Ta
     """
     )
     return _run(connection, sql, _bounds(day))
+
+
+def zone_flapping(connection: duckdb.DuckDBPyConnection, day: dt.date, p: MartParameters) -> pa.Table:
+    """Per zone, and per zone and tag for the tags that flapped: today's enters, the returns among them (back
+    within `flap_window_s` of leaving), the brief visits (left again within it) and the flap share (returns per
+    enter)."""
+    sql = """
+    WITH ordered AS (
+        SELECT tag_id, asset_id, zone_id, kind, ts,
+               lag(kind) OVER w AS previous_kind, lag(ts) OVER w AS previous_ts,
+               lead(kind) OVER w AS next_kind, lead(ts) OVER w AS next_ts
+        FROM zone_events
+        WHERE ts >= $day_start - to_seconds($flap_s) AND ts < $day_end + to_seconds($flap_s)
+        WINDOW w AS (PARTITION BY tag_id, zone_id ORDER BY ts)
+    ), enters AS (
+        SELECT tag_id, asset_id, zone_id,
+               coalesce(previous_kind = 'exit' AND epoch(ts) - epoch(previous_ts) <= $flap_s, false) AS came_back,
+               coalesce(next_kind = 'exit' AND epoch(next_ts) - epoch(ts) <= $flap_s, false) AS left_again
+        FROM ordered WHERE kind = 'enter' AND ts >= $day_start AND ts < $day_end
+    ), grouped AS (
+        SELECT grouping(tag_id) AS overall, zone_id, tag_id, max(asset_id) AS asset_id, count(*) AS enters,
+               count(DISTINCT tag_id) AS tags, count(*) FILTER (came_back) AS returns,
+               count(*) FILTER (left_again) AS brief_visits
+        FROM enters GROUP BY GROUPING SETS ((zone_id, tag_id), (zone_id))
+    )
+    SELECT $day AS date, zone_id, tag_id, asset_id, enters, tags, returns, brief_visits,
+           returns / enters AS flap_share
+    FROM grouped WHERE overall = 1 OR returns > 0
+    ORDER BY zone_id, tag_id NULLS FIRST
+    """
+    return _run(connection, sql, {**_bounds(day), "flap_s": p.flap_window_s})
 
 
 def gateway_health(connection: duckdb.DuckDBPyConnection, day: dt.date, p: MartParameters) -> pa.Table:

@@ -240,3 +240,29 @@ def test_gateway_rssi_quantiles_match_duckdb_quantile_cont_on_the_raw_values() -
 def test_gateway_silence_threshold_below_a_minute_is_refused_by_name() -> None:
     with pytest.raises(ValueError, match="silent_gap_s: must be at least 60 s"):
         marts.gateway_health(_connection(), DAY, marts.MartParameters(silent_gap_s=30))
+
+
+def test_zone_flapping_counts_enters_that_came_straight_back() -> None:
+    rows = [
+        # A, parked on the ward's edge: in at 100, out at 130 (a brief visit), back at 200 (a return, 70 s after
+        # leaving: a flap), out at 5000, back at 5300 (300 s later: a new visit, not a flap).
+        ("A", "ward", "enter", 100), ("A", "ward", "exit", 130), ("A", "ward", "enter", 200),
+        ("A", "ward", "exit", 5000), ("A", "ward", "enter", 5300),
+        # B drives through the ward in 40 s (brief, never back: no flap); its visit before midnight is yesterday's
+        ("B", "ward", "enter", 1000), ("B", "ward", "exit", 1040),
+        ("B", "ward", "enter", -60), ("B", "ward", "exit", -10),
+        # C left the lab 30 s before midnight and came back just after: a flap of today's
+        ("C", "lab", "exit", -30), ("C", "lab", "enter", 20),
+    ]  # fmt: skip
+    result = marts.zone_flapping(_connection(zone_events=_events(rows)), DAY, P)
+    columns = ("zone_id", "tag_id", "enters", "tags", "returns", "brief_visits", "flap_share")
+    assert _rows(result, *columns) == [
+        ("lab", None, 1, 1, 1, 0, 1.0),
+        ("lab", "C", 1, 1, 1, 0, 1.0),
+        ("ward", None, 4, 2, 1, 2, 0.25),  # A's enter at 200 came back; A at 100 and B at 1000 were brief
+        ("ward", "A", 3, 1, 1, 1, pytest.approx(1 / 3)),  # B never came back: no row of its own
+    ]
+    wider = marts.zone_flapping(
+        _connection(zone_events=_events(rows)), DAY, marts.MartParameters(flap_window_s=400)
+    )
+    assert _rows(wider, "zone_id", "tag_id", "returns")[2] == ("ward", None, 2)  # A's return after 300 s too

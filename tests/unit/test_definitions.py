@@ -19,7 +19,7 @@ def test_definitions_load_with_every_asset_grouped_documented_and_partitioned() 
     graph = defs.resolve_asset_graph()
     keys = {key.to_user_string() for key in graph.get_all_asset_keys()}
     assert {"raw_observations", "locations", "zone_events", "alert_history", "asset_utilisation", "zone_dwell",
-            "zone_occupancy", "gateway_health", "battery_trend", "alert_stats", "location_quality",
+            "zone_occupancy", "zone_flapping", "gateway_health", "battery_trend", "alert_stats", "location_quality",
             "maintenance_due", "site_daily_report", "location_training_data", "location_models",
             "location_model_drift", "battery_models"} <= keys  # fmt: skip
     for key in graph.get_all_asset_keys():
