@@ -544,6 +544,13 @@ def apply_fix(
     # (the realtime chain, which passes the tracker's flag; scripted fixes without it are taken as they come)
     first_window = stationary is not None and first_ts is not None and ts - first_ts < config.first_window_s
     inside_before = [zone_id for zone_id, m in state.zones.items() if m.inside]
+
+    def evidence(
+        zone_id: str, kind: str, reason: str, depth: float, dwell_s: float | None = None
+    ) -> ZoneTransition:
+        """A transition at this fix, with why and on what evidence (its accuracy, the margin it was judged on)."""
+        return ZoneTransition(tag_id, zone_id, kind, ts, dwell_s, reason, depth, accuracy_m, margin)
+
     zones: dict[str, ZoneMembership] = {}
     transitions: list[ZoneTransition] = []
     entered: list[str] = []
@@ -603,9 +610,7 @@ def apply_fix(
                     reason = _lingering_reason(switch, settling, first_room)
                     if reason == LINGERED:
                         depth = depth_sum / fixes
-                transitions.append(
-                    ZoneTransition(tag_id, zone_id, ENTER, ts, None, reason, depth, accuracy_m, margin)
-                )
+                transitions.append(evidence(zone_id, ENTER, reason, depth))
                 entered.append(zone_id)
             else:
                 zones[zone_id] = ZoneMembership(False, started, clear_since, depth_sum, fixes)
@@ -619,19 +624,7 @@ def apply_fix(
             exit_dwell = _toward(exit_dwell, config.moving_exit_dwell_s, motion)
             if ts - pending >= exit_dwell:
                 beyond = max(d, -config.reach_m)
-                transitions.append(
-                    ZoneTransition(
-                        tag_id,
-                        zone_id,
-                        EXIT,
-                        ts,
-                        ts - current.since,
-                        OUTSIDE_MARGIN,
-                        beyond,
-                        accuracy_m,
-                        margin,
-                    )
-                )
+                transitions.append(evidence(zone_id, EXIT, OUTSIDE_MARGIN, beyond, ts - current.since))
             else:
                 zones[zone_id] = msgspec.structs.replace(current, pending=pending)
         else:
@@ -644,11 +637,7 @@ def apply_fix(
                 if other not in mine and kept is not None and kept.inside:
                     del zones[other]
                     depth = max(signed_m.get(other, -config.reach_m), -config.reach_m)
-                    transitions.append(
-                        ZoneTransition(
-                            tag_id, other, EXIT, ts, ts - kept.since, ENTERED_OTHER, depth, accuracy_m, margin
-                        )
-                    )
+                    transitions.append(evidence(other, EXIT, ENTERED_OTHER, depth, ts - kept.since))
     transitions.sort(key=lambda t: (t.kind != EXIT, t.zone_id))  # exits first: leave A, then enter B
     state = TagZoneState(
         ts, zones, None, x, y, xy_ts, vx, vy, moving_since, moved_ts,
