@@ -164,7 +164,8 @@ class ZonesStage:
         if new_events and self.rules:
             events_in = [
                 ZoneEventIn(e["tag_id"], _s(e["asset_id"]), str(e["geofence_id"]), e["kind"], e["ts"],
-                            _s(e["site_id"]), e["dwell_s"], e["reason"], e["depth_m"], e["accuracy_m"], e["margin_m"])
+                            _s(e["site_id"]), e["dwell_s"],
+                            e["reason"], e["depth_m"], e["accuracy_m"], e["margin_m"])
                 for e in new_events
             ]  # fmt: skip
             assets = load_assets(conn, {e.asset_id for e in events_in if e.asset_id})
@@ -203,7 +204,8 @@ def _rounded(metres: float | None) -> float | None:
 
 
 def _event_record(row: dict[str, Any]) -> dict[str, Any]:
-    """A zone event as published (`ble.zone_events`, `alerts.<site>`): the lakehouse's zone_events columns."""
+    """A zone event as published (`ble.zone_events`, `alerts.<site>`): the lakehouse's zone_events columns, and the
+    evidence (reason, depth_m, accuracy_m, margin_m), which the lake does not keep (its landing ignores them)."""
     ts = row["ts"]
     return {
         "tag_id": row["tag_id"],

@@ -4,6 +4,8 @@ The SQL and the definition of every number are in `assets_dag.analytics.marts`.
 """
 
 import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import dagster as dg
 import pyarrow as pa
@@ -80,7 +82,7 @@ def _utilisation_check(table: pa.Table) -> dg.AssetCheckResult:
 
 
 def _flapping_check(table: pa.Table) -> dg.AssetCheckResult:
-    """Warn (not fail: a zone may really see short visits) about busy zones whose enters mostly flapped."""
+    """Warn (not fail: people do step out and back) about busy zones where many enters came straight back."""
     zones = [
         r for r in table.to_pylist()
         if r["tag_id"] is None and r["enters"] >= FLAP_MIN_ENTERS and r["flap_share"] >= FLAP_SHARE_WARN
@@ -99,10 +101,18 @@ def _flapping_check(table: pa.Table) -> dg.AssetCheckResult:
     )
 
 
-# Per mart: (check name, description, the check on the built table)
+@dataclass(frozen=True)
+class _MartCheck:
+    name: str
+    description: str
+    evaluate: Callable[[pa.Table], dg.AssetCheckResult]  # on the mart just built
+
+
 _CHECKS = {
-    "asset_utilisation": (UTILISATION_ADDS_UP, "moving + idle + missing = 24 h per tag", _utilisation_check),
-    "zone_flapping": (
+    "asset_utilisation": _MartCheck(
+        UTILISATION_ADDS_UP, "moving + idle + missing = 24 h per tag", _utilisation_check
+    ),
+    "zone_flapping": _MartCheck(
         ZONES_DO_NOT_FLAP,
         f"no zone with {FLAP_MIN_ENTERS}+ enters in a day had {FLAP_SHARE_WARN:.0%} or more of them come straight "
         "back (a tag flapping on its boundary)",
@@ -115,7 +125,7 @@ def _mart_asset(name: str, deps: list[str], database: bool = False) -> dg.Assets
     definition = MARTS[name]
     doc = (definition.compute.__doc__ or "").strip() or f"The {name} mart."
     check = _CHECKS.get(name)
-    check_specs = [dg.AssetCheckSpec(check[0], asset=name, description=check[1])] if check else []
+    check_specs = [dg.AssetCheckSpec(check.name, asset=name, description=check.description)] if check else []
 
     @dg.asset(
         name=name,
@@ -134,7 +144,7 @@ def _mart_asset(name: str, deps: list[str], database: bool = False) -> dg.Assets
         table, written = build_mart(lakehouse, name, day, config.parameters(), assets=assets)
         return dg.MaterializeResult(
             metadata={"dagster/row_count": table.num_rows, "uri": dg.MetadataValue.path(written.uri)},
-            check_results=[check[2](table)] if check else [],
+            check_results=[check.evaluate(table)] if check else [],
         )
 
     return _build
