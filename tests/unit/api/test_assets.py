@@ -184,7 +184,7 @@ async def test_zone_events_say_why_and_on_what_evidence(client, db):
             depth_m=-1.24,
             accuracy_m=1.1,
             margin_m=1.1,
-        )  # fmt: skip
+        )
     )
     db.commit()
     page = (await client.get(f"/api/v1/assets/{asset['id']}/zone-events", params={"order": "asc"})).json()
