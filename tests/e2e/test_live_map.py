@@ -1,6 +1,6 @@
 """The live map in a real headless Chromium (Debian's `chromium` package): the page loads the site, a marker
 moves when the realtime loop locates the tag somewhere else, and the alert its geofence rule raises appears as it
-fires."""
+fires, beside the zone event that raised it and why it happened."""
 
 from __future__ import annotations
 
@@ -73,6 +73,10 @@ def test_map_shows_the_site_moves_the_marker_and_shows_alerts(
     alert_id = item.get_attribute("data-alert-id")
     assert page.inner_text("#alert-count") == "1"  # type: ignore[attr-defined]
     page.wait_for_selector(f"{MARKER}.alerting", timeout=5_000)  # type: ignore[attr-defined]
+    # The zone event that raised it is listed with why it happened, in words
+    entered = page.wait_for_selector("#zone-events li[data-reason]:not([data-reason=''])", timeout=5_000)  # type: ignore[attr-defined]
+    assert "Infusion pump 7 entered Pharmacy" in entered.inner_text()
+    assert entered.query_selector(".why").inner_text().strip()  # e.g. "1.2 m inside, past its 0.2 m margin"
 
     # A reload starts from the snapshot: the open alert and the marker's position are there at once.
     page.reload()  # type: ignore[attr-defined]

@@ -24,6 +24,7 @@ const state = {
   assetsByTag: new Map(), // tag_id -> {id, name}
   markers: new Map(), // tag_id -> {group, ts, x, y}
   alerts: new Map(), // alert id -> alert
+  zoneEvents: [], // newest first, at most ZONE_EVENTS_SHOWN
   sockets: [],
   generation: 0, // bumps on site change, so callbacks of old sockets do nothing
 };
@@ -353,11 +354,62 @@ function onAlerts(message) {
     for (const alert of message.alerts || []) applyAlert(alert, false);
   } else if (message.type === "alerts") {
     for (const event of message.alerts || []) {
-      if (event.type === "zone_event") flashZone(event.zone_id);
-      else applyAlert(event.type === "alert" && event.alert ? event.alert : event, true);
+      if (event.type === "zone_event") {
+        flashZone(event.zone_id);
+        addZoneEvent(event);
+      } else applyAlert(event.type === "alert" && event.alert ? event.alert : event, true);
     }
   }
   renderAlerts();
+}
+
+const ZONE_EVENTS_SHOWN = 20;
+
+// Why the membership decided (the event's `reason`, see GET /docs: ZoneEvent), in words, with its evidence.
+function zoneEventWhy(event) {
+  const m = (v) => (v == null ? "?" : Math.abs(v).toFixed(1));
+  const fix = event.accuracy_m == null ? "" : ` (fix ±${m(event.accuracy_m)} m)`;
+  switch (event.reason) {
+    case "inside_margin": return `${m(event.depth_m)} m inside, past its ${m(event.margin_m)} m margin${fix}`;
+    case "dwelled": return `stayed inside for the zone's dwell time, ${m(event.depth_m)} m in${fix}`;
+    case "lingered": return `lingered ${m(event.depth_m)} m inside on average${fix}`;
+    case "settled": return `stopped here after walking out of its room${fix}`;
+    case "first_room": return `first seen here, where it settled, ${m(event.depth_m)} m in${fix}`;
+    case "outside_margin": return `${m(event.depth_m)} m outside, past its ${m(event.margin_m)} m margin${fix}`;
+    case "entered_other": return "entered the next room";
+    default: return "";
+  }
+}
+
+function addZoneEvent(event) {
+  state.zoneEvents.unshift(event);
+  state.zoneEvents.length = Math.min(state.zoneEvents.length, ZONE_EVENTS_SHOWN);
+  renderZoneEvents();
+}
+
+function renderZoneEvents() {
+  const list = $("zone-events");
+  list.replaceChildren();
+  if (!state.zoneEvents.length) {
+    const empty = document.createElement("li");
+    empty.className = "empty";
+    empty.textContent = "None yet.";
+    list.appendChild(empty);
+  }
+  for (const e of state.zoneEvents) {
+    const item = document.createElement("li");
+    item.dataset.zoneId = e.zone_id;
+    item.dataset.reason = e.reason || "";
+    const zone = $("zones").querySelector(`[data-zone-id="${CSS.escape(String(e.zone_id))}"] title`);
+    const when = e.ts ? new Date(e.ts).toLocaleTimeString() : "";
+    const text = document.createElement("div");
+    text.textContent = `${when} ${assetName(e)} ${e.kind === "enter" ? "entered" : "left"} ${zone?.textContent || "a zone"}`;
+    const why = document.createElement("div");
+    why.className = "why";
+    why.textContent = zoneEventWhy(e);
+    item.append(text, why);
+    list.appendChild(item);
+  }
 }
 
 function flashZone(zoneId) {
@@ -377,6 +429,8 @@ async function showSite(site) {
   state.site = site;
   state.markers.clear();
   state.alerts.clear();
+  state.zoneEvents = [];
+  renderZoneEvents();
   $("assets").replaceChildren();
   const [plan, gateways, zones, assets] = await Promise.all([
     api(`/api/v1/sites/${site.id}/floor-plan`).catch(() => null),
