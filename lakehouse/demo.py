@@ -118,6 +118,8 @@ def generate(day: dt.date, observations: int = 200_000, tags: int = 40, gateways
             "tag_id": [tag_ids[e[0]] for e in events], "asset_id": [asset_ids[e[0]] for e in events],
             "site_id": ["site-1"] * len(events), "zone_id": [e[1] for e in events], "kind": [e[2] for e in events],
             "ts": _ts(day, ev), "dwell_s": pa.nulls(len(events), pa.float64()),
+            "reason": pa.nulls(len(events), pa.string()),  # naive inside-tests: no membership rule decided
+            **{name: pa.nulls(len(events), pa.float64()) for name in ("depth_m", "accuracy_m", "margin_m")},
             "kafka_partition": pa.array(np.zeros(len(events), np.int32)),
             "kafka_offset": pa.array(np.arange(len(events), dtype=np.int64)), "kafka_ts": _ts(day, ev),
         }

@@ -68,7 +68,8 @@ def duckdb_source(
         return None
     listed = ", ".join(_sql_string(uri) for uri in uris)
     types = "{'date': DATE, 'hour': INTEGER}" if dataset.hourly else "{'date': DATE}"
-    return f"read_parquet([{listed}], hive_partitioning = true, hive_types = {types})"
+    # by name: files written before a column was added read as nulls in it
+    return f"read_parquet([{listed}], hive_partitioning = true, hive_types = {types}, union_by_name = true)"
 
 
 def polars_storage_options(lakehouse: Lakehouse) -> dict[str, str] | None:
@@ -88,13 +89,21 @@ def polars_storage_options(lakehouse: Lakehouse) -> dict[str, str] | None:
 def scan(
     lakehouse: Lakehouse, dataset: Dataset, start: dt.date, end: dt.date | None = None
 ) -> pl.LazyFrame | None:
-    """A Polars LazyFrame over the dataset's partitions for start..end (with hive columns), or None if none exist."""
-    uris = lakehouse.partition_uris(dataset, start, end)
-    if not uris:
+    """A Polars LazyFrame over the dataset's partitions for start..end (with hive columns), or None if none exist.
+
+    Files written by different versions may differ in columns (zone events gained their evidence in stop 18): the
+    newest file's columns are the frame's, older files give nulls for the columns they lack (DuckDB and pyarrow
+    already match columns by name)."""
+    partitions = lakehouse.partitions_between(dataset, start, end)
+    if not partitions:
         return None
+    newest = pl.from_arrow(lakehouse.partition_schema(dataset, partitions[-1]).empty_table())
     hive_schema = {"date": pl.Date, "hour": pl.Int32} if dataset.hourly else {"date": pl.Date}
     return pl.scan_parquet(
-        uris,
+        [lakehouse.uri(dataset.partition_key(p)) for p in partitions],
+        schema=newest.schema,  # type: ignore[union-attr]
+        missing_columns="insert",
+        extra_columns="ignore",
         hive_partitioning=True,
         hive_schema=hive_schema,
         storage_options=polars_storage_options(lakehouse),

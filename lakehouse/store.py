@@ -185,7 +185,17 @@ class Lakehouse:
         parquet = pads.ParquetFileFormat(
             read_options=pads.ParquetReadOptions(dictionary_columns=list(dictionary_columns))
         )
-        return pads.dataset(paths, filesystem=self.fs, format=parquet).to_table(
+        # The newest file's columns: files written before a column was added give nulls for it.
+        newest = self.partition_schema(dataset, partitions[-1])
+        schema = pa.schema(
+            [
+                pa.field(f.name, pa.dictionary(pa.int32(), f.type))
+                if f.name in dictionary_columns and pa.types.is_string(f.type)
+                else f
+                for f in newest
+            ]
+        )
+        return pads.dataset(paths, schema=schema, filesystem=self.fs, format=parquet).to_table(
             columns=list(columns) if columns else None
         )
 

@@ -204,8 +204,7 @@ def _rounded(metres: float | None) -> float | None:
 
 
 def _event_record(row: dict[str, Any]) -> dict[str, Any]:
-    """A zone event as published (`ble.zone_events`, `alerts.<site>`): the lakehouse's zone_events columns, and the
-    evidence (reason, depth_m, accuracy_m, margin_m), which the lake does not keep (its landing ignores them)."""
+    """A zone event as published (`ble.zone_events`, `alerts.<site>`): the lakehouse's zone_events columns."""
     ts = row["ts"]
     return {
         "tag_id": row["tag_id"],

@@ -123,6 +123,10 @@ def test_zone_events_land_from_their_topic(settings: Settings, resources: dict[s
                 "kind": "exit",
                 "ts": (enter + dt.timedelta(minutes=9)).isoformat(),
                 "dwell_s": 540,
+                "reason": "outside_margin",
+                "depth_m": -1.3,
+                "accuracy_m": 1.1,
+                "margin_m": 1.1,
             },
         ),
     ]
@@ -130,7 +134,12 @@ def test_zone_events_land_from_their_topic(settings: Settings, resources: dict[s
     result = dg.materialize([zone_events], resources=resources, partition_key=PARTITION.dagster_key)
     assert result.success
     table = Lakehouse.from_settings(settings).read_partition(ZONE_EVENTS, PARTITION)
-    assert table.select(["kind", "dwell_s"]).to_pylist() == [
-        {"kind": "enter", "dwell_s": None},
-        {"kind": "exit", "dwell_s": 540.0},
+    assert table.select(["kind", "dwell_s", "reason", "depth_m"]).to_pylist() == [
+        {
+            "kind": "enter",
+            "dwell_s": None,
+            "reason": None,
+            "depth_m": None,
+        },  # published before events said why
+        {"kind": "exit", "dwell_s": 540.0, "reason": "outside_margin", "depth_m": -1.3},
     ]

@@ -85,12 +85,13 @@ def test_repeated_records_land_once_keeping_the_first_copy() -> None:
 def test_zone_events_accept_the_database_column_names() -> None:
     events = [
         {"tag_id": "AA01", "geofence_id": "Z1", "kind": "enter", "ts": "2024-05-01T10:00:00Z"},
-        {"tag_id": "AA01", "zone_id": "Z1", "event": "exit", "ts": "2024-05-01T10:10:00Z", "dwell_s": 600},
-    ]
+        {"tag_id": "AA01", "zone_id": "Z1", "event": "exit", "ts": "2024-05-01T10:10:00Z", "dwell_s": 600,
+         "reason": "entered_other", "depth_m": -0.4, "accuracy_m": 1.5, "margin_m": 1.5},
+    ]  # fmt: skip
     decoded = decode(_window(events), ZONE_EVENTS)
-    assert decoded.table.select(["zone_id", "kind", "dwell_s"]).to_pylist() == [
-        {"zone_id": "Z1", "kind": "enter", "dwell_s": None},
-        {"zone_id": "Z1", "kind": "exit", "dwell_s": 600.0},
+    assert decoded.table.select(["zone_id", "kind", "dwell_s", "reason", "margin_m"]).to_pylist() == [
+        {"zone_id": "Z1", "kind": "enter", "dwell_s": None, "reason": None, "margin_m": None},
+        {"zone_id": "Z1", "kind": "exit", "dwell_s": 600.0, "reason": "entered_other", "margin_m": 1.5},
     ]
 
 

@@ -137,3 +137,36 @@ def test_partitions_lists_written_partitions_in_time_order(lakehouse: Lakehouse,
     assert lakehouse.partitions(RAW_OBSERVATIONS) == [Partition(DAY, 2), Partition(DAY, 5)]
     lakehouse.delete_partition(RAW_OBSERVATIONS, Partition(DAY, 2))
     assert lakehouse.partitions(RAW_OBSERVATIONS) == [Partition(DAY, 5)]
+
+
+def test_hours_landed_before_a_column_was_added_read_together_with_later_ones(lakehouse: Lakehouse) -> None:
+    """Zone events gained their evidence (reason, depth_m, ...) in stop 18: a day with an hour landed before that
+    and one after reads in every reader, the older hour's new columns null."""
+    from lakehouse import ZONE_EVENTS, schemas
+
+    def events(hour: int, kind: str, **evidence: object) -> pa.Table:
+        ts = dt.datetime(2024, 5, 1, hour, tzinfo=dt.UTC)
+        row = {"tag_id": "AA01", "zone_id": "dock", "kind": kind, "ts": ts, "kafka_partition": 0,
+               "kafka_offset": hour, "kafka_ts": ts, **evidence}  # fmt: skip
+        return pa.Table.from_pylist([{n: row.get(n) for n in schemas.ZONE_EVENTS.names}], schemas.ZONE_EVENTS)
+
+    old_columns = [
+        n for n in schemas.ZONE_EVENTS.names if n not in ("reason", "depth_m", "accuracy_m", "margin_m")
+    ]
+    lakehouse.write_partition(ZONE_EVENTS, Partition(DAY, 9), events(9, "enter").select(old_columns))
+    lakehouse.write_partition(
+        ZONE_EVENTS, Partition(DAY, 10), events(10, "exit", reason="outside_margin", depth_m=-1.2)
+    )
+    expected = [("enter", None, None), ("exit", "outside_margin", -1.2)]
+
+    source = duckdb_source(lakehouse, ZONE_EVENTS, DAY)
+    got = connect(lakehouse).execute(f"SELECT kind, reason, depth_m FROM {source} ORDER BY ts").fetchall()
+    assert got == expected
+    frame = scan(lakehouse, ZONE_EVENTS, DAY)
+    assert (
+        frame is not None
+        and frame.sort("ts").select("kind", "reason", "depth_m").collect().rows() == expected
+    )
+    table = lakehouse.read_between(ZONE_EVENTS, DAY, columns=["kind", "ts", "reason", "depth_m"])
+    assert table is not None
+    assert [(r["kind"], r["reason"], r["depth_m"]) for r in table.sort_by("ts").to_pylist()] == expected
