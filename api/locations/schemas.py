@@ -64,9 +64,10 @@ class LocationHistory(Base):
 _REASON = (
     "Why: inside_margin (inside by more than the margin for its accuracy), dwelled (inside for the zone's enter "
     "dwell time), lingered (in the next room long enough, deep enough on average), settled (stopped here after "
-    "walking out of its room), first_room (a new tag's first room, where the tracker settled it), outside_margin "
-    "(exit: outside by more than the margin for the exit dwell time), entered_other (exit: it entered a zone that "
-    "excludes this one). Null on events stored before zone events carried their evidence."
+    "walking out of its room), first_room (in no room and not walked since first seen, mostly a new tag: where "
+    "the tracker settled it), outside_margin (exit: outside by more than the margin for the exit dwell time), "
+    "entered_other (exit: it entered a zone that excludes this one). Null on events stored before zone events "
+    "carried their evidence."
 )
 _DEPTH = (
     "Signed distance of the fix to the zone boundary (m, + inside, within +-3 m: 3 means 3 or more); for "

@@ -374,7 +374,7 @@ function zoneEventWhy(event) {
     case "dwelled": return `stayed inside for the zone's dwell time, ${m(event.depth_m)} m in${fix}`;
     case "lingered": return `lingered ${m(event.depth_m)} m inside on average${fix}`;
     case "settled": return `stopped here after walking out of its room${fix}`;
-    case "first_room": return `first seen here, where it settled, ${m(event.depth_m)} m in${fix}`;
+    case "first_room": return `placed where the tracker settled it, ${m(event.depth_m)} m in${fix}`;
     case "outside_margin": return `${m(event.depth_m)} m outside, past its ${m(event.margin_m)} m margin${fix}`;
     case "entered_other": return "entered the next room";
     default: return "";
