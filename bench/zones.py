@@ -268,11 +268,12 @@ def stability(minutes: float, n_tags: int, seed: int, radio_name: str) -> dict[s
     for tag in truth:
         mine = [t for t in result.transitions if t.tag_id == tag]
         legit = {z for z in truth[tag] if any(t.kind == "enter" and t.zone_id == z for t in mine)}
-        spurious += len(mine) - len(legit)
+        # spurious: every event but the first enter into each true zone
         first_legit = {z: min(t.ts for t in mine if t.kind == "enter" and t.zone_id == z) for z in legit}
-        for t in mine:
-            if not (t.kind == "enter" and first_legit.get(t.zone_id) == t.ts):
-                why[f"{t.kind} {t.reason}"] = why.get(f"{t.kind} {t.reason}", 0) + 1
+        extra = [t for t in mine if not (t.kind == "enter" and first_legit.get(t.zone_id) == t.ts)]
+        spurious += len(extra)
+        for t in extra:
+            why[f"{t.kind} {t.reason}"] = why.get(f"{t.kind} {t.reason}", 0) + 1
         flaps += len(mine) - len({t.zone_id for t in mine if t.kind == "enter"})  # beyond one enter per zone
         # diagnostic: a wrong first room, later left for the true one, costs 2 of the spurious events (its enter
         # and exit) — a correction, not a flap; never correcting would cost 1 and keep the tag in the wrong room

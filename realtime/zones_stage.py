@@ -27,6 +27,7 @@ from core.alerts.outbox import enqueue
 from core.alerts.rules import ZONE_EVENT_KINDS
 from core.db.models import Asset, Geofence, ZoneEvent
 from core.geofence import (
+    EVIDENCE,
     GeofenceEngine,
     MembershipConfig,
     TagZoneState,
@@ -154,9 +155,7 @@ class ZonesStage:
                 "ts": to_datetime(t.ts),
                 "dwell_s": t.dwell_s,
                 "reason": t.reason,
-                "depth_m": _rounded(t.depth_m),
-                "accuracy_m": _rounded(t.accuracy_m),
-                "margin_m": _rounded(t.margin_m),
+                **{name: _rounded(getattr(t, name)) for name in EVIDENCE if name != "reason"},  # metres
             })  # fmt: skip
         new_events = insert_zone_events(conn, event_rows)
         now = datetime.datetime.fromtimestamp(ctx.now_s, datetime.UTC)
@@ -164,8 +163,7 @@ class ZonesStage:
         if new_events and self.rules:
             events_in = [
                 ZoneEventIn(e["tag_id"], _s(e["asset_id"]), str(e["geofence_id"]), e["kind"], e["ts"],
-                            _s(e["site_id"]), e["dwell_s"],
-                            e["reason"], e["depth_m"], e["accuracy_m"], e["margin_m"])
+                            _s(e["site_id"]), e["dwell_s"], **{name: e[name] for name in EVIDENCE})
                 for e in new_events
             ]  # fmt: skip
             assets = load_assets(conn, {e.asset_id for e in events_in if e.asset_id})
@@ -214,10 +212,7 @@ def _event_record(row: dict[str, Any]) -> dict[str, Any]:
         "kind": row["kind"],
         "ts": rfc3339(ts.timestamp()),
         "dwell_s": row["dwell_s"],
-        "reason": row["reason"],
-        "depth_m": row["depth_m"],
-        "accuracy_m": row["accuracy_m"],
-        "margin_m": row["margin_m"],
+        **{name: row[name] for name in EVIDENCE},
     }
 
 

@@ -22,6 +22,7 @@ from typing import Any
 
 from core.alerts.rules import PERIODIC_KINDS, Rule, RuleKind
 from core.alerts.schedule import zone_info
+from core.geofence.membership import EVIDENCE
 from core.geofence.zones import RESTRICTED, SITE_BOUNDARY
 
 UTC = datetime.UTC
@@ -214,9 +215,7 @@ def evaluate_zone_events(
             if event.dwell_s is not None:
                 details["dwell_s"] = round(event.dwell_s, 1)
             if event.reason is not None:  # so whoever is alerted can judge the evidence
-                details["reason"] = event.reason
-                for name in ("depth_m", "accuracy_m", "margin_m"):
-                    details[name] = getattr(event, name)
+                details.update((name, getattr(event, name)) for name in EVIDENCE)
             out.append(
                 Condition(
                     rule,

@@ -11,6 +11,7 @@ from core.geofence.engine import GeofenceEngine, GeofenceResult
 from core.geofence.index import ZoneHits, ZoneIndex
 from core.geofence.membership import (
     ENTER,
+    EVIDENCE,
     EXIT,
     REASONS,
     MembershipConfig,
@@ -24,6 +25,7 @@ from core.geofence.zones import Zone, ZoneError, circle_zone, polygon_zone, zone
 
 __all__ = [
     "ENTER",
+    "EVIDENCE",
     "EXIT",
     "GeofenceEngine",
     "GeofenceResult",

@@ -182,6 +182,7 @@ FIRST_ROOM = "first_room"  # enter: in no room, not walked since first seen (mos
 OUTSIDE_MARGIN = "outside_margin"  # exit: outside by more than the margin for the exit dwell time
 ENTERED_OTHER = "entered_other"  # exit: it entered a zone that excludes this one (the next room)
 REASONS = (INSIDE_MARGIN, DWELLED, LINGERED, SETTLED, FIRST_ROOM, OUTSIDE_MARGIN, ENTERED_OTHER)
+EVIDENCE = ("reason", "depth_m", "accuracy_m", "margin_m")  # the ZoneTransition fields that explain it
 STARTING, WALKING = 1, 2  # how clearly a released tag walks off its pin (`_departure`)
 
 
@@ -544,6 +545,8 @@ def apply_fix(
     # (the realtime chain, which passes the tracker's flag; scripted fixes without it are taken as they come)
     first_window = stationary is not None and first_ts is not None and ts - first_ts < config.first_window_s
     inside_before = [zone_id for zone_id, m in state.zones.items() if m.inside]
+    # in no room and not walked since first seen (mostly a new tag): admitted where the tracker settles it
+    first_room = not inside_before and stationary is not None and moved_ts is None
 
     def evidence(
         zone_id: str, kind: str, reason: str, depth: float, dwell_s: float | None = None
@@ -577,7 +580,6 @@ def apply_fix(
             depth_sum = (current.depth_sum if current is not None else 0.0) + min(d, margin)
             fixes = (current.fixes if current is not None else 0) + 1
             lingered = ts - started >= enter_dwell
-            first_room = not inside_before and stationary is not None and moved_ts is None
             if lingered and first_room:
                 # a new tag in no room: its first room is where the tracker settles it (docstring)
                 # ... at once if the pin is deep inside: its bias rarely reaches that far (docstring)
