@@ -1,5 +1,7 @@
 """Path-loss calibration and the fingerprint estimator on synthetic sites with known physics."""
 
+import tracemalloc
+
 import numpy as np
 import pytest
 
@@ -89,3 +91,68 @@ def test_fingerprint_model_locates_held_out_walk():
     assert set(fixes.method_names) == {"fingerprint"}
     assert np.median(error) < 1.0
     assert 0.5 < np.mean(error <= fixes.accuracy_m) < 0.9
+
+
+def warehouse(seed=0, width=60.0, depth=40.0, spacing=10.0):
+    """A warehouse floor: gateways every `spacing` m, a calibration walk in lanes 2 m apart (a window every
+    0.5 m, its 8 strongest gateways, 3 dB noise) and held-out points anywhere on the floor."""
+    rng = np.random.default_rng(seed)
+    gx, gy = (v.ravel() for v in np.meshgrid(np.arange(5.0, width, spacing), np.arange(5.0, depth, spacing)))
+
+    def windows(x, y):
+        d = np.hypot(x[:, None] - gx, y[:, None] - gy)
+        rssi = expected_rssi(np.maximum(d, 0.5), -59.0, 2.0) + rng.normal(0, 3.0, d.shape)
+        strongest = np.argsort(-rssi, axis=1)[:, :8]
+        return strongest, np.take_along_axis(rssi, strongest, axis=1)
+
+    lanes = [(x, y) for k, y in enumerate(np.arange(1.0, depth, 2.0))
+             for x in (np.arange(1.0, width - 1, 0.5)[:: 1 if k % 2 == 0 else -1])]  # fmt: skip
+    tx, ty = np.array(lanes).T
+    qx, qy = rng.uniform(2, width - 2, 2000), rng.uniform(2, depth - 2, 2000)
+    model = FingerprintModel.fit(
+        *windows(tx, ty),
+        tx,
+        ty,
+        gateway_xyz=(gx, gy, np.full(len(gx), np.nan)),
+        ref_rssi_1m_dbm=np.full(len(gx), -59.0),
+        path_loss_exponent=np.full(len(gx), 2.0),
+        ts_s=np.arange(len(tx), dtype=float),
+    )
+    return model, windows(qx, qy), qx, qy
+
+
+def test_fingerprint_two_pass_search_agrees_with_scoring_every_cell():
+    model, (gw, rssi), qx, qy = warehouse(width=30.0, depth=20.0, spacing=6.0)
+    assert model._grid() is not None  # a regular grid, larger than the search window: the two passes run
+    features = np.full((len(qx), model.expected.shape[1]), np.nan)
+    np.put_along_axis(features, gw, rssi, axis=1)
+    x, y, spread, ok = model._posterior(features)
+    fx, fy, fspread, fok = model._posterior(features, local=False)
+    assert ok.all() and fok.all()
+    moved = np.hypot(x - fx, y - fy)
+    assert np.median(moved) < 0.02  # the window holds nearly all of the posterior's mass...
+    assert np.percentile(moved, 75) < 0.05
+    assert np.median(np.abs(spread - fspread)) < 0.05
+    # ... and where it does not (two modes far apart), it keeps the likelier one instead of averaging them
+    assert np.median(np.hypot(x - qx, y - qy)) <= np.median(np.hypot(fx - qx, fy - qy)) + 0.02
+
+
+def test_fingerprint_on_a_warehouse_floor_trains_and_locates_in_bounded_memory():
+    # 60 x 40 m at 10 cm is 240,000 cells: scoring every cell for 2,000 fixes at once, or weighting every
+    # training window for every cell, would need gigabytes
+    tracemalloc.start()
+    try:
+        model, (gw, rssi), qx, qy = warehouse()
+        x, y, accuracy, ok = model.predict(gw, rssi)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert len(model.cell_x) > 200_000
+    assert peak < 400e6
+    assert ok.all()
+    error = np.hypot(x - qx, y - qy)
+    assert np.median(error) < 2.5  # gateways 10 m apart, 3 dB per window
+    features = np.full((300, model.expected.shape[1]), np.nan)
+    np.put_along_axis(features, gw[:300], rssi[:300], axis=1)
+    fx, fy, _, _ = model._posterior(features, local=False)
+    assert np.median(error[:300]) <= np.median(np.hypot(fx - qx[:300], fy - qy[:300])) + 0.02
