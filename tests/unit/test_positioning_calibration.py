@@ -123,7 +123,7 @@ def warehouse(seed=0, width=60.0, depth=40.0, spacing=10.0):
 
 def test_fingerprint_two_pass_search_agrees_with_scoring_every_cell():
     model, (gw, rssi), qx, qy = warehouse(width=30.0, depth=20.0, spacing=6.0)
-    assert model._grid() is not None  # a regular grid, larger than the search window: the two passes run
+    assert model._grid() is not None  # a regular grid, larger than the search window: both passes run
     features = np.full((len(qx), model.expected.shape[1]), np.nan)
     np.put_along_axis(features, gw, rssi, axis=1)
     x, y, spread, ok = model._posterior(features)
@@ -133,7 +133,7 @@ def test_fingerprint_two_pass_search_agrees_with_scoring_every_cell():
     assert np.median(moved) < 0.02  # the window holds nearly all of the posterior's mass...
     assert np.percentile(moved, 75) < 0.05
     assert np.median(np.abs(spread - fspread)) < 0.05
-    # ... and where it does not (two modes far apart), it keeps the likelier one instead of averaging them
+    # ... and where it does not (a broad or two-moded posterior), the fix is no worse
     assert np.median(np.hypot(x - qx, y - qy)) <= np.median(np.hypot(fx - qx, fy - qy)) + 0.02
 
 
