@@ -15,7 +15,9 @@
      anything later than that counts in full (a tag still shown in the old room 4 s after the door is wrong).
      A fix reported "unknown" (accuracy too poor) counts as wrong unless its last known zones are right — the
      unknown share is printed separately. The floor has no corridors: every true position is in exactly one room.
-     The strict figure (no latency allowance at all) is printed and kept in the JSON as `*_strict`.
+     The strict figure (no latency allowance at all) is printed and kept in the JSON as `*_strict`. The wrong
+     share is also split by what the tag was really doing: walking, parked, and parked within 0.5 m of a wall
+     between rooms (where a position error of half a metre puts it in the next room).
    The same fixes with naive membership (inside the polygon = in the zone), with membership that judges every
    tag as parked (`speed_aware=False`, the hysteresis before speed awareness), membership without the tracker's
    stationary flag (the fixes alone) and perfect positions (with the true parked flag) through the membership
@@ -236,6 +238,12 @@ def wrong_zone(
     return wrong
 
 
+def interior_wall_distance(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Distance (m) to the nearest wall between two rooms (the floor's outer edge is no boundary to flap on)."""
+    col, row = np.clip(np.round(x / ROOM_W), 1, COLS - 1), np.clip(np.round(y / ROOM_H), 1, ROWS - 1)
+    return np.minimum(np.abs(x - col * ROOM_W), np.abs(y - row * ROOM_H))
+
+
 def truth_zones(rooms: list, gx: np.ndarray, gy: np.ndarray) -> list[list[str]]:
     inside = np.stack([shapely.contains_xy(room.geometry, gx, gy) for room in rooms], axis=1)
     ids = np.array([room.id for room in rooms])
@@ -296,6 +304,13 @@ def stability(minutes: float, n_tags: int, seed: int, radio_name: str) -> dict[s
     expected = truth_zones(rooms, gx, gy)
     keep = ts >= WARMUP_S
     wrong = wrong_zone(tags, ts, result.zone_ids, expected, LATENCY_S)
+    # where the wrong share comes from: parked or walking (the truth's own state), and parked by a wall
+    before = _truth_at(wx, wy, tags.astype(int), ts - 0.5)
+    after = _truth_at(wx, wy, tags.astype(int), ts + 0.5)
+    parked_now = np.hypot(after[0] - before[0], after[1] - before[1]) < 0.5  # walks are at 1 m/s
+    by_wall = parked_now & (interior_wall_distance(gx, gy) < 0.5)
+    points = {name: float((wrong & mask)[keep].mean()) for name, mask in
+              (("parked", parked_now), ("parked_by_wall", by_wall), ("walking", ~parked_now))}  # fmt: skip
     strict = wrong_zone(tags, ts, result.zone_ids, expected, 0.0)
     naive_wrong = wrong_zone(tags, ts, naive, expected, LATENCY_S)
     crossings = sum(1 for t in result.transitions if t.kind == "exit")
@@ -316,9 +331,6 @@ def stability(minutes: float, n_tags: int, seed: int, radio_name: str) -> dict[s
     # The same walks with perfect positions (1 m claimed accuracy) and the true parked flag (the real chain has
     # the tracker's): what the membership logic alone costs. Without the flag every position looks parked for
     # a while after each stop and the dwell rules delay it (2.2 % on seed 1, which said more about the flag).
-    before = _truth_at(wx, wy, tags.astype(int), ts - 0.5)
-    after = _truth_at(wx, wy, tags.astype(int), ts + 0.5)
-    parked_now = np.hypot(after[0] - before[0], after[1] - before[1]) < 0.5  # walks are at 1 m/s
     perfect, _, _ = membership_runs(rooms, tags, ts, gx, gy, np.full(len(ts), 1.0), stationary=parked_now)
     lag = wrong_zone(tags, ts, perfect.zone_ids, expected, LATENCY_S)
     print(f"stationary: {spurious} spurious events in {hours:.1f} tag-hours with hysteresis ({flaps} from "
@@ -332,6 +344,10 @@ def stability(minutes: float, n_tags: int, seed: int, radio_name: str) -> dict[s
           f"{blind_wrong[keep].mean():.3%} judged as parked throughout, "
           f"{alone_wrong[keep].mean():.3%} without the tracker's stationary flag, "
           f"{naive_wrong[keep].mean():.3%} naive, {lag[keep].mean():.3%} with perfect positions")  # fmt: skip
+    print(f"walking: of the wrong share, {points['parked']:.2%} while parked ({points['parked_by_wall']:.2%} parked "
+          f"within 0.5 m of a wall, {by_wall[keep].mean():.1%} of the time, wrong "
+          f"{(wrong & by_wall)[keep].sum() / max(by_wall[keep].sum(), 1):.1%} of it), {points['walking']:.2%} "
+          f"while walking")  # fmt: skip
     return {
         "spurious_per_tag_hour": round(spurious / hours, 3),
         "flaps_per_tag_hour": round(flaps / hours, 3),
@@ -345,6 +361,7 @@ def stability(minutes: float, n_tags: int, seed: int, radio_name: str) -> dict[s
         "unknown_share": round(float(result.unknown[keep].mean()), 4),
         "naive_wrong_zone_share": round(float(naive_wrong[keep].mean()), 4),
         "wrong_zone_share_perfect_positions": round(float(lag[keep].mean()), 4),
+        "wrong_zone_share_parked_by_wall": round(points["parked_by_wall"], 4),
     }
 
 
