@@ -26,6 +26,7 @@ import numpy as np
 from scipy.optimize import least_squares
 
 from core.positioning import EstimatorConfig, FingerprintModel, GatewayTable, estimate_batch
+from core.positioning.fingerprint import _dense
 
 A, N = -59.0, 2.0
 
@@ -108,7 +109,7 @@ def fingerprint_figures(
     cpu = time.process_time()
     model = fit()
     fit_s = time.process_time() - cpu
-    tracemalloc.start()
+    tracemalloc.start()  # a second fit for the memory: tracing allocations slows the one timed above
     fit()
     fit_peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
@@ -118,9 +119,7 @@ def fingerprint_figures(
         cpu = time.process_time()
         x, y, _, _ = model.predict(gw[:n], rssi[:n])
         rates.append(n / (time.process_time() - cpu))
-    features = np.full((n, len(gateways)), np.nan)  # dense (fix, gateway) RSSI, as the model scores it
-    row, col = np.nonzero(gw[:n] >= 0)
-    features[row, gw[row, col]] = rssi[row, col]
+    features = _dense(gw[:n], rssi[:n], len(gateways))  # (fix, gateway) RSSI, as the model scores it
     m = min(n, 300)
     cpu = time.process_time()
     fx, fy, _, _ = model._posterior(features[:m], local=False)

@@ -44,6 +44,13 @@ KERNEL_REACH = 5.0  # training windows farther than this many kernel widths weig
 _BUDGET = 4_000_000  # numbers per temporary array (32 MB of float64)
 
 
+def _weights(chi2: np.ndarray) -> np.ndarray:
+    """Posterior weights per row of χ² (Gaussian likelihood, flat prior), normalised; the best cell's is 1 before
+    normalising, so nothing underflows."""
+    weight = np.exp(-0.5 * (chi2 - chi2.min(axis=1, keepdims=True)))
+    return weight / weight.sum(axis=1, keepdims=True)
+
+
 def _dense(gateway: np.ndarray, rssi: np.ndarray, n_gateways: int) -> np.ndarray:
     gw = np.atleast_2d(np.asarray(gateway, dtype=np.int64))
     rssi = np.atleast_2d(np.asarray(rssi, dtype=float))
@@ -173,39 +180,37 @@ class FingerprintModel:
         if not rows.size:
             return x, y, spread, usable
         grid = self._grid() if local else None
-        window = None
+        two_pass = False
         if grid is not None:
             nx, ny, cell = grid
             half = int(np.ceil(LOCAL_RADIUS_M / cell))
             wx, wy = min(2 * half + 1, nx), min(2 * half + 1, ny)
-            if wx * wy < nx * ny:  # else the window is the whole grid: score it all
-                stride = max(1, int(round(COARSE_STEP_M / cell)))
-                coarse = (np.arange(0, ny, stride)[:, None] * nx + np.arange(0, nx, stride)[None, :]).ravel()
-                fine = max(1, int(round(LOCAL_STEP_M / cell)))
-                offsets = (np.arange(0, wy, fine)[:, None] * nx + np.arange(0, wx, fine)[None, :]).ravel()
-                window = (nx, ny, cell, half, wx, wy, coarse, offsets)
-        heard_max = max(int(np.isfinite(features[rows]).sum(axis=1).max()), 1)
-        if window is None:
-            scored, scored_sq = self.expected, self.expected**2
-            step = max(1, _BUDGET // len(self.cell_x))  # temporaries are (fixes, cells)
-        else:
-            nx, ny, cell, half, wx, wy, coarse, offsets = window
-            scored, scored_sq = self.expected[coarse], self.expected[coarse] ** 2
+            two_pass = wx * wy < nx * ny  # else the window is the whole grid: score it all
+        # each fix's scored cells sit at origin + (dx, dy): the posterior moments are matrix products
+        if two_pass:
+            stride = max(1, int(round(COARSE_STEP_M / cell)))
+            coarse = (np.arange(0, ny, stride)[:, None] * nx + np.arange(0, nx, stride)[None, :]).ravel()
+            fine = max(1, int(round(LOCAL_STEP_M / cell)))
+            offsets = (np.arange(0, wy, fine)[:, None] * nx + np.arange(0, wx, fine)[None, :]).ravel()
+            scored, coarse_x, coarse_y = self.expected[coarse], self.cell_x[coarse], self.cell_y[coarse]
+            dx, dy = self.cell_x[offsets] - self.cell_x[0], self.cell_y[offsets] - self.cell_y[0]
             expected32 = self.expected.astype(np.float32)
+            heard_max = max(int(np.isfinite(features[rows]).sum(axis=1).max()), 1)
             step = max(1, _BUDGET // (len(offsets) * heard_max))  # the window's (fixes, cells, heard)
+        else:
+            scored, dx, dy = self.expected, self.cell_x, self.cell_y
+            step = max(1, _BUDGET // len(self.cell_x))  # temporaries are (fixes, cells)
+        scored_sq = scored**2
         for start in range(0, len(rows), step):
             chunk = rows[start : start + step]
             f = features[chunk]
             chi2 = self._chi2(f, scored, scored_sq)
-            # each fix's scored cells sit at origin + (dx, dy): the posterior moments are matrix products
-            if window is None:
-                origin, dx, dy = np.zeros((len(chunk), 2)), self.cell_x, self.cell_y
-            else:
+            origin = np.zeros((len(chunk), 2))
+            if two_pass:
                 # the window is centred on the coarse posterior's mean (on its best cell, a fix with a broad
                 # posterior lost more of it: bench/estimator.py, 4.19 against every cell's 3.95 m)
-                coarse_weight = np.exp(-0.5 * (chi2 - chi2.min(axis=1, keepdims=True)))
-                coarse_weight /= coarse_weight.sum(axis=1, keepdims=True)
-                mean_x, mean_y = coarse_weight @ self.cell_x[coarse], coarse_weight @ self.cell_y[coarse]
+                coarse_weight = _weights(chi2)
+                mean_x, mean_y = coarse_weight @ coarse_x, coarse_weight @ coarse_y
                 top = np.clip(np.rint((mean_y - self.cell_y[0]) / cell).astype(np.int64) - half, 0, ny - wy)
                 left = np.clip(np.rint((mean_x - self.cell_x[0]) / cell).astype(np.int64) - half, 0, nx - wx)
                 corner = top * nx + left
@@ -220,10 +225,8 @@ class FingerprintModel:
                 diff = values[:, None, :] - expected32[cells[:, :, None], packed[:, None, :]]
                 diff *= mask[:, None, :]
                 chi2 = np.einsum("ncg,ncg->nc", diff, diff).astype(float) / self.rssi_sigma_db**2
-                origin = np.stack([self.cell_x[corner], self.cell_y[corner]], axis=1)
-                dx, dy = self.cell_x[offsets] - self.cell_x[0], self.cell_y[offsets] - self.cell_y[0]
-            weight = np.exp(-0.5 * (chi2 - chi2.min(axis=1, keepdims=True)))
-            weight /= weight.sum(axis=1, keepdims=True)
+                origin[:, 0], origin[:, 1] = self.cell_x[corner], self.cell_y[corner]
+            weight = _weights(chi2)
             mx, my = weight @ dx, weight @ dy
             x[chunk], y[chunk] = origin[:, 0] + mx, origin[:, 1] + my
             spread[chunk] = np.sqrt(np.maximum(weight @ (dx * dx) - mx**2 + weight @ (dy * dy) - my**2, 0.0))
