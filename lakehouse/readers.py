@@ -91,7 +91,7 @@ def scan(
 ) -> pl.LazyFrame | None:
     """A Polars LazyFrame over the dataset's partitions for start..end (with hive columns), or None if none exist.
 
-    Files written by different versions may differ in columns (zone events gained their evidence in stop 18): the
+    Files written by different versions may differ in columns (zone events gained their evidence columns): the
     newest file's columns are the frame's, and older files give nulls for the columns they lack, as in
     `duckdb_source` and `Lakehouse.read_between`."""
     partitions = lakehouse.partitions_between(dataset, start, end)

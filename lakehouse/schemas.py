@@ -57,8 +57,8 @@ ZONE_EVENTS = pa.schema(
         pa.field("kind", pa.string(), nullable=False),  # enter | exit
         pa.field("ts", UTC_TS, nullable=False),
         pa.field("dwell_s", pa.float64()),
-        # why, and on what evidence (core.geofence.ZoneTransition); null in events published before stop 18 and
-        # in hours landed before: readers select columns by name, so old and new files read together
+        # why, and on what evidence (core.geofence.ZoneTransition); null in events published, and hours landed,
+        # before zone events carried it: readers select columns by name, so old and new files read together
         pa.field("reason", pa.string()),
         pa.field("depth_m", pa.float64()),
         pa.field("accuracy_m", pa.float64()),

@@ -99,6 +99,8 @@ class LocationModel:
         if self.fingerprint is not None:
             fingerprint_scalars = {}
             for f in dataclasses.fields(self.fingerprint):
+                if not f.init:  # derived when the model is built (its search plan): not saved
+                    continue
                 value = getattr(self.fingerprint, f.name)
                 if isinstance(value, np.ndarray):
                     arrays[f"fp_{f.name}"] = value

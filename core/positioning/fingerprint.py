@@ -22,7 +22,7 @@ the training windows within reach of its kernel. Temporaries stay within `_BUDGE
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -51,6 +51,27 @@ def _weights(chi2: np.ndarray) -> np.ndarray:
     return weight / weight.sum(axis=1, keepdims=True)
 
 
+@dataclass(frozen=True, slots=True, eq=False)
+class _Search:
+    """What the two-pass search needs that depends only on the model: built once with it, not per call (on a
+    60 x 40 m floor, converting the map to float32 and checking the grid cost more than scoring 20 fixes)."""
+
+    nx: int  # grid columns
+    ny: int  # grid rows
+    cell: float  # grid spacing (m)
+    half: int  # the fine window's half-width, in cells
+    wx: int  # the fine window's columns
+    wy: int  # and rows
+    coarse: np.ndarray  # (coarse cells, G) expected RSSI on the coarse lattice
+    coarse_sq: np.ndarray  # its square (the χ² matrix products need it)
+    coarse_x: np.ndarray  # the coarse cells' coordinates
+    coarse_y: np.ndarray
+    offsets: np.ndarray  # the fine window's cells, as offsets from its top-left cell
+    dx: np.ndarray  # and their coordinates relative to it
+    dy: np.ndarray
+    expected32: np.ndarray  # the whole map in float32, for the fine pass
+
+
 def _dense(gateway: np.ndarray, rssi: np.ndarray, n_gateways: int) -> np.ndarray:
     gw = np.atleast_2d(np.asarray(gateway, dtype=np.int64))
     rssi = np.atleast_2d(np.asarray(rssi, dtype=float))
@@ -71,6 +92,11 @@ class FingerprintModel:
     accuracy_scale: float
     kernel_m: float = DEFAULT_KERNEL_M
     min_gateways: int = 2
+    # None: the grid is irregular or fits in the fine window, and every cell is scored
+    _search: _Search | None = field(init=False, default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_search", self._plan())
 
     @classmethod
     def fit(
@@ -145,6 +171,28 @@ class FingerprintModel:
                     scale = float(np.quantile(error / np.maximum(spread[ok], 1e-6), 0.68))
         return cls(grid_x, grid_y, radio_map(np.ones(len(x), bool), chosen), sigma, scale, kernel_m=chosen)
 
+    def _plan(self) -> _Search | None:
+        """The two-pass search's fixed parts, or None when every cell is to be scored."""
+        grid = self._grid()
+        if grid is None:
+            return None
+        nx, ny, cell = grid
+        half = int(np.ceil(LOCAL_RADIUS_M / cell))
+        wx, wy = min(2 * half + 1, nx), min(2 * half + 1, ny)
+        if wx * wy >= nx * ny:  # the window is the whole grid: score it all
+            return None
+        stride = max(1, int(round(COARSE_STEP_M / cell)))
+        coarse = (np.arange(0, ny, stride)[:, None] * nx + np.arange(0, nx, stride)[None, :]).ravel()
+        fine = max(1, int(round(LOCAL_STEP_M / cell)))
+        offsets = (np.arange(0, wy, fine)[:, None] * nx + np.arange(0, wx, fine)[None, :]).ravel()
+        scored = self.expected[coarse]
+        return _Search(
+            nx, ny, cell, half, wx, wy,
+            scored, scored**2, self.cell_x[coarse], self.cell_y[coarse],
+            offsets, self.cell_x[offsets] - self.cell_x[0], self.cell_y[offsets] - self.cell_y[0],
+            self.expected.astype(np.float32),
+        )  # fmt: skip
+
     def _grid(self) -> tuple[int, int, float] | None:
         """(columns, rows, cell size) when the cells are the row-major regular grid `fit` builds, else None."""
         c = len(self.cell_x)
@@ -179,41 +227,30 @@ class FingerprintModel:
         rows = np.flatnonzero(usable)
         if not rows.size:
             return x, y, spread, usable
-        grid = self._grid() if local else None
-        two_pass = False
-        if grid is not None:
-            nx, ny, cell = grid
-            half = int(np.ceil(LOCAL_RADIUS_M / cell))
-            wx, wy = min(2 * half + 1, nx), min(2 * half + 1, ny)
-            two_pass = wx * wy < nx * ny  # else the window is the whole grid: score it all
+        plan = self._search if local else None
         # each fix's scored cells sit at origin + (dx, dy): the posterior moments are matrix products
-        if two_pass:
-            stride = max(1, int(round(COARSE_STEP_M / cell)))
-            coarse = (np.arange(0, ny, stride)[:, None] * nx + np.arange(0, nx, stride)[None, :]).ravel()
-            fine = max(1, int(round(LOCAL_STEP_M / cell)))
-            offsets = (np.arange(0, wy, fine)[:, None] * nx + np.arange(0, wx, fine)[None, :]).ravel()
-            scored, coarse_x, coarse_y = self.expected[coarse], self.cell_x[coarse], self.cell_y[coarse]
-            dx, dy = self.cell_x[offsets] - self.cell_x[0], self.cell_y[offsets] - self.cell_y[0]
-            expected32 = self.expected.astype(np.float32)
+        if plan is not None:
+            scored, scored_sq, dx, dy = plan.coarse, plan.coarse_sq, plan.dx, plan.dy
             heard_max = max(int(np.isfinite(features[rows]).sum(axis=1).max()), 1)
-            step = max(1, _BUDGET // (len(offsets) * heard_max))  # the window's (fixes, cells, heard)
+            step = max(1, _BUDGET // (len(plan.offsets) * heard_max))  # the window's (fixes, cells, heard)
         else:
             scored, dx, dy = self.expected, self.cell_x, self.cell_y
+            scored_sq = scored**2
             step = max(1, _BUDGET // len(self.cell_x))  # temporaries are (fixes, cells)
-        scored_sq = scored**2
         for start in range(0, len(rows), step):
             chunk = rows[start : start + step]
             f = features[chunk]
             chi2 = self._chi2(f, scored, scored_sq)
             origin = np.zeros((len(chunk), 2))
-            if two_pass:
+            if plan is not None:
                 # the window is centred on the coarse posterior's mean (on its best cell, a fix with a broad
                 # posterior lost more of it: bench/estimator.py, 4.19 against every cell's 3.95 m)
                 coarse_weight = _weights(chi2)
-                mean_x, mean_y = coarse_weight @ coarse_x, coarse_weight @ coarse_y
-                top = np.clip(np.rint((mean_y - self.cell_y[0]) / cell).astype(np.int64) - half, 0, ny - wy)
-                left = np.clip(np.rint((mean_x - self.cell_x[0]) / cell).astype(np.int64) - half, 0, nx - wx)
-                corner = top * nx + left
+                mean_x, mean_y = coarse_weight @ plan.coarse_x, coarse_weight @ plan.coarse_y
+                top = np.rint((mean_y - self.cell_y[0]) / plan.cell).astype(np.int64) - plan.half
+                left = np.rint((mean_x - self.cell_x[0]) / plan.cell).astype(np.int64) - plan.half
+                top, left = np.clip(top, 0, plan.ny - plan.wy), np.clip(left, 0, plan.nx - plan.wx)
+                corner = top * plan.nx + left
                 # The costly pass: only the gateways a fix heard (a few of a site's many; packed first,
                 # padding masked out), in float32 — half the memory traffic, and χ² needs no more precision.
                 heard = np.isfinite(f)
@@ -221,8 +258,8 @@ class FingerprintModel:
                 packed = np.argsort(~heard, axis=1, kind="stable")[:, :k]
                 mask = np.take_along_axis(heard, packed, axis=1)
                 values = np.where(mask, np.take_along_axis(f, packed, axis=1), 0.0).astype(np.float32)
-                cells = corner[:, None] + offsets  # (fixes, window cells)
-                diff = values[:, None, :] - expected32[cells[:, :, None], packed[:, None, :]]
+                cells = corner[:, None] + plan.offsets  # (fixes, window cells)
+                diff = values[:, None, :] - plan.expected32[cells[:, :, None], packed[:, None, :]]
                 diff *= mask[:, None, :]
                 chi2 = np.einsum("ncg,ncg->nc", diff, diff).astype(float) / self.rssi_sigma_db**2
                 origin[:, 0], origin[:, 1] = self.cell_x[corner], self.cell_y[corner]

@@ -140,8 +140,8 @@ def test_partitions_lists_written_partitions_in_time_order(lakehouse: Lakehouse,
 
 
 def test_hours_landed_before_a_column_was_added_read_together_with_later_ones(lakehouse: Lakehouse) -> None:
-    """Zone events gained their evidence (reason, depth_m, ...) in stop 18: a day with an hour landed before that
-    and one after reads in every reader, the older hour's new columns null."""
+    """Zone events gained their evidence (reason, depth_m, ...) after the first hours were landed: a day with an
+    hour landed before that and one after reads in every reader, the older hour's new columns null."""
     from lakehouse import ZONE_EVENTS, schemas
 
     def events(hour: int, kind: str, **evidence: object) -> pa.Table:
