@@ -80,7 +80,7 @@ def real(results: dict[str, dict[str, float]]) -> None:
     error = np.hypot(fixes.x - tx, fixes.y - ty)
     results["real_zero_config"] = summary(error, fixes.accuracy_m)
     show("real robot, zero-config", results["real_zero_config"], len(error))
-    tracked = track_series(tags, windows.fix_ts, fixes.x, fixes.y, fixes.accuracy_m)
+    tracked = track_series(tags, windows.fix_ts, fixes.x, fixes.y, fixes.accuracy_m, windows=windows)
     show(
         "real robot, zero-config + Kalman",
         summary(np.hypot(tracked.x - tx, tracked.y - ty), tracked.accuracy_m),
@@ -176,7 +176,7 @@ def simulated(results: dict[str, dict[str, float]], minutes: float, assets: int,
         summary(np.hypot(surveyed.x - tx, surveyed.y - ty), surveyed.accuracy_m),
         len(error),
     )
-    tracked = track_series(tags, windows.fix_ts, fixes.x, fixes.y, fixes.accuracy_m)
+    tracked = track_series(tags, windows.fix_ts, fixes.x, fixes.y, fixes.accuracy_m, windows=windows)
     show(
         "sim, zero-config + Kalman",
         summary(np.hypot(tracked.x - tx, tracked.y - ty), tracked.accuracy_m),

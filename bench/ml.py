@@ -54,7 +54,7 @@ def main() -> None:
             fixes = model.estimate(
                 result.heldout.gateways, w.gateway, w.rssi_dbm, sample_count=w.sample_count
             )
-            track = track_series(np.zeros(len(w)), w.fix_ts, fixes.x, fixes.y, fixes.accuracy_m)
+            track = track_series(np.zeros(len(w)), w.fix_ts, fixes.x, fixes.y, fixes.accuracy_m, windows=w)
             error = np.hypot(track.x - result.heldout.true_x, track.y - result.heldout.true_y)
             entry["tracked_median_m"] = round(float(np.nanmedian(error)), 3)
             entry["tracked_p90_m"] = round(float(np.nanquantile(error, 0.9)), 3)

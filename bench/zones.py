@@ -144,7 +144,7 @@ def fixes_for(truth_x: np.ndarray, truth_y: np.ndarray, radio: Radio, label: str
     )
     fixes = estimate_windows(gateways, windows, bounds=(0.0, 0.0, COLS * ROOM_W, ROWS * ROOM_H))
     tags = windows.tag_ids[windows.fix_tag]
-    tracked = track_series(tags, windows.fix_ts, fixes.x, fixes.y, fixes.accuracy_m)
+    tracked = track_series(tags, windows.fix_ts, fixes.x, fixes.y, fixes.accuracy_m, windows=windows)
     ts = windows.fix_ts
     gt_x, gt_y = _truth_at(truth_x, truth_y, tags, ts)  # ground truth at the fix time
     err = np.hypot(tracked.x - gt_x, tracked.y - gt_y)

@@ -22,6 +22,7 @@ from sqlalchemy import Connection, Engine, select, text
 from core.db.models import Asset, Gateway, Site
 from core.positioning.gateways import GatewayTable
 from core.settings import Settings
+from core.stillness import gateway_keys
 
 EARTH_RADIUS_M = 6_371_008.8
 
@@ -58,6 +59,13 @@ class Catalog:
     assets: dict[str, tuple[uuid.UUID, uuid.UUID | None]]  # tag_id -> (asset id, site id)
     loaded_at: float = field(default_factory=time.monotonic)
     fingerprint: tuple | None = None  # `catalog_fingerprint` read just before loading (None: not known)
+    # (G,) a key per gateway that does not move when gateways are added, unlike its row (core/stillness.py)
+    gateway_key: np.ndarray = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.gateway_key = (
+            gateway_keys(self.gateways.ids) if self.gateways is not None else np.zeros(0, np.int64)
+        )
 
     @classmethod
     def empty(cls) -> Catalog:

@@ -26,6 +26,7 @@ import numpy as np
 
 from core.positioning.estimator import METHOD_NAMES, estimate_batch
 from core.positioning.windows import aggregate_windows
+from core.stillness import EMPTY, SignalReference, SignalWindows, StillnessConfig, judge, update
 from core.tracking import TrackBatch, track_update
 from realtime.catalog import Catalog, to_lat_lon
 from realtime.fixes import FixBatch
@@ -39,10 +40,13 @@ ModelLookup = Callable[[object], "LocationModel | None"]
 
 log = logging.getLogger(__name__)
 _TRIU = np.triu_indices(4)
-STATE_WIDTH = 33  # floats per serialised tag state (see TagStates.pack)
-STATE_MAGIC = b"RT6"
+_STILLNESS = StillnessConfig()
+_SLOTS = _STILLNESS.slots  # gateways in a parked tag's signal reference (core/stillness.py)
+_SIGNAL = 33  # where the signal reference starts in a state row (see TagStates.pack)
+STATE_WIDTH = _SIGNAL + 3 * _SLOTS + 3  # floats per serialised tag state
+STATE_MAGIC = b"RT7"
 # Older layouts are a prefix of this one: read them, newer fields start at their "none" value (`_FRESH`).
-_LEGACY = {b"RT2": 25, b"RT3": 27, b"RT4": 30, b"RT5": 32}
+_LEGACY = {b"RT2": 25, b"RT3": 27, b"RT4": 30, b"RT5": 32, b"RT6": 33}
 # A tag never seen, and the fields an older layout lacks: zero except "no fix yet" (-inf) and "never pinned".
 _FRESH = np.zeros(STATE_WIDTH)
 _FRESH[0] = -np.inf  # last_fix_ts
@@ -50,6 +54,9 @@ _FRESH[27:29] = np.nan  # pin x y
 _FRESH[29] = -np.inf  # pin_ts
 _FRESH[30:32] = np.nan  # still mean x y
 _FRESH[32] = 1.0  # fix noise ratio: fixes as claimed
+_FRESH[_SIGNAL : _SIGNAL + _SLOTS] = EMPTY  # no signal reference
+_FRESH[STATE_WIDTH - 3] = np.nan  # fading variance: not learnt yet
+_FRESH[STATE_WIDTH - 1] = np.nan  # signal score: none
 # How far behind its partition's newest event time an observation is still carried for a tag that has not been
 # heard since: it only matters if the tag's next observations arrive this late. The carry (memory, and the
 # per-batch work over it) grows with observation rate × this, so it is seconds, not a minute.
@@ -163,7 +170,9 @@ class TagStates:
     # 24 bias_m (the tracker's range-bias estimate), 25-26 drift x y (running mean of a parked track's innovations),
     # 27-28 pin x y (where the track was last held parked; NaN: never), 29 pin_ts (when; -inf: never),
     # 30-31 still mean x y (mean of the fixes since the track began to look still; NaN: none),
-    # 32 noise ratio (the tag's learnt fix noise per claimed variance; 1: as claimed)
+    # 32 noise ratio (the tag's learnt fix noise per claimed variance; 1: as claimed),
+    # 33.. the signal reference (core/stillness.py): _SLOTS gateway keys (EMPTY: free), _SLOTS RSSI totals,
+    # _SLOTS weights, then fading variance (NaN: not learnt), its degrees of freedom, score (NaN: none)
     def pack(self, vec: np.ndarray) -> list[bytes]:
         blob = np.ascontiguousarray(vec, dtype="<f8").tobytes()
         width = STATE_WIDTH * 8
@@ -366,11 +375,24 @@ def locate(
     sx, sy, sacc = x.copy(), y.copy(), acc.copy()
     still = np.zeros(n, bool)
     noise = np.ones(n)
+    # the windows as the tracker's signal test reads them (core/stillness.py), in the fixes' order
+    signal_all = SignalWindows(
+        np.where(gw[order] >= 0, catalog.gateway_key[np.maximum(gw[order], 0)], EMPTY),
+        rssi[order],
+        win.sample_count[order],
+        win.rssi_var[order],
+    )
     for r in range(int(rank.max()) + 1 if n else 0):
         rows = np.flatnonzero(rank == r)
         p = pos[rows]
         batch = _track_batch(vec[p])
-        batch, out = track_update(batch, x[rows], y[rows], acc[rows], fix_ts[rows], fix_floor=floor[rows])
+        reference = _signal_reference(vec[p])
+        signal = signal_all.take(rows)
+        hold, score = judge(reference, signal, _STILLNESS)
+        batch, out = track_update(
+            batch, x[rows], y[rows], acc[rows], fix_ts[rows], fix_floor=floor[rows], hold=hold
+        )
+        _store_signal(vec, p, update(reference, out.stationary, signal, score, _STILLNESS))
         sx[rows], sy[rows], sacc[rows] = out.x, out.y, out.accuracy_m
         still[rows] = out.stationary
         if out.noise_ratio is not None:
@@ -504,6 +526,28 @@ def _track_batch(vec: np.ndarray) -> TrackBatch:
         still_mean=vec[:, 30:32].copy(),
         noise_ratio=vec[:, 32].copy(),
     )
+
+
+def _signal_reference(vec: np.ndarray) -> SignalReference:
+    at = _SIGNAL
+    return SignalReference(
+        vec[:, at : at + _SLOTS].astype(np.int64),
+        vec[:, at + _SLOTS : at + 2 * _SLOTS].copy(),
+        vec[:, at + 2 * _SLOTS : at + 3 * _SLOTS].copy(),
+        vec[:, STATE_WIDTH - 3].copy(),
+        vec[:, STATE_WIDTH - 2].copy(),
+        vec[:, STATE_WIDTH - 1].copy(),
+    )
+
+
+def _store_signal(vec: np.ndarray, rows: np.ndarray, reference: SignalReference) -> None:
+    at = _SIGNAL
+    vec[rows, at : at + _SLOTS] = reference.gateway
+    vec[rows, at + _SLOTS : at + 2 * _SLOTS] = reference.total
+    vec[rows, at + 2 * _SLOTS : at + 3 * _SLOTS] = reference.weight
+    vec[rows, STATE_WIDTH - 3] = reference.fading_var
+    vec[rows, STATE_WIDTH - 2] = reference.fading_dof
+    vec[rows, STATE_WIDTH - 1] = reference.score
 
 
 def _store_track(vec: np.ndarray, rows: np.ndarray, batch: TrackBatch) -> None:

@@ -128,7 +128,7 @@ def run(args: argparse.Namespace) -> int:
     if args.smooth:
         from core.tracking import track_series
 
-        smoothed = track_series(tags, windows.fix_ts, x, y, accuracy)
+        smoothed = track_series(tags, windows.fix_ts, x, y, accuracy, windows=windows)
         x, y, accuracy = smoothed.x, smoothed.y, smoothed.accuracy_m
         confidence = confidence_from_accuracy(accuracy, fixes.gateway_count)
     write_fixes(

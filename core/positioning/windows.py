@@ -33,6 +33,9 @@ class Windows:
     rssi_dbm: np.ndarray  # (F, K) trimmed-mean RSSI
     sample_count: np.ndarray  # (F, K) samples behind each summary
     age_s: np.ndarray  # (F, K) time since that gateway last heard the tag (freshness)
+    # (F, K) sample variance of the RSSI behind each summary (dB², NaN below 2 samples): the fast fading the
+    # window saw, which tells a still tag's window-to-window noise (core/stillness.py)
+    rssi_var: np.ndarray
 
     def __len__(self) -> int:
         return len(self.fix_ts)
@@ -149,6 +152,12 @@ def aggregate_windows(
     kept_rssi = np.where((within >= group_cut) & (within < group_size - group_cut), pair_rssi, 0.0)
     summary = np.add.reduceat(kept_rssi, starts) / (sizes - 2 * cut) if starts.size else np.array([])
     latest = np.maximum.reduceat(pair_ts, starts) if starts.size else np.array([])
+    if starts.size:
+        mean_all = np.add.reduceat(pair_rssi, starts) / sizes
+        square = np.add.reduceat((pair_rssi - np.repeat(mean_all, sizes)) ** 2, starts)
+        variance = np.where(sizes > 1, square / np.maximum(sizes - 1, 1), np.nan)
+    else:
+        variance = np.array([])
     g_fix = group_key[starts] // n_gateways
     g_gateway = group_key[starts] % n_gateways
 
@@ -158,6 +167,7 @@ def aggregate_windows(
     rank_order = np.argsort(rank_key, kind="stable")
     g_fix, g_gateway = g_fix[rank_order], g_gateway[rank_order]
     summary, sizes, latest = summary[rank_order], sizes[rank_order], latest[rank_order]
+    variance = variance[rank_order]
     first_of_fix = np.searchsorted(g_fix, np.arange(n_fix))
     rank = np.arange(g_fix.size) - first_of_fix[g_fix]
     kept = rank < max_gateways
@@ -166,9 +176,11 @@ def aggregate_windows(
     out_rssi = np.full((n_fix, width), np.nan)
     out_count = np.zeros((n_fix, width), dtype=np.int64)
     out_age = np.full((n_fix, width), np.nan)
+    out_var = np.full((n_fix, width), np.nan)
     rows, cols = g_fix[kept], rank[kept]
     out_gateway[rows, cols] = g_gateway[kept]
     out_rssi[rows, cols] = summary[kept]
     out_count[rows, cols] = sizes[kept]
     out_age[rows, cols] = fix_ts[rows] - latest[kept]
-    return Windows(tag_ids, fix_tag, fix_ts, out_gateway, out_rssi, out_count, out_age)
+    out_var[rows, cols] = variance[kept]
+    return Windows(tag_ids, fix_tag, fix_ts, out_gateway, out_rssi, out_count, out_age, out_var)
