@@ -63,8 +63,8 @@ def build_floor() -> tuple[list, GatewayTable]:
             shell = [(x0, y0), (x0 + ROOM_W, y0), (x0 + ROOM_W, y0 + ROOM_H), (x0, y0 + ROOM_H)]
             rooms.append(polygon_zone(f"room-{i}-{j}", "site", shell, name=f"Room {i}{j}"))
     gx, gy = np.meshgrid(np.arange(4.0, COLS * ROOM_W, 8.0), np.arange(4.0, ROWS * ROOM_H, 8.0))
-    rows = [{"gateway_id": f"G{k}", "x": x, "y": y, "ref_rssi_1m_dbm": REF_RSSI_DBM,
-             "path_loss_exponent": PATH_LOSS_N} for k, (x, y) in enumerate(zip(gx.ravel(), gy.ravel(), strict=True))]  # fmt: skip
+    rows = [{"gateway_id": f"G{k}", "x": x, "y": y, "ref_rssi_1m_dbm": REF_RSSI_DBM, "path_loss_exponent": PATH_LOSS_N,
+             "sensitivity_dbm": HEARING_DBM} for k, (x, y) in enumerate(zip(gx.ravel(), gy.ravel(), strict=True))]  # fmt: skip
     return rooms, GatewayTable.from_rows(rows)
 
 

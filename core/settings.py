@@ -82,6 +82,13 @@ class Settings(BaseSettings):
     # --- positioning (units in the names) ------------------------------------------------
     ref_rssi_1m_dbm: float = Field(default=-59.0, description="default RSSI at 1 m (path-loss A)")
     path_loss_exponent: float = Field(default=2.0, gt=0.5, lt=6.0, description="default path-loss n")
+    gateway_sensitivity_dbm: float = Field(
+        default=-95.0,
+        ge=-130.0,
+        le=-30.0,
+        description="weakest RSSI the gateways report (their receiver sensitivity): positioning models the "
+        "loud-biased means of gateways that hear a tag near it",
+    )
     window_s: float = Field(default=3.0, gt=0, le=60, description="event-time window per tag")
     fix_interval_s: float = Field(default=0.5, gt=0, le=60, description="one fix per tag this often")
     fix_lateness_s: float = Field(

@@ -42,7 +42,7 @@ class StillnessConfig:
     hold_chi2: float = 1.5  # running mean of the mean χ² per gateway below which a parked tag is held
     smoothing: float = 0.5  # per window: the running mean's weight for the newest score
     min_gateways: int = 3  # a window matching fewer of the reference's gateways says too little to hold a tag
-    slots: int = 8  # gateways remembered per tag (the strongest a window keeps: windows.DEFAULT_MAX_GATEWAYS)
+    slots: int = 8  # gateways remembered per tag: the strongest of its windows' (which keep up to 16)
     # Overlapping windows repeat samples: a summary's samples count this much less in the reference (a 3 s window
     # every 0.5 s holds each sample 6 times).
     overlap: float = 6.0

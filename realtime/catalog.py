@@ -142,6 +142,7 @@ def load_catalog(engine: Engine, settings: Settings, margin_m: float = 1.0) -> C
                 "floor": gw.floor,
                 "ref_rssi_1m_dbm": gw.ref_rssi_1m_dbm,
                 "path_loss_exponent": gw.path_loss_exponent,
+                "sensitivity_dbm": settings.gateway_sensitivity_dbm,
             }
         )
         gateway_site.append(site_pos[gw.site_id])

@@ -95,6 +95,8 @@ class LocationModel:
             "gw_a": self.gateways.ref_rssi_1m_dbm,
             "gw_n": self.gateways.path_loss_exponent,
         }
+        if self.gateways.sensitivity_dbm is not None:
+            arrays["gw_sensitivity"] = self.gateways.sensitivity_dbm
         fingerprint_scalars: dict[str, object] | None = None
         if self.fingerprint is not None:
             fingerprint_scalars = {}
@@ -141,6 +143,7 @@ class LocationModel:
             floor=arrays["gw_floor"],
             ref_rssi_1m_dbm=arrays["gw_a"],
             path_loss_exponent=arrays["gw_n"],
+            sensitivity_dbm=arrays.get("gw_sensitivity"),  # models saved before it existed: none known
         )
         fingerprint = None
         if meta["fingerprint"] is not None:

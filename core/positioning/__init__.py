@@ -3,10 +3,11 @@
 Public API (names are stable; other packages import them from here):
 
 - `GatewayTable.from_rows(rows, default_ref_rssi_1m_dbm=None, default_path_loss_exponent=None)` — gateways as
-  numpy columns (`ids, x, y, z, floor, ref_rssi_1m_dbm, path_loss_exponent`); `index_of(ids)` maps gateway ids
-  to row indices (−1 = unknown). Defaults for A and n come from settings.
+  numpy columns (`ids, x, y, z, floor, ref_rssi_1m_dbm, path_loss_exponent, sensitivity_dbm`); `index_of(ids)`
+  maps gateway ids to row indices (−1 = unknown). Defaults for A and n come from settings; a gateway without a
+  sensitivity gets the estimator's default (−95 dBm).
 - `aggregate_windows(ts_s, tag, gateway, rssi_dbm, *, window_s, fix_interval_s=0.5, eval_ts=None, eval_tag=None,
-  max_gateways=8)` → `Windows`: per fix (tag, time) the trimmed-mean RSSI, sample count and age per gateway,
+  max_gateways=16)` → `Windows`: per fix (tag, time) the trimmed-mean RSSI, sample count and age per gateway,
   as padded (F, K) arrays, strongest gateway first.
 - `estimate_batch(gateways, gateway_index, rssi_dbm, *, sample_count=None, tx_offset_db=0, tx_offset_sigma_db=None,
   bounds=None, fingerprint=None, config=None)` → `Fixes` with arrays `x, y, floor, accuracy_m, confidence,

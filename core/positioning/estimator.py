@@ -43,6 +43,11 @@ class EstimatorConfig:
 
     shadowing_sigma_db: float = 4.0  # location-dependent error that window averaging does not remove
     fading_sigma_db: float = 6.0  # per-sample fast fading, shrinks with the samples in a window
+    # What a gateway reports is censored at its sensitivity: near it, only the samples that faded up are heard and
+    # a window's mean reads loud. The solve models that (see `solver.py`) with the gateway table's sensitivity or
+    # this default (a typical BLE receiver's), and this spread of single samples around their mean.
+    sensitivity_dbm: float = -95.0
+    censoring_fading_sigma_db: float = 3.0
     tx_offset_sigma_db: float = 10.0  # prior spread of the tag offset when it is not known (zero-config)
     huber_k: float = 1.5  # residuals beyond k·σ get linear, not quadratic, influence
     iterations: int = 8
@@ -91,6 +96,14 @@ def _select_floor(
     scores = np.stack([np.where(gw_floor == f, power, 0.0).sum(axis=1) for f in floors], axis=1)
     chosen = floors[np.argmax(scores, axis=1)]
     return chosen, valid & (gw_floor == chosen[:, None])
+
+
+def _sensitivity(gateways: GatewayTable, config: EstimatorConfig) -> np.ndarray:
+    """Each gateway's sensitivity (dBm): its table's where known, the configured default elsewhere."""
+    known = gateways.sensitivity_dbm
+    if known is None:
+        return np.full(len(gateways), config.sensitivity_dbm)
+    return np.where(np.isfinite(known), known, config.sensitivity_dbm)
 
 
 def confidence_from_accuracy(accuracy_m: np.ndarray, gateway_count: np.ndarray) -> np.ndarray:
@@ -150,6 +163,7 @@ def estimate_batch(
         np.nan_to_num(gateways.z - config.tag_height_m, nan=0.0) ** 2,
         gateways.ref_rssi_1m_dbm,
         gateways.path_loss_exponent,
+        _sensitivity(gateways, config),
     )
     # The hot path runs in float32: half the memory traffic, twice the SIMD width; metres and dB need no more.
     columns = tuple(column.astype(np.float32) for column in columns)
@@ -171,8 +185,9 @@ def estimate_batch(
             ),
         }
         safe = np.maximum(gw_t, 0)
-        for name, column in zip(("gx", "gy", "dz2", "a", "n"), columns, strict=True):
+        for name, column in zip(("gx", "gy", "dz2", "a", "n", "floor"), columns, strict=True):
             chunk[name] = column[safe]
+        chunk["fading"] = np.full((1, len(rows)), config.censoring_fading_sigma_db, dtype=np.float32)
         # Padding gets a finite RSSI; its weight is zero.
         chunk["rssi"] = np.where(chunk["valid"], rssi[rows, :k].T.astype(np.float32), chunk["a"])
         result = _estimate_chunk(

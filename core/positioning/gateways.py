@@ -33,6 +33,8 @@ class GatewayTable:
 
     `z` is NaN when the mounting height is unknown: ranges are then horizontal (the tag is assumed level with it).
     `ref_rssi_1m_dbm` is the path-loss `A` (RSSI at 1 m from a reference 0 dB tag), `path_loss_exponent` is `n`.
+    `sensitivity_dbm` is the weakest RSSI the gateway reports (its datasheet's receiver sensitivity), NaN when not
+    known: the estimator then uses its configured default (`EstimatorConfig.sensitivity_dbm`).
     """
 
     ids: np.ndarray  # (G,) object (str)
@@ -42,6 +44,7 @@ class GatewayTable:
     floor: np.ndarray  # (G,) int
     ref_rssi_1m_dbm: np.ndarray
     path_loss_exponent: np.ndarray
+    sensitivity_dbm: np.ndarray | None = None  # (G,) float; None = none known
     _index: dict[str, int] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
@@ -60,7 +63,8 @@ class GatewayTable:
         default_path_loss_exponent: float | None = None,
     ) -> GatewayTable:
         """Build from dict rows with `gateway_id` (or `id`), `x`, `y` and optional `z`, `floor`,
-        `ref_rssi_1m` / `ref_rssi_1m_dbm`, `path_loss_exponent`. Missing path-loss values come from settings."""
+        `ref_rssi_1m` / `ref_rssi_1m_dbm`, `path_loss_exponent`, `sensitivity_dbm`. Missing path-loss values come from
+        settings."""
         if default_ref_rssi_1m_dbm is None or default_path_loss_exponent is None:
             from core.settings import get_settings
 
@@ -75,7 +79,7 @@ class GatewayTable:
             )
         ids: list[str] = []
         seen: set[str] = set()  # a set, not `in ids`: a large site has thousands of gateways
-        columns: dict[str, list[float]] = {key: [] for key in ("x", "y", "z", "floor", "a", "n")}
+        columns: dict[str, list[float]] = {key: [] for key in ("x", "y", "z", "floor", "a", "n", "s")}
         for number, row in enumerate(rows, start=1):
             raw_id = row.get("gateway_id", row.get("id"))
             if raw_id is None or str(raw_id).strip() == "":
@@ -101,6 +105,12 @@ class GatewayTable:
                     f"{where}: path_loss_exponent must be between 0.5 and 6, got {exponent}"
                 )
             columns["n"].append(exponent)
+            sensitivity = _number(row, "sensitivity_dbm", where, default=float("nan"))
+            if np.isfinite(sensitivity) and not -130.0 <= sensitivity <= -30.0:
+                raise GatewayTableError(
+                    f"{where}: sensitivity_dbm must be between -130 and -30 dBm, got {sensitivity}"
+                )
+            columns["s"].append(sensitivity)
         if not ids:
             raise GatewayTableError("no gateways given")
         return cls(
@@ -111,6 +121,7 @@ class GatewayTable:
             floor=np.array(columns["floor"], dtype=np.int64),
             ref_rssi_1m_dbm=np.array(columns["a"]),
             path_loss_exponent=np.array(columns["n"]),
+            sensitivity_dbm=np.array(columns["s"]),
         )
 
     def index_of(self, gateway_ids: Iterable[object]) -> np.ndarray:
@@ -128,6 +139,7 @@ class GatewayTable:
             floor=self.floor,
             ref_rssi_1m_dbm=np.asarray(ref_rssi_1m_dbm, dtype=float).copy(),
             path_loss_exponent=np.asarray(path_loss_exponent, dtype=float).copy(),
+            sensitivity_dbm=self.sensitivity_dbm,
         )
 
     def bounds(self, margin_m: float = 1.0) -> tuple[float, float, float, float]:

@@ -33,7 +33,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--gateways",
         required=True,
         type=Path,
-        help="CSV: gateway_id,x,y[,z][,floor][,ref_rssi_1m][,path_loss_exponent] (site metres)",
+        help="CSV: gateway_id,x,y[,z][,floor][,ref_rssi_1m][,path_loss_exponent][,sensitivity_dbm] (site metres)",
     )
     parser.add_argument(
         "--observations",

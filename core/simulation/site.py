@@ -177,9 +177,17 @@ class SiteSimulator:
 
     # --- layout ----------------------------------------------------------------------------------
     def gateway_rows(self) -> list[dict[str, object]]:
-        """Gateways as the operator knows them: surveyed positions, nominal path-loss values."""
+        """Gateways as the operator knows them: surveyed positions, nominal path-loss values, the datasheet's
+        sensitivity."""
         return [
-            {"gateway_id": str(g), "x": float(x), "y": float(y), "z": self.gateway_height_m, "floor": 0}
+            {
+                "gateway_id": str(g),
+                "x": float(x),
+                "y": float(y),
+                "z": self.gateway_height_m,
+                "floor": 0,
+                "sensitivity_dbm": self.sensitivity_dbm,
+            }
             for g, (x, y) in zip(self.gateway_ids, self.gateway_xy, strict=True)
         ]
 

@@ -168,6 +168,10 @@ def test_gateway_rows_with_bad_fields_name_the_problem():
         GatewayTable.from_rows([{"gateway_id": "G1", "x": 1, "y": 1}, {"gateway_id": "G1", "x": 2, "y": 1}])
     with pytest.raises(GatewayTableError, match="path_loss_exponent must be between"):
         GatewayTable.from_rows([{"gateway_id": "G1", "x": 1, "y": 1, "path_loss_exponent": 9}])
+    with pytest.raises(
+        GatewayTableError, match="gateway 'G1': sensitivity_dbm must be between -130 and -30 dBm"
+    ):
+        GatewayTable.from_rows([{"gateway_id": "G1", "x": 1, "y": 1, "sensitivity_dbm": 5}])
 
 
 def test_gateway_defaults_come_from_settings_and_unknown_ids_map_to_minus_one():
@@ -180,3 +184,51 @@ def test_gateway_defaults_come_from_settings_and_unknown_ids_map_to_minus_one():
     assert gws.path_loss_exponent[1] == get_settings().path_loss_exponent
     assert list(gws.floor) == [0, 2]
     assert list(gws.index_of(["G2", "nope", "G1"])) == [1, -1, 0]
+
+
+def test_heard_mean_is_the_mean_of_a_normal_truncated_at_the_sensitivity():
+    from scipy.stats import truncnorm
+
+    from core.positioning.solver import heard_mean
+
+    pred = np.linspace(-110.0, -70.0, 81)
+    floor, fading = -92.0, 3.0
+    exact = truncnorm.mean((floor - pred) / fading, np.inf, loc=pred, scale=fading)
+    mean, slope = heard_mean(pred, np.full_like(pred, floor), np.full_like(pred, fading))
+    assert np.abs(mean - exact).max() < 0.03  # dB
+    numeric = np.gradient(exact, pred)
+    assert np.abs(slope - numeric).max() < 0.05
+    assert slope[0] < 0.1 and slope[-1] > 0.999  # far below the floor a gateway says "far", not how far
+
+
+def test_a_gateway_heard_only_at_its_sensitivity_does_not_pull_the_fix_towards_it():
+    """A tag far from most gateways: they report only the samples that faded above their sensitivity, so their
+    means read loud. Told the gateways' sensitivity, the solve stays unbiased; assuming none, it is pulled in."""
+    rng = np.random.default_rng(3)
+    points = [(x, y) for x in (0.0, 15.0, 30.0, 45.0) for y in (0.0, 15.0, 30.0)]
+    floor, fading, samples, true_x, true_y = -88.0, 3.0, 6, 5.0, 5.0
+    rows = [
+        {"gateway_id": f"G{i}", "x": x, "y": y, "sensitivity_dbm": floor} for i, (x, y) in enumerate(points)
+    ]
+    known = GatewayTable.from_rows(rows, default_ref_rssi_1m_dbm=A, default_path_loss_exponent=N)
+    gw = np.tile(np.arange(len(points)), (300, 1))
+    mean_rssi = exact_rssi(known, gw, np.full(300, true_x), np.full(300, true_y))
+    draws = mean_rssi[..., None] + rng.normal(0.0, fading, (*gw.shape, samples))
+    heard = draws > floor
+    count = heard.sum(axis=2)
+    rssi = np.where(count > 0, np.where(heard, draws, 0.0).sum(axis=2) / np.maximum(count, 1), np.nan)
+    gw = np.where(count > 0, gw, -1)
+    config = EstimatorConfig(censoring_fading_sigma_db=fading)
+    told = estimate_batch(known, gw, rssi, sample_count=count, config=config)
+    unknown = GatewayTable.from_rows(
+        [{**row, "sensitivity_dbm": None} for row in rows],
+        default_ref_rssi_1m_dbm=A,
+        default_path_loss_exponent=N,
+    )
+    untold = estimate_batch(
+        unknown, gw, rssi, sample_count=count, config=EstimatorConfig(sensitivity_dbm=-130.0)
+    )
+    bias_told = np.hypot(np.median(told.x) - true_x, np.median(told.y) - true_y)
+    bias_untold = np.hypot(np.median(untold.x) - true_x, np.median(untold.y) - true_y)
+    assert bias_untold > 0.5  # the loud weak gateways pull the fix towards the middle of the site (0.75 m)
+    assert bias_told < 0.15  # 0.02 m
