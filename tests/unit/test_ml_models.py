@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -62,6 +63,17 @@ def test_model_files_round_trip_to_identical_fixes(trained, tmp_path: Path) -> N
     (path / "location_model.npz").unlink()
     with pytest.raises(ModelFileError, match="location_model.npz: missing"):
         LocationModel.load(path)
+
+
+def test_gateway_sensitivity_survives_the_model_files(trained, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    g = trained.model.gateways
+    columns = {name: getattr(g, name) for name in ("ids", "x", "y", "z", "floor", "ref_rssi_1m_dbm")}
+    told = GatewayTable(
+        **columns, path_loss_exponent=g.path_loss_exponent, sensitivity_dbm=np.full(len(g), -90.0)
+    )
+    loaded = LocationModel.load(dataclasses.replace(trained.model, gateways=told).save(tmp_path / "model"))
+    assert loaded.gateways.sensitivity_dbm is not None
+    assert np.array_equal(loaded.gateways.sensitivity_dbm, np.full(len(g), -90.0))
 
 
 def test_estimate_remaps_the_callers_gateway_rows_by_id(trained, gateways: GatewayTable) -> None:  # type: ignore[no-untyped-def]
