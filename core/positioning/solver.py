@@ -6,11 +6,13 @@ and clipped to the site box. A gateway reports no sample below its sensitivity `
 weak gateway's samples is the mean of the loud ones only: the residual is taken against the mean it should
 then show, a normal truncated at `s_i` — `μ + σ_f·λ((s_i − μ)/σ_f)` with `λ` the inverse Mills ratio and `σ_f`
 the per-sample fading — and its Jacobian is scaled by that mean's slope, `1 − λ(λ − α)`, which falls towards 0
-as `μ` sinks below the sensitivity (such a gateway says "far", not how far). Speed comes from layout, not cleverness: rows are sorted by gateway count so each
-chunk is only as wide as it needs to be, arrays are (gateways, fixes) so per-fix sums are row additions, chunks
-fit in cache, and the iterations run in float32 (errors ~1e-6 dB and ~1e-5 m; the covariance is computed in
-float64). Steps that raise a row's robust cost are refused and its trust radius shrinks. Every row runs the same
-fixed number of iterations in lock-step — there is no Python loop per fix.
+as `μ` sinks below the sensitivity (such a gateway says "far", not how far).
+
+Speed comes from layout, not cleverness: rows are sorted by gateway count so each chunk is only as wide as it
+needs to be, arrays are (gateways, fixes) so per-fix sums are row additions, chunks fit in cache, and the
+iterations run in float32 (errors ~1e-6 dB and ~1e-5 m; the covariance is computed in float64). Steps that raise
+a row's robust cost are refused and its trust radius shrinks. Every row runs the same fixed number of iterations
+in lock-step — there is no Python loop per fix.
 """
 
 from __future__ import annotations
@@ -130,8 +132,9 @@ def _gauss_newton(c, x, y, b0, b_prec, bounds, iterations, k):  # type: ignore[n
 
 
 def solve_chunk(c, x, y, b0, b_prec, m, bounds, iterations, k):  # type: ignore[no-untyped-def]
-    """Solve one chunk. `c` holds (gateways, fixes) arrays `gx, gy, dz2, a, n, rssi, sigma2, floor, fading, valid`
-    with real entries packed first (`floor` the gateways' sensitivity, `fading` the per-sample spread); x, y are the starts (weighted centroids), m the gateway counts (all ≥3).
+    """Solve one chunk. `c` holds (gateways, fixes) arrays `gx, gy, dz2, a, n, rssi, sigma2, floor, valid` with
+    real entries packed first (`floor`: the gateways' sensitivity) and `fading` (1, fixes), the per-sample spread;
+    x, y are the starts (weighted centroids), m the gateway counts (all ≥3).
     Returns x, y, b, the x-y covariance trace (scaled by the fit) and whether the solve beat its start."""
     x1, y1, b1, dx, dy, d2, r, gain, cost, start_cost = _gauss_newton(
         c, x, y, b0, b_prec, bounds, iterations, k
