@@ -79,8 +79,8 @@ _FINGERPRINT_SQL = text(
     "(SELECT count(*) FROM sites), "
     "(SELECT sum(hashtext(format('%s|%s|%s|%s|%s', id, origin_lat, origin_lon, width_m, height_m))) FROM sites), "
     "(SELECT count(*) FROM gateways), "
-    "(SELECT sum(hashtext(format('%s|%s|%s|%s|%s|%s|%s|%s|%s|%s', gateway_id, site_id, x, y, z, lat, lon, floor, "
-    "ref_rssi_1m_dbm, path_loss_exponent))) FROM gateways), "
+    "(SELECT sum(hashtext(format('%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s', gateway_id, site_id, x, y, z, lat, lon, "
+    "floor, ref_rssi_1m_dbm, path_loss_exponent, sensitivity_dbm))) FROM gateways), "
     "(SELECT count(*) FROM assets WHERE tag_id IS NOT NULL), "
     "(SELECT sum(hashtext(format('%s|%s|%s', tag_id, id, site_id))) FROM assets WHERE tag_id IS NOT NULL)"
 )
@@ -113,6 +113,7 @@ def load_catalog(engine: Engine, settings: Settings, margin_m: float = 1.0) -> C
                 Gateway.floor,
                 Gateway.ref_rssi_1m_dbm,
                 Gateway.path_loss_exponent,
+                Gateway.sensitivity_dbm,
             ).order_by(Gateway.gateway_id)
         ).all()
         # Row by row into the map (no list of 100k rows beside it), with one site id object per site instead of
@@ -142,7 +143,7 @@ def load_catalog(engine: Engine, settings: Settings, margin_m: float = 1.0) -> C
                 "floor": gw.floor,
                 "ref_rssi_1m_dbm": gw.ref_rssi_1m_dbm,
                 "path_loss_exponent": gw.path_loss_exponent,
-                "sensitivity_dbm": settings.gateway_sensitivity_dbm,
+                "sensitivity_dbm": gw.sensitivity_dbm,
             }
         )
         gateway_site.append(site_pos[gw.site_id])
@@ -151,6 +152,7 @@ def load_catalog(engine: Engine, settings: Settings, margin_m: float = 1.0) -> C
             rows,
             default_ref_rssi_1m_dbm=settings.ref_rssi_1m_dbm,
             default_path_loss_exponent=settings.path_loss_exponent,
+            default_sensitivity_dbm=settings.gateway_sensitivity_dbm,
         )
         if rows
         else None

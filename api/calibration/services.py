@@ -42,11 +42,13 @@ def fit_session(
                 "floor": g.floor,
                 "ref_rssi_1m_dbm": g.ref_rssi_1m_dbm,
                 "path_loss_exponent": g.path_loss_exponent,
+                "sensitivity_dbm": g.sensitivity_dbm,
             }
             for g in placed
         ],
         default_ref_rssi_1m_dbm=settings.ref_rssi_1m_dbm,
         default_path_loss_exponent=settings.path_loss_exponent,
+        default_sensitivity_dbm=settings.gateway_sensitivity_dbm,
     )
     index = {str(gateway_id): i for i, gateway_id in enumerate(table.ids)}
     gw, rssi, xs, ys = [], [], [], []

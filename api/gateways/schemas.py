@@ -12,6 +12,15 @@ GatewayId = Annotated[str, Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0
 OptionalName = Annotated[str, Meta(max_length=200)]
 RefRssi = Annotated[float, Meta(ge=-120, le=0, description="RSSI at 1 m, dBm (path-loss A)")]
 PathLossExponent = Annotated[float, Meta(gt=0.5, lt=6, description="path-loss exponent n")]
+Sensitivity = Annotated[
+    float,
+    Meta(
+        ge=-130,
+        le=-30,
+        description="weakest RSSI the gateway reports, dBm (its receiver sensitivity; null = the site-wide "
+        "ASSET_TAG_GATEWAY_SENSITIVITY_DBM)",
+    ),
+]
 
 
 class Gateway(Base):
@@ -27,6 +36,7 @@ class Gateway(Base):
     floor: int
     ref_rssi_1m_dbm: float | None
     path_loss_exponent: float | None
+    sensitivity_dbm: float | None
     status: str
     last_seen: datetime.datetime | None
     created_at: datetime.datetime
@@ -57,6 +67,7 @@ class GatewayCreate(Base):
     floor: Floor = 0
     ref_rssi_1m_dbm: RefRssi | None = None
     path_loss_exponent: PathLossExponent | None = None
+    sensitivity_dbm: Sensitivity | None = None
 
 
 class GatewayUpdate(Base):
@@ -69,3 +80,4 @@ class GatewayUpdate(Base):
     floor: Floor | UnsetType = UNSET
     ref_rssi_1m_dbm: RefRssi | None | UnsetType = UNSET
     path_loss_exponent: PathLossExponent | None | UnsetType = UNSET
+    sensitivity_dbm: Sensitivity | None | UnsetType = UNSET

@@ -61,10 +61,11 @@ class GatewayTable:
         *,
         default_ref_rssi_1m_dbm: float | None = None,
         default_path_loss_exponent: float | None = None,
+        default_sensitivity_dbm: float | None = None,
     ) -> GatewayTable:
         """Build from dict rows with `gateway_id` (or `id`), `x`, `y` and optional `z`, `floor`,
-        `ref_rssi_1m` / `ref_rssi_1m_dbm`, `path_loss_exponent`, `sensitivity_dbm`. Missing path-loss values come from
-        settings."""
+        `ref_rssi_1m` / `ref_rssi_1m_dbm`, `path_loss_exponent`, `sensitivity_dbm`. Missing path-loss values come
+        from settings; a missing sensitivity is `default_sensitivity_dbm`, or unknown (NaN) without one."""
         if default_ref_rssi_1m_dbm is None or default_path_loss_exponent is None:
             from core.settings import get_settings
 
@@ -105,7 +106,8 @@ class GatewayTable:
                     f"{where}: path_loss_exponent must be between 0.5 and 6, got {exponent}"
                 )
             columns["n"].append(exponent)
-            sensitivity = _number(row, "sensitivity_dbm", where, default=float("nan"))
+            unknown = float("nan") if default_sensitivity_dbm is None else default_sensitivity_dbm
+            sensitivity = _number(row, "sensitivity_dbm", where, default=unknown)
             if np.isfinite(sensitivity) and not -130.0 <= sensitivity <= -30.0:
                 raise GatewayTableError(
                     f"{where}: sensitivity_dbm must be between -130 and -30 dBm, got {sensitivity}"

@@ -80,6 +80,8 @@ class Gateway(UUIDAuditBase):
     # None = use the site-wide defaults from settings (ref_rssi_1m_dbm, path_loss_exponent).
     ref_rssi_1m_dbm: Mapped[float | None] = mapped_column(Float)
     path_loss_exponent: Mapped[float | None] = mapped_column(Float)
+    # The weakest RSSI it reports (dBm, its receiver sensitivity); None = the site-wide gateway_sensitivity_dbm.
+    sensitivity_dbm: Mapped[float | None] = mapped_column(Float)
     status: Mapped[str] = mapped_column(
         String(max_length(GatewayStatus)),
         default=GatewayStatus.UNKNOWN.value,

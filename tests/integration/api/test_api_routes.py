@@ -129,6 +129,11 @@ async def test_validation_errors_are_4xx_naming_the_field(client):
             "/api/v1/gateways",
             "path_loss_exponent",
         ),
+        (
+            {"gateway_id": "GW9", "site_id": site, "x": 1, "y": 1, "sensitivity_dbm": 5},
+            "/api/v1/gateways",
+            "sensitivity_dbm",
+        ),
         ({"name": "a", "site_id": "00000000-0000-0000-0000-000000000000"}, "/api/v1/assets", "site_id"),
         (
             {
