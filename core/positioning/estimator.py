@@ -190,6 +190,9 @@ def estimate_batch(
         chunk["fading"] = np.full((1, len(rows)), config.censoring_fading_sigma_db, dtype=np.float32)
         # Padding gets a finite RSSI; its weight is zero.
         chunk["rssi"] = np.where(chunk["valid"], rssi[rows, :k].T.astype(np.float32), chunk["a"])
+        # A mean below the gateway's sensitivity proves the sensitivity wrong (set too high): never expect more
+        # than was heard. Correctly set, no mean is below it and this changes nothing.
+        chunk["floor"] = np.minimum(chunk["floor"], chunk["rssi"])
         result = _estimate_chunk(
             chunk, m[rows], b0[rows].astype(np.float32), b_prec[rows].astype(np.float32), box, config
         )

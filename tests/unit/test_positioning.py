@@ -232,3 +232,19 @@ def test_a_gateway_heard_only_at_its_sensitivity_does_not_pull_the_fix_towards_i
     bias_untold = np.hypot(np.median(untold.x) - true_x, np.median(untold.y) - true_y)
     assert bias_untold > 0.5  # the loud weak gateways pull the fix towards the middle of the site (0.75 m)
     assert bias_told < 0.15  # 0.02 m
+
+
+def test_a_sensitivity_set_too_high_does_not_push_the_fix_away():
+    """Gateways configured as deaf below -80 dBm that report down to -84: their means prove they hear deeper, and
+    the solve does not expect each of them to read above -80 (which pushed the tag away from them)."""
+    points = [(0.0, 0.0), (20.0, 0.0), (0.0, 20.0), (20.0, 20.0)]
+    rows = [
+        {"gateway_id": f"G{i}", "x": x, "y": y, "sensitivity_dbm": -80.0} for i, (x, y) in enumerate(points)
+    ]
+    gws = GatewayTable.from_rows(rows, default_ref_rssi_1m_dbm=A, default_path_loss_exponent=N)
+    gw = np.array([[0, 1, 2, 3]])
+    x, y = [6.0], [8.0]
+    fix = estimate_batch(gws, gw, exact_rssi(gws, gw, x, y), config=EstimatorConfig(iterations=30))
+    assert exact_rssi(gws, gw, x, y).min() < -80.0  # the far gateway reports below its stated sensitivity
+    # 1.1 m off; taking -80 dBm at its word put the fix at the site's edge, 7 m off
+    assert np.hypot(fix.x[0] - x[0], fix.y[0] - y[0]) < 1.5
