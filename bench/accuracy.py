@@ -3,7 +3,7 @@
 1. Real data (tests/data/kolakowski-flat, CC BY 4.0 — see its README): the robot test run, 2 s windows every
    0.5 s, truth interpolated at each fix time.
    - zero-config: gateway positions only; A and n from settings (−59 dBm, 2.0); the tag's transmit offset is
-     estimated per fix.
+     estimated with each fix, under a prior learnt from the tag's earlier fixes (as the realtime loop does).
    - calibrated: `train_site_model` on the separate calibration walk (path-loss fit kept only where held-out
      error drops, plus the radio-map fingerprint model).
    Also printed: the person walk (error = distance to the walked polyline, zero-config) and Kalman-smoothed
@@ -29,6 +29,7 @@ import numpy as np
 from core.positioning import EstimatorConfig, GatewayTable, aggregate_windows, calibrate, estimate_windows
 from core.positioning.datasets import load_anchors, load_samples
 from core.positioning.training import train_site_model
+from core.positioning.tx_offset import estimate_windows_learning
 from core.simulation import SiteSimulator
 from core.tracking import track_series
 
@@ -76,7 +77,7 @@ def real(results: dict[str, dict[str, float]]) -> None:
     tx, ty = robot.truth_at(windows.fix_ts)
     tags = np.zeros(len(windows), int)
 
-    fixes = estimate_windows(gateways, windows)
+    fixes = estimate_windows_learning(gateways, windows)
     error = np.hypot(fixes.x - tx, fixes.y - ty)
     results["real_zero_config"] = summary(error, fixes.accuracy_m)
     show("real robot, zero-config", results["real_zero_config"], len(error))
@@ -133,7 +134,7 @@ def real(results: dict[str, dict[str, float]]) -> None:
     )
     with (DATA / "tests" / "path_reference.csv").open() as handle:
         segments = np.array([[float(v) for v in row.values()] for row in csv.DictReader(handle)])
-    walk_fixes = estimate_windows(gateways, walk_windows)
+    walk_fixes = estimate_windows_learning(gateways, walk_windows)
     off_path = distance_to_polyline(walk_fixes.x, walk_fixes.y, segments)
     show("real walk, zero-config (to path)", summary(off_path, walk_fixes.accuracy_m), len(off_path))
 
@@ -153,7 +154,7 @@ def simulated(results: dict[str, dict[str, float]], minutes: float, assets: int,
     )
     tags = windows.tag_ids[windows.fix_tag]
     tx, ty = run.truth.at(tags, windows.fix_ts)
-    fixes = estimate_windows(gateways, windows, bounds=sim.bounds())
+    fixes = estimate_windows_learning(gateways, windows, bounds=sim.bounds())
     error = np.hypot(fixes.x - tx, fixes.y - ty)
     results["sim"] = summary(error, fixes.accuracy_m)
     show(f"sim {len(gateways)} gateways, zero-config", results["sim"], len(error))

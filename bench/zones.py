@@ -1,9 +1,9 @@
 """Zone stability and geofence throughput.
 
 1. Stability, on a simulated floor through the real positioning chain: BLE beacons (path loss + spatially
-   correlated shadowing + fast fading + packet loss) -> `aggregate_windows` -> `estimate_windows` (robust NLS)
-   -> `track_series` (Kalman, stationary stickiness) -> `GeofenceEngine` (hysteresis, given the tracker's
-   stationary flag as the realtime loop gives it). Twelve 10 x 8 m rooms share walls — the hardest layout for
+   correlated shadowing + fast fading + packet loss) -> `aggregate_windows` -> `estimate_windows_learning` (robust
+   NLS, each tag's transmit offset learnt from its earlier fixes) -> `track_series` (Kalman, stationary
+   stickiness) -> `GeofenceEngine` (hysteresis, given the tracker's stationary flag as the realtime loop gives it). Twelve 10 x 8 m rooms share walls — the hardest layout for
    flapping. Two radios: the realtime simulator's (independent 3 dB noise per packet; the headline figures) and
    a harsher one with a static, spatially correlated shadowing bias.
    - stationary tags parked within 1.5 m of a wall: spurious enter/exit events per tag-hour (target 0);
@@ -42,8 +42,8 @@ import numpy as np
 import shapely
 
 from core.geofence import GeofenceEngine, MembershipConfig, ZoneIndex, polygon_zone
-from core.positioning.estimator import estimate_windows
 from core.positioning.gateways import GatewayTable
+from core.positioning.tx_offset import estimate_windows_learning
 from core.positioning.windows import aggregate_windows
 from core.tracking import track_series
 
@@ -142,7 +142,7 @@ def fixes_for(truth_x: np.ndarray, truth_y: np.ndarray, radio: Radio, label: str
     windows = aggregate_windows(
         obs_t, obs_tag, obs_gw, obs_rssi, window_s=WINDOW_S, fix_interval_s=FIX_INTERVAL_S
     )
-    fixes = estimate_windows(gateways, windows, bounds=(0.0, 0.0, COLS * ROOM_W, ROWS * ROOM_H))
+    fixes = estimate_windows_learning(gateways, windows, bounds=(0.0, 0.0, COLS * ROOM_W, ROWS * ROOM_H))
     tags = windows.tag_ids[windows.fix_tag]
     tracked = track_series(tags, windows.fix_ts, fixes.x, fixes.y, fixes.accuracy_m, windows=windows)
     ts = windows.fix_ts

@@ -24,7 +24,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from core.positioning.estimator import METHOD_NAMES, estimate_batch
+from core.positioning.estimator import METHOD_NAMES, EstimatorConfig, Fixes, estimate_batch
+from core.positioning.tx_offset import LearntOffsets, TxOffsetConfig, fix_steps, learn_offsets, offset_prior
 from core.positioning.windows import aggregate_windows
 from core.stillness import EMPTY, SignalReference, SignalWindows, StillnessConfig, judge, update
 from core.tracking import TrackBatch, track_update
@@ -43,10 +44,14 @@ _TRIU = np.triu_indices(4)
 _STILLNESS = StillnessConfig()
 _SLOTS = _STILLNESS.slots  # gateways in a parked tag's signal reference (core/stillness.py)
 _SIGNAL = 33  # where the signal reference starts in a state row (see TagStates.pack)
-STATE_WIDTH = _SIGNAL + 3 * _SLOTS + 3  # floats per serialised tag state
-STATE_MAGIC = b"RT7"
+# where the learnt transmit offset starts (core/positioning/tx_offset.py: LearntOffsets, five columns)
+_TX_OFFSET = _SIGNAL + 3 * _SLOTS + 3
+STATE_WIDTH = _TX_OFFSET + 5  # floats per serialised tag state
+STATE_MAGIC = b"RT8"
 # Older layouts are a prefix of this one: read them, newer fields start at their "none" value (`_FRESH`).
-_LEGACY = {b"RT2": 25, b"RT3": 27, b"RT4": 30, b"RT5": 32, b"RT6": 33}
+_LEGACY = {b"RT2": 25, b"RT3": 27, b"RT4": 30, b"RT5": 32, b"RT6": 33, b"RT7": _TX_OFFSET}
+_TX_LEARNING = TxOffsetConfig()
+_TX_UNKNOWN_SIGMA_DB = EstimatorConfig().tx_offset_sigma_db
 # A tag never seen, and the fields an older layout lacks: zero except "no fix yet" (-inf) and "never pinned".
 _FRESH = np.zeros(STATE_WIDTH)
 _FRESH[0] = -np.inf  # last_fix_ts
@@ -55,8 +60,9 @@ _FRESH[29] = -np.inf  # pin_ts
 _FRESH[30:32] = np.nan  # still mean x y
 _FRESH[32] = 1.0  # fix noise ratio: fixes as claimed
 _FRESH[_SIGNAL : _SIGNAL + _SLOTS] = EMPTY  # no signal reference
-_FRESH[STATE_WIDTH - 3] = np.nan  # fading variance: not learnt yet
-_FRESH[STATE_WIDTH - 1] = np.nan  # signal score: none
+_FRESH[_TX_OFFSET - 3] = np.nan  # fading variance: not learnt yet
+_FRESH[_TX_OFFSET - 1] = np.nan  # signal score: none
+_FRESH[_TX_OFFSET + 4] = -np.inf  # transmit offset: no step pending
 # How far behind its partition's newest event time an observation is still carried for a tag that has not been
 # heard since: it only matters if the tag's next observations arrive this late. The carry (memory, and the
 # per-batch work over it) grows with observation rate × this, so it is seconds, not a minute.
@@ -172,7 +178,9 @@ class TagStates:
     # 30-31 still mean x y (mean of the fixes since the track began to look still; NaN: none),
     # 32 noise ratio (the tag's learnt fix noise per claimed variance; 1: as claimed),
     # 33.. the signal reference (core/stillness.py): _SLOTS gateway keys (EMPTY: free), _SLOTS RSSI totals,
-    # _SLOTS weights, then fading variance (NaN: not learnt), its degrees of freedom, score (NaN: none)
+    # _SLOTS weights, then fading variance (NaN: not learnt), its degrees of freedom, score (NaN: none);
+    # _TX_OFFSET.. the learnt transmit offset (dB), the fixes behind it (0: none yet), and the current step's
+    # offsets not yet folded in: their sum, count and step (-inf: none)
     def pack(self, vec: np.ndarray) -> list[bytes]:
         blob = np.ascontiguousarray(vec, dtype="<f8").tobytes()
         width = STATE_WIDTH * 8
@@ -330,33 +338,49 @@ def locate(
     x, y, acc, conf = (np.full(n, np.nan) for _ in range(4))
     floor, method, count = np.zeros(n, np.int64), np.zeros(n, np.int8), np.zeros(n, np.int64)
     model_version = np.full(n, None, dtype=object)
+
+    def keep(rows: np.ndarray, est: Fixes) -> None:
+        x[rows], y[rows], acc[rows], conf[rows] = est.x, est.y, est.accuracy_m, est.confidence
+        floor[rows], method[rows], count[rows] = est.floor, est.method, est.gateway_count
+
+    # each fix's tag's row in `vec`; the transmit offsets it learnt (views into `vec`: updated in place)
+    tag_row = np.searchsorted(touched, fix_code)
+    learnt = LearntOffsets(*(vec[:, _TX_OFFSET + i] for i in range(5)))
+    step, _ = fix_steps(win.fix_ts, _TX_LEARNING)
     for s in np.unique(site).tolist():
-        rows = np.flatnonzero(site == s)
+        on_site = np.flatnonzero(site == s)
         info = catalog.sites[s]
         model = model_for(info.id) if model_for is not None else None
-        est = None
         if model is not None:
             try:
-                est = model.estimate(
-                    catalog.gateways,
-                    gw[rows],
-                    rssi[rows],
-                    sample_count=win.sample_count[rows],
-                    bounds=info.bounds,
+                keep(
+                    on_site,
+                    model.estimate(
+                        catalog.gateways,
+                        gw[on_site],
+                        rssi[on_site],
+                        sample_count=win.sample_count[on_site],
+                        bounds=info.bounds,
+                    ),
                 )
-                model_version[rows] = model.version
+                model_version[on_site] = model.version
+                continue  # a served model has its own offset prior: its fixes teach nothing
             except Exception:  # noqa: BLE001 - a broken model must not stop the site's fixes
                 log.exception("model %s failed on site %s; using the path-loss chain", model.version, info.id)
-        if est is None:
+        for current in np.unique(step[on_site]).tolist():  # one or two steps of fix time per batch, mostly
+            rows = on_site[step[on_site] == current]
+            prior, sigma = offset_prior(learnt, tag_row[rows], current, _TX_UNKNOWN_SIGMA_DB, _TX_LEARNING)
             est = estimate_batch(
                 catalog.gateways,
                 gw[rows],
                 rssi[rows],
                 sample_count=win.sample_count[rows],
+                tx_offset_db=prior,
+                tx_offset_sigma_db=sigma,
                 bounds=info.bounds,
             )
-        x[rows], y[rows], acc[rows], conf[rows] = est.x, est.y, est.accuracy_m, est.confidence
-        floor[rows], method[rows], count[rows] = est.floor, est.method, est.gateway_count
+            learn_offsets(learnt, tag_row[rows], current, est.tx_offset_db)
+            keep(rows, est)
     ok = np.isfinite(x)
 
     order = np.lexsort((win.fix_ts, fix_code))
@@ -534,9 +558,9 @@ def _signal_reference(vec: np.ndarray) -> SignalReference:
         vec[:, at : at + _SLOTS].astype(np.int64),
         vec[:, at + _SLOTS : at + 2 * _SLOTS].copy(),
         vec[:, at + 2 * _SLOTS : at + 3 * _SLOTS].copy(),
-        vec[:, STATE_WIDTH - 3].copy(),
-        vec[:, STATE_WIDTH - 2].copy(),
-        vec[:, STATE_WIDTH - 1].copy(),
+        vec[:, _TX_OFFSET - 3].copy(),
+        vec[:, _TX_OFFSET - 2].copy(),
+        vec[:, _TX_OFFSET - 1].copy(),
     )
 
 
@@ -545,9 +569,9 @@ def _store_signal(vec: np.ndarray, rows: np.ndarray, reference: SignalReference)
     vec[rows, at : at + _SLOTS] = reference.gateway
     vec[rows, at + _SLOTS : at + 2 * _SLOTS] = reference.total
     vec[rows, at + 2 * _SLOTS : at + 3 * _SLOTS] = reference.weight
-    vec[rows, STATE_WIDTH - 3] = reference.fading_var
-    vec[rows, STATE_WIDTH - 2] = reference.fading_dof
-    vec[rows, STATE_WIDTH - 1] = reference.score
+    vec[rows, _TX_OFFSET - 3] = reference.fading_var
+    vec[rows, _TX_OFFSET - 2] = reference.fading_dof
+    vec[rows, _TX_OFFSET - 1] = reference.score
 
 
 def _store_track(vec: np.ndarray, rows: np.ndarray, batch: TrackBatch) -> None:

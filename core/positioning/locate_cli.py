@@ -20,6 +20,7 @@ from core.positioning.estimator import confidence_from_accuracy, estimate_window
 from core.positioning.gateways import GatewayTable, GatewayTableError
 from core.positioning.locate_io import ObservationFile, read_gateway_rows, read_observations, write_fixes
 from core.positioning.training import train_site_model
+from core.positioning.tx_offset import estimate_windows_learning
 from core.positioning.windows import aggregate_windows
 
 
@@ -122,7 +123,11 @@ def run(args: argparse.Namespace) -> int:
         window_s=window_s,
         fix_interval_s=interval_s,
     )
-    fixes = estimate_windows(gateways, windows, fingerprint=fingerprint, tx_offset_sigma_db=tx_sigma)
+    # zero-config: each tag's transmit offset learnt from its earlier fixes, as the realtime loop does
+    if args.calibration is None:
+        fixes = estimate_windows_learning(gateways, windows)
+    else:
+        fixes = estimate_windows(gateways, windows, fingerprint=fingerprint, tx_offset_sigma_db=tx_sigma)
     tags = windows.tag_ids[windows.fix_tag]
     x, y, accuracy, confidence = fixes.x, fixes.y, fixes.accuracy_m, fixes.confidence
     if args.smooth:
