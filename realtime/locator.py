@@ -346,7 +346,6 @@ def locate(
     # each fix's tag's row in `vec`; the transmit offsets it learnt (views into `vec`: updated in place)
     tag_row = np.searchsorted(touched, fix_code)
     learnt = LearntOffsets(*(vec[:, _TX_OFFSET + i] for i in range(5)))
-    step, _ = fix_steps(win.fix_ts, _TX_LEARNING)
     for s in np.unique(site).tolist():
         on_site = np.flatnonzero(site == s)
         info = catalog.sites[s]
@@ -367,8 +366,8 @@ def locate(
                 continue  # a served model has its own offset prior: its fixes teach nothing
             except Exception:  # noqa: BLE001 - a broken model must not stop the site's fixes
                 log.exception("model %s failed on site %s; using the path-loss chain", model.version, info.id)
-        for current in np.unique(step[on_site]).tolist():  # one or two steps of fix time per batch, mostly
-            rows = on_site[step[on_site] == current]
+        for current, part in fix_steps(win.fix_ts[on_site], _TX_LEARNING):  # mostly one or two per batch
+            rows = on_site[part]
             prior, sigma = offset_prior(learnt, tag_row[rows], current, _TX_UNKNOWN_SIGMA_DB, _TX_LEARNING)
             est = estimate_batch(
                 catalog.gateways,

@@ -36,9 +36,8 @@ if TYPE_CHECKING:
 @dataclass(frozen=True, slots=True)
 class TxOffsetConfig:
     floor_sigma_db: float = 3.0  # the learnt prior's spread never falls below this
-    memory_fixes: float = (
-        600.0  # a running mean over this many fixes, then an exponential one (~5 min at 2 Hz)
-    )
+    # a running mean over this many fixes, then an exponential one (~5 min at 2 fixes/s)
+    memory_fixes: float = 600.0
     # Fixes learn from the tag's fixes of earlier steps of fix time, never of their own step: how a stream is cut
     # into batches then changes no fix (a replay reproduces history), and the offline path gives the same fixes.
     step_s: float = 5.0
@@ -87,10 +86,12 @@ def learn_offsets(learnt: LearntOffsets, tag: np.ndarray, step: float, offset_db
     learnt.pending_step[tag] = np.maximum(learnt.pending_step[tag], step)
 
 
-def fix_steps(fix_ts: np.ndarray, config: TxOffsetConfig) -> tuple[np.ndarray, np.ndarray]:
-    """Each fix's step of fix time and the distinct steps, in order."""
+def fix_steps(fix_ts: np.ndarray, config: TxOffsetConfig) -> list[tuple[float, np.ndarray]]:
+    """The fixes (row indices) of each step of fix time, in time order."""
     step = np.floor(np.asarray(fix_ts, dtype=float) / config.step_s)
-    return step, np.unique(step)
+    order = np.argsort(step, kind="stable")
+    cuts = np.flatnonzero(np.diff(step[order])) + 1
+    return [(float(step[rows[0]]), rows) for rows in np.split(order, cuts) if rows.size]
 
 
 def estimate_windows_learning(
@@ -106,9 +107,7 @@ def estimate_windows_learning(
     config = config or EstimatorConfig()
     learnt = LearntOffsets.empty(len(windows.tag_ids))
     parts: dict[str, np.ndarray] = {}
-    step, steps = fix_steps(windows.fix_ts, learning)
-    for current in steps.tolist():
-        rows = np.flatnonzero(step == current)
+    for current, rows in fix_steps(windows.fix_ts, learning):
         tag = windows.fix_tag[rows]
         prior, sigma = offset_prior(learnt, tag, current, config.tx_offset_sigma_db, learning)
         fixes = estimate_batch(
