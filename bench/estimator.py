@@ -26,7 +26,7 @@ import numpy as np
 from scipy.optimize import least_squares
 
 from core.positioning import EstimatorConfig, FingerprintModel, GatewayTable, estimate_batch
-from core.positioning.fingerprint import _dense
+from core.positioning.fingerprint import dense_rssi
 
 A, N = -59.0, 2.0
 
@@ -119,7 +119,7 @@ def fingerprint_figures(
         cpu = time.process_time()
         x, y, _, _ = model.predict(gw[:n], rssi[:n])
         rates.append(n / (time.process_time() - cpu))
-    features = _dense(gw[:n], rssi[:n], len(gateways))  # (fix, gateway) RSSI, as the model scores it
+    features = dense_rssi(gw[:n], rssi[:n], len(gateways))  # (fix, gateway) RSSI, as the model scores it
     m = min(n, 300)
     cpu = time.process_time()
     fx, fy, _, _ = model._posterior(features[:m], local=False)

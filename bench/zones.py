@@ -3,9 +3,10 @@
 1. Stability, on a simulated floor through the real positioning chain: BLE beacons (path loss + spatially
    correlated shadowing + fast fading + packet loss) -> `aggregate_windows` -> `estimate_windows_learning` (robust
    NLS, each tag's transmit offset learnt from its earlier fixes) -> `track_series` (Kalman, stationary
-   stickiness) -> `GeofenceEngine` (hysteresis, given the tracker's stationary flag as the realtime loop gives it). Twelve 10 x 8 m rooms share walls — the hardest layout for
-   flapping. Two radios: the realtime simulator's (independent 3 dB noise per packet; the headline figures) and
-   a harsher one with a static, spatially correlated shadowing bias.
+   stickiness) -> `GeofenceEngine` (hysteresis, given the tracker's stationary flag as the realtime loop gives
+   it). Twelve 10 x 8 m rooms share walls — the hardest layout for flapping. Two radios: the realtime
+   simulator's (independent 3 dB noise per packet; the headline figures) and a harsher one with a static,
+   spatially correlated shadowing bias.
    - stationary tags parked within 1.5 m of a wall: spurious enter/exit events per tag-hour (target 0);
    - tags walked between rooms at 1 m/s with pauses (destinations uniform over the floor, so a fifth of the time
      a tag is parked within 1 m of a wall): share of fix times whose reported zones are wrong (target <= 5 %).

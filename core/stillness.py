@@ -33,7 +33,7 @@ EMPTY = -1  # a free reference slot's gateway key
 
 def gateway_keys(gateway_ids: Iterable[str]) -> np.ndarray:
     """A stable integer key per gateway id (CRC-32: exact in the float64 state the realtime loop stores; two of
-    one tag's eight gateways sharing a key is a one-in-a-hundred-million chance)."""
+    the 16 gateways of one window sharing a key is a one-in-thirty-million chance)."""
     return np.array([zlib.crc32(str(g).encode()) for g in gateway_ids], dtype=np.int64)
 
 
@@ -85,16 +85,15 @@ class SignalReference:
 @dataclass(frozen=True, slots=True, eq=False)
 class SignalWindows:
     """N windows as the tracker gets them: (N, K) gateway keys (EMPTY = none), summary RSSI, samples behind
-    each summary, and their RSSI variance (NaN: fewer than 2 samples; None: not known)."""
+    each summary, and their RSSI variance (NaN: fewer than 2 samples)."""
 
     gateway: np.ndarray
     rssi: np.ndarray
     count: np.ndarray
-    rssi_var: np.ndarray | None = None
+    rssi_var: np.ndarray
 
     def take(self, rows: np.ndarray) -> SignalWindows:
-        var = None if self.rssi_var is None else self.rssi_var[rows]
-        return SignalWindows(self.gateway[rows], self.rssi[rows], self.count[rows], var)
+        return SignalWindows(self.gateway[rows], self.rssi[rows], self.count[rows], self.rssi_var[rows])
 
 
 def judge(
@@ -133,14 +132,13 @@ def update(
     position's), but learnt only from parked tags: a moving tag's window also holds the change of position."""
     gateway, rssi, count = windows.gateway, windows.rssi, windows.count
     fading, fading_dof = reference.fading_var, reference.fading_dof
-    if windows.rssi_var is not None:
-        pooled, dof = _pooled_variance(windows.rssi_var, count)
-        seen = np.isfinite(pooled) & parked
-        total_dof = np.minimum(fading_dof + dof, config.fading_memory_dof)
-        share = np.where(seen, dof / np.maximum(total_dof, 1.0), 0.0)
-        fading = np.where(seen & ~np.isfinite(fading), pooled, fading)
-        fading = np.where(seen, fading + share * (np.nan_to_num(pooled) - fading), fading)
-        fading_dof = np.where(seen, total_dof, fading_dof)
+    pooled, dof = _pooled_variance(windows.rssi_var, count)
+    seen = np.isfinite(pooled) & parked
+    total_dof = np.minimum(fading_dof + dof, config.fading_memory_dof)
+    share = np.where(seen, dof / np.maximum(total_dof, 1.0), 0.0)
+    fading = np.where(seen & ~np.isfinite(fading), pooled, fading)
+    fading = np.where(seen, fading + share * (np.nan_to_num(pooled) - fading), fading)
+    fading_dof = np.where(seen, total_dof, fading_dof)
     real = (gateway != EMPTY) & np.isfinite(rssi)
     w = np.where(real, np.maximum(count, 1) / config.overlap, 0.0)
     wr = w * np.nan_to_num(rssi)

@@ -516,25 +516,27 @@ def track_series(
     order = np.argsort(step, kind="stable")
     bounds = np.searchsorted(step[order], np.arange(len(times) + 1))
     stillness = stillness or StillnessConfig()
-    reference, signals = None, None
-    if windows is not None:
-        reference = SignalReference.empty(len(tags), stillness.slots)
-        signals = SignalWindows(windows.gateway, windows.rssi_dbm, windows.sample_count, windows.rssi_var)
+    reference = SignalReference.empty(len(tags), stillness.slots)
+    signals = (
+        None
+        if windows is None
+        else SignalWindows(windows.gateway, windows.rssi_dbm, windows.sample_count, windows.rssi_var)
+    )
     for k, t in enumerate(times):  # one vectorised update per distinct time, over all tags heard then
         rows = order[bounds[k] : bounds[k + 1]]
         fx, fy, fa = (np.full(len(tags), np.nan) for _ in range(3))
         fx[code[rows]], fy[code[rows]], fa[code[rows]] = x[rows], y[rows], accuracy_m[rows]
         heard = np.isfinite(fx)
-        hold = None
-        if reference is not None and signals is not None:
-            mine = reference.take(code[rows])
-            signal = signals.take(rows)
+        if signals is None:
+            batch, out = track_update(batch, fx, fy, fa, np.where(heard, t, batch.ts), config=config)
+        else:
+            mine, signal = reference.take(code[rows]), signals.take(rows)
             hold = np.zeros(len(tags), bool)
             hold[code[rows]], score = judge(mine, signal, stillness)
-        batch, out = track_update(batch, fx, fy, fa, np.where(heard, t, batch.ts), config=config, hold=hold)
-        if reference is not None and signals is not None:
-            parked = out.stationary[code[rows]]
-            reference.put(code[rows], update(mine, parked, signal, score, stillness))
+            batch, out = track_update(
+                batch, fx, fy, fa, np.where(heard, t, batch.ts), config=config, hold=hold
+            )
+            reference.put(code[rows], update(mine, out.stationary[code[rows]], signal, score, stillness))
         out_x[rows], out_y[rows], out_acc[rows] = (
             out.x[code[rows]],
             out.y[code[rows]],

@@ -44,8 +44,9 @@ _TRIU = np.triu_indices(4)
 _STILLNESS = StillnessConfig()
 _SLOTS = _STILLNESS.slots  # gateways in a parked tag's signal reference (core/stillness.py)
 _SIGNAL = 33  # where the signal reference starts in a state row (see TagStates.pack)
+_SIGNAL_TAIL = _SIGNAL + 3 * _SLOTS  # the reference's fading variance, its degrees of freedom, its score
 # where the learnt transmit offset starts (core/positioning/tx_offset.py: LearntOffsets, five columns)
-_TX_OFFSET = _SIGNAL + 3 * _SLOTS + 3
+_TX_OFFSET = _SIGNAL_TAIL + 3
 STATE_WIDTH = _TX_OFFSET + 5  # floats per serialised tag state
 STATE_MAGIC = b"RT8"
 # Older layouts are a prefix of this one: read them, newer fields start at their "none" value (`_FRESH`).
@@ -60,8 +61,8 @@ _FRESH[29] = -np.inf  # pin_ts
 _FRESH[30:32] = np.nan  # still mean x y
 _FRESH[32] = 1.0  # fix noise ratio: fixes as claimed
 _FRESH[_SIGNAL : _SIGNAL + _SLOTS] = EMPTY  # no signal reference
-_FRESH[_TX_OFFSET - 3] = np.nan  # fading variance: not learnt yet
-_FRESH[_TX_OFFSET - 1] = np.nan  # signal score: none
+_FRESH[_SIGNAL_TAIL] = np.nan  # fading variance: not learnt yet
+_FRESH[_SIGNAL_TAIL + 2] = np.nan  # signal score: none
 _FRESH[_TX_OFFSET + 4] = -np.inf  # transmit offset: no step pending
 # How far behind its partition's newest event time an observation is still carried for a tag that has not been
 # heard since: it only matters if the tag's next observations arrive this late. The carry (memory, and the
@@ -389,7 +390,7 @@ def locate(
         a[order] for a in (x, y, acc, conf, floor, method, count, model_version)
     )
     n = len(order)
-    pos = np.searchsorted(touched, fix_code)
+    pos = tag_row[order]
     first = np.r_[True, fix_code[1:] != fix_code[:-1]] if n else np.array([], bool)
     group_start = np.maximum.accumulate(np.where(first, np.arange(n), 0)) if n else np.array([], np.int64)
     rank = np.arange(n) - group_start
@@ -557,9 +558,9 @@ def _signal_reference(vec: np.ndarray) -> SignalReference:
         vec[:, at : at + _SLOTS].astype(np.int64),
         vec[:, at + _SLOTS : at + 2 * _SLOTS].copy(),
         vec[:, at + 2 * _SLOTS : at + 3 * _SLOTS].copy(),
-        vec[:, _TX_OFFSET - 3].copy(),
-        vec[:, _TX_OFFSET - 2].copy(),
-        vec[:, _TX_OFFSET - 1].copy(),
+        vec[:, _SIGNAL_TAIL].copy(),
+        vec[:, _SIGNAL_TAIL + 1].copy(),
+        vec[:, _SIGNAL_TAIL + 2].copy(),
     )
 
 
@@ -568,9 +569,9 @@ def _store_signal(vec: np.ndarray, rows: np.ndarray, reference: SignalReference)
     vec[rows, at : at + _SLOTS] = reference.gateway
     vec[rows, at + _SLOTS : at + 2 * _SLOTS] = reference.total
     vec[rows, at + 2 * _SLOTS : at + 3 * _SLOTS] = reference.weight
-    vec[rows, _TX_OFFSET - 3] = reference.fading_var
-    vec[rows, _TX_OFFSET - 2] = reference.fading_dof
-    vec[rows, _TX_OFFSET - 1] = reference.score
+    vec[rows, _SIGNAL_TAIL] = reference.fading_var
+    vec[rows, _SIGNAL_TAIL + 1] = reference.fading_dof
+    vec[rows, _SIGNAL_TAIL + 2] = reference.score
 
 
 def _store_track(vec: np.ndarray, rows: np.ndarray, batch: TrackBatch) -> None:

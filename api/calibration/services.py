@@ -13,7 +13,7 @@ from advanced_alchemy.repository import SQLAlchemyAsyncRepository
 from api.services import EntityService
 from core.db.models import CalibrationSession, Gateway
 from core.positioning.calibration import fit_path_loss
-from core.positioning.gateways import GatewayTable
+from core.positioning.gateways import placed_gateway_table
 from core.settings import Settings
 
 
@@ -29,27 +29,9 @@ def fit_session(
     session: CalibrationSession, gateways: list[Gateway], settings: Settings
 ) -> dict[str, Any] | None:
     """Fitted {gateway_id: {ref_rssi_1m_dbm, path_loss_exponent, samples}}; None when nothing can be fitted."""
-    placed = [g for g in gateways if g.x is not None and g.y is not None]
-    if not placed:
+    table = placed_gateway_table(gateways, settings)
+    if table is None:
         return None
-    table = GatewayTable.from_rows(
-        [
-            {
-                "gateway_id": g.gateway_id,
-                "x": g.x,
-                "y": g.y,
-                "z": g.z,
-                "floor": g.floor,
-                "ref_rssi_1m_dbm": g.ref_rssi_1m_dbm,
-                "path_loss_exponent": g.path_loss_exponent,
-                "sensitivity_dbm": g.sensitivity_dbm,
-            }
-            for g in placed
-        ],
-        default_ref_rssi_1m_dbm=settings.ref_rssi_1m_dbm,
-        default_path_loss_exponent=settings.path_loss_exponent,
-        default_sensitivity_dbm=settings.gateway_sensitivity_dbm,
-    )
     index = {str(gateway_id): i for i, gateway_id in enumerate(table.ids)}
     gw, rssi, xs, ys = [], [], [], []
     for point in session.points:

@@ -19,7 +19,7 @@ from sqlalchemy import Engine, select
 from core.db.enums import CalibrationStatus
 from core.db.models import CalibrationPoint, CalibrationSession, Gateway
 from core.ml.dataset import CalibrationData
-from core.positioning.gateways import GatewayTable
+from core.positioning.gateways import GatewayTable, placed_gateway_table
 from core.settings import Settings
 from lakehouse import Lakehouse
 from lakehouse.layout import RAW_OBSERVATIONS
@@ -37,30 +37,6 @@ class SiteTrainingData:
     sessions: int
     points: int
     from_lakehouse: int  # observations read from raw landing (the rest come from cached point summaries)
-
-
-def _gateway_table(rows: list[Gateway], settings: Settings) -> GatewayTable | None:
-    placed = [g for g in rows if g.x is not None and g.y is not None]
-    if not placed:
-        return None
-    return GatewayTable.from_rows(
-        [
-            {
-                "gateway_id": g.gateway_id,
-                "x": g.x,
-                "y": g.y,
-                "z": g.z,
-                "floor": g.floor,
-                "ref_rssi_1m_dbm": g.ref_rssi_1m_dbm,
-                "path_loss_exponent": g.path_loss_exponent,
-                "sensitivity_dbm": g.sensitivity_dbm,
-            }
-            for g in placed
-        ],
-        default_ref_rssi_1m_dbm=settings.ref_rssi_1m_dbm,
-        default_path_loss_exponent=settings.path_loss_exponent,
-        default_sensitivity_dbm=settings.gateway_sensitivity_dbm,
-    )
 
 
 def _raw_observations(
@@ -133,7 +109,7 @@ def load_site_training_data(
                 )
     result: dict[str, SiteTrainingData] = {}
     for site, rows in by_site.items():
-        table = _gateway_table([g for g in gateways if str(g.site_id) == site], settings)
+        table = placed_gateway_table([g for g in gateways if str(g.site_id) == site], settings)
         if table is None or not rows:
             continue
         columns = list(zip(*rows, strict=True))

@@ -72,7 +72,8 @@ class _Search:
     expected32: np.ndarray  # the whole map in float32, for the fine pass
 
 
-def _dense(gateway: np.ndarray, rssi: np.ndarray, n_gateways: int) -> np.ndarray:
+def dense_rssi(gateway: np.ndarray, rssi: np.ndarray, n_gateways: int) -> np.ndarray:
+    """Padded (F, K) gateway rows and RSSI as the (F, gateways) matrix the model scores (NaN: not heard)."""
     gw = np.atleast_2d(np.asarray(gateway, dtype=np.int64))
     rssi = np.atleast_2d(np.asarray(rssi, dtype=float))
     out = np.full((gw.shape[0], n_gateways), np.nan)
@@ -123,7 +124,7 @@ class FingerprintModel:
             raise ValueError(
                 f"fingerprint training needs at least 10 windows at known positions, got {len(x)}"
             )
-        features = _dense(gateway, rssi_dbm, len(ref_rssi_1m_dbm))
+        features = dense_rssi(gateway, rssi_dbm, len(ref_rssi_1m_dbm))
         xs = np.arange(x.min() - 0.5, x.max() + 0.5 + cell_m / 2, cell_m)
         ys = np.arange(y.min() - 0.5, y.max() + 0.5 + cell_m / 2, cell_m)
         grid_x, grid_y = (v.ravel() for v in np.meshgrid(xs, ys))
@@ -273,5 +274,5 @@ class FingerprintModel:
         self, gateway: np.ndarray, rssi_dbm: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """x, y, accuracy_m and whether the fix had enough gateways to be fingerprinted, for every row."""
-        x, y, spread, usable = self._posterior(_dense(gateway, rssi_dbm, self.expected.shape[1]))
+        x, y, spread, usable = self._posterior(dense_rssi(gateway, rssi_dbm, self.expected.shape[1]))
         return x, y, np.maximum(spread, 0.05) * self.accuracy_scale, usable

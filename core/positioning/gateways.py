@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from core.settings import Settings
 
 
 class GatewayTableError(ValueError):
@@ -152,3 +156,29 @@ class GatewayTable:
             float(self.x.max() + margin_m),
             float(self.y.max() + margin_m),
         )
+
+
+def placed_gateway_table(gateways: Iterable[Any], settings: Settings) -> GatewayTable | None:
+    """The gateways placed in site metres (objects with `gateway_id`, `x`, `y`, `z`, `floor` and optional path-loss
+    and sensitivity values, e.g. database rows), missing values from `settings`; None when none is placed."""
+    placed = [g for g in gateways if g.x is not None and g.y is not None]
+    if not placed:
+        return None
+    return GatewayTable.from_rows(
+        [
+            {
+                "gateway_id": g.gateway_id,
+                "x": g.x,
+                "y": g.y,
+                "z": g.z,
+                "floor": g.floor,
+                "ref_rssi_1m_dbm": g.ref_rssi_1m_dbm,
+                "path_loss_exponent": g.path_loss_exponent,
+                "sensitivity_dbm": g.sensitivity_dbm,
+            }
+            for g in placed
+        ],
+        default_ref_rssi_1m_dbm=settings.ref_rssi_1m_dbm,
+        default_path_loss_exponent=settings.path_loss_exponent,
+        default_sensitivity_dbm=settings.gateway_sensitivity_dbm,
+    )

@@ -14,7 +14,7 @@ from core.positioning import (
     expected_rssi,
     fit_path_loss,
 )
-from core.positioning.fingerprint import _dense
+from core.positioning.fingerprint import dense_rssi
 
 pytestmark = pytest.mark.unit
 
@@ -125,7 +125,7 @@ def warehouse(seed=0, width=60.0, depth=40.0, spacing=10.0):
 def test_fingerprint_two_pass_search_agrees_with_scoring_every_cell():
     model, (gw, rssi), qx, qy = warehouse(width=30.0, depth=20.0, spacing=6.0)
     assert model._grid() is not None  # a regular grid, larger than the search window: both passes run
-    features = _dense(gw, rssi, model.expected.shape[1])
+    features = dense_rssi(gw, rssi, model.expected.shape[1])
     x, y, spread, ok = model._posterior(features)
     fx, fy, fspread, fok = model._posterior(features, local=False)
     assert ok.all() and fok.all()
@@ -152,6 +152,6 @@ def test_fingerprint_on_a_warehouse_floor_trains_and_locates_in_bounded_memory()
     assert ok.all()
     error = np.hypot(x - qx, y - qy)
     assert np.median(error) < 2.5  # gateways 10 m apart, 3 dB per window
-    features = _dense(gw[:300], rssi[:300], model.expected.shape[1])
+    features = dense_rssi(gw[:300], rssi[:300], model.expected.shape[1])
     fx, fy, _, _ = model._posterior(features, local=False)
     assert np.median(error[:300]) <= np.median(np.hypot(fx - qx[:300], fy - qy[:300])) + 0.02
