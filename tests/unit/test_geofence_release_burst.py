@@ -64,3 +64,29 @@ def test_a_long_parked_tag_that_walks_through_the_wall_is_still_shown_in_the_new
     crossed = PINNED + int(np.argmax(walk > WALL_X))
     shown_b = int(np.argmax([zones == ["b"] for zones in result.zone_ids]))
     assert 0 < (shown_b - crossed) * FIX_S <= 4.0
+
+
+def _burst_past_the_corner(seed: int) -> tuple[np.ndarray, ...]:
+    """Pinned 0.4 m inside a, 1 m from the floor's far end; a burst drags the track 2 m past that end for 3 s
+    (clearly outside a for 2.5 s, inside no room), then it comes back and is pinned again 3 s later."""
+    x, _, stationary = _burst(seed)
+    rng = np.random.default_rng(seed + 100)
+    y = np.full(len(x), 39.0) + rng.normal(0.0, 0.03, len(x))
+    y[PINNED : PINNED + 7] = [40.8, 42.0, 42.0, 42.0, 42.0, 42.0, 42.0]
+    x[PINNED : PINNED + 8] = WALL_X - 0.4
+    return x, y, stationary
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_a_burst_that_drags_a_long_parked_tag_out_of_every_room_does_not_take_it_out_of_its_own(
+    seed: int,
+) -> None:
+    result = _run(*_burst_past_the_corner(seed))
+    assert [(tr.kind, tr.zone_id) for tr in result.transitions] == [(ENTER, "a")]
+    assert all(zones == ["a"] for zones in result.zone_ids[PINNED:])
+
+
+def test_without_the_rule_that_burst_leaves_the_tag_in_no_room() -> None:
+    result = _run(*_burst_past_the_corner(1), released_switch_window_s=0.0)
+    assert ("exit", "a") in [(tr.kind, tr.zone_id) for tr in result.transitions]
+    assert [] in result.zone_ids[PINNED:]
