@@ -150,11 +150,16 @@ class TagStates:
         # the asset's last_seen this process last wrote (epoch s; -inf: none): not stored, only rate-limits writes
         self.touched = np.full(n, -np.inf)
 
-    def _grow(self, needed: int) -> None:
+    def reserve(self, tags: int) -> None:
+        """Room for `tags` states in one allocation (the catalog's tag count): growing by doubling to 100,000 tags
+        ends at 131,072 rows and holds the old table and the new at once (~100 MB at 65 floats a row)."""
+        self._grow(tags, exact=True)
+
+    def _grow(self, needed: int, exact: bool = False) -> None:
         n = len(self.loaded)
         if needed <= n:
             return
-        size = max(needed, 2 * n)
+        size = needed if exact else max(needed, 2 * n)
         vec, loaded, partition, touched = self.vec, self.loaded, self.partition, self.touched
         self._alloc(size)
         self.vec[:n], self.loaded[:n], self.partition[:n], self.touched[:n] = vec, loaded, partition, touched
@@ -189,16 +194,16 @@ class TagStates:
 
     def load(self, codes: np.ndarray, blobs: list[bytes | None], partitions: np.ndarray) -> None:
         """Install states read from the live store (None = a tag never seen: fresh state)."""
-        rows = np.tile(_FRESH, (len(codes), 1))
+        # in place: the first batches after a start load ~100,000 states, 52 MB as a copy
+        self.vec[codes] = _FRESH
         width = STATE_WIDTH * 8 + len(STATE_MAGIC)
-        for i, blob in enumerate(blobs):
+        for code, blob in zip(codes.tolist(), blobs, strict=True):
             if blob is None:
                 continue
             if len(blob) == width and blob.startswith(STATE_MAGIC):
-                rows[i] = np.frombuffer(blob, dtype="<f8", offset=len(STATE_MAGIC))
+                self.vec[code] = np.frombuffer(blob, dtype="<f8", offset=len(STATE_MAGIC))
             elif (legacy := _LEGACY.get(blob[:3])) and len(blob) == legacy * 8 + 3:
-                rows[i, :legacy] = np.frombuffer(blob, dtype="<f8", offset=3)
-        self.vec[codes] = rows
+                self.vec[code, :legacy] = np.frombuffer(blob, dtype="<f8", offset=3)
         self.loaded[codes] = True
         self.partition[codes] = partitions
 

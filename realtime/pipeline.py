@@ -460,6 +460,7 @@ class RealtimePipeline:
         self._gateway_row_of.forget()  # ids are looked up again in this catalog as they come
         self._state_of_tag.forget()
         self._asset_of = [None] * len(self._asset_of)
+        self.states.reserve(len(catalog.assets))
         for tag, code in self.states.codes.items():
             known = self.catalog.assets.get(tag)
             self._asset_of[code] = known[0] if known else None
