@@ -24,8 +24,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from core.positioning.estimator import METHOD_NAMES, EstimatorConfig, Fixes, estimate_batch
-from core.positioning.tx_offset import LearntOffsets, TxOffsetConfig, fix_steps, learn_offsets, offset_prior
+from core.positioning.estimator import METHOD_NAMES, Fixes
+from core.positioning.tx_offset import LearntOffsets, estimate_learning
 from core.positioning.windows import aggregate_windows
 from core.stillness import EMPTY, SignalReference, SignalWindows, StillnessConfig, judge, update
 from core.tracking import TrackBatch, track_update
@@ -51,8 +51,6 @@ STATE_WIDTH = _TX_OFFSET + 5  # floats per serialised tag state
 STATE_MAGIC = b"RT8"
 # Older layouts are a prefix of this one: read them, newer fields start at their "none" value (`_FRESH`).
 _LEGACY = {b"RT2": 25, b"RT3": 27, b"RT4": 30, b"RT5": 32, b"RT6": 33, b"RT7": _TX_OFFSET}
-_TX_LEARNING = TxOffsetConfig()
-_TX_UNKNOWN_SIGMA_DB = EstimatorConfig().tx_offset_sigma_db
 # A tag never seen, and the fields an older layout lacks: zero except "no fix yet" (-inf) and "never pinned".
 _FRESH = np.zeros(STATE_WIDTH)
 _FRESH[0] = -np.inf  # last_fix_ts
@@ -372,20 +370,19 @@ def locate(
                 continue  # a served model has its own offset prior: its fixes teach nothing
             except Exception:  # noqa: BLE001 - a broken model must not stop the site's fixes
                 log.exception("model %s failed on site %s; using the path-loss chain", model.version, info.id)
-        for current, part in fix_steps(win.fix_ts[on_site], _TX_LEARNING):  # mostly one or two per batch
-            rows = on_site[part]
-            prior, sigma = offset_prior(learnt, tag_row[rows], current, _TX_UNKNOWN_SIGMA_DB, _TX_LEARNING)
-            est = estimate_batch(
+        keep(
+            on_site,
+            estimate_learning(
                 catalog.gateways,
-                gw[rows],
-                rssi[rows],
-                sample_count=win.sample_count[rows],
-                tx_offset_db=prior,
-                tx_offset_sigma_db=sigma,
+                gw[on_site],
+                rssi[on_site],
+                win.sample_count[on_site],
+                win.fix_ts[on_site],
+                tag_row[on_site],
+                learnt,
                 bounds=info.bounds,
-            )
-            learn_offsets(learnt, tag_row[rows], current, est.tx_offset_db)
-            keep(rows, est)
+            ),
+        )
     ok = np.isfinite(x)
 
     order = np.lexsort((win.fix_ts, fix_code))

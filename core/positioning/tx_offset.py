@@ -16,7 +16,8 @@ spurious events 25 -> 21 (the harsher radio: walking 93.9 -> 92.4 points, parked
 
 Each fix learns only from the tag's fixes of earlier `step_s` steps of fix time, so the fixes do not depend on
 how a stream was cut into batches. The realtime locator keeps the learnt offset in each tag's state
-(`LearntOffsets`); offline callers use `estimate_windows_learning`, which gives the same fixes.
+(`LearntOffsets`); both it and the offline `estimate_windows_learning` run `estimate_learning`, so they give the
+same fixes.
 """
 
 from __future__ import annotations
@@ -94,6 +95,48 @@ def fix_steps(fix_ts: np.ndarray, config: TxOffsetConfig) -> list[tuple[float, n
     return [(float(step[rows[0]]), rows) for rows in np.split(order, cuts) if rows.size]
 
 
+def estimate_learning(
+    gateways: GatewayTable,
+    gateway_index: np.ndarray,
+    rssi_dbm: np.ndarray,
+    sample_count: np.ndarray,
+    fix_ts: np.ndarray,
+    tag: np.ndarray,
+    learnt: LearntOffsets,
+    *,
+    learning: TxOffsetConfig | None = None,
+    config: EstimatorConfig | None = None,
+    **kwargs: Any,
+) -> Fixes:
+    """`estimate_batch` on F fixes, step by step of fix time: each fix's offset prior is what its tag (`tag`, rows
+    of `learnt`) learnt from earlier steps, and its estimate is learnt in turn. The realtime locator and
+    `estimate_windows_learning` both run this, so they give the same fixes."""
+    learning = learning or TxOffsetConfig()
+    config = config or EstimatorConfig()
+    parts: dict[str, np.ndarray] = {}
+    for current, rows in fix_steps(fix_ts, learning):
+        prior, sigma = offset_prior(learnt, tag[rows], current, config.tx_offset_sigma_db, learning)
+        fixes = estimate_batch(
+            gateways,
+            gateway_index[rows],
+            rssi_dbm[rows],
+            sample_count=sample_count[rows],
+            tx_offset_db=prior,
+            tx_offset_sigma_db=sigma,
+            config=config,
+            **kwargs,
+        )
+        learn_offsets(learnt, tag[rows], current, fixes.tx_offset_db)
+        for name in Fixes.__slots__:  # type: ignore[attr-defined]
+            column = getattr(fixes, name)
+            if name not in parts:
+                parts[name] = np.zeros(len(fix_ts), dtype=column.dtype)
+            parts[name][rows] = column
+    if not parts:
+        return estimate_batch(gateways, gateway_index, rssi_dbm, config=config, **kwargs)
+    return Fixes(**parts)
+
+
 def estimate_windows_learning(
     gateways: GatewayTable,
     windows: Windows,
@@ -103,29 +146,15 @@ def estimate_windows_learning(
     **kwargs: Any,
 ) -> Fixes:
     """`estimate_windows` with each tag's offset learnt from its earlier fixes, as the realtime loop does."""
-    learning = learning or TxOffsetConfig()
-    config = config or EstimatorConfig()
-    learnt = LearntOffsets.empty(len(windows.tag_ids))
-    parts: dict[str, np.ndarray] = {}
-    for current, rows in fix_steps(windows.fix_ts, learning):
-        tag = windows.fix_tag[rows]
-        prior, sigma = offset_prior(learnt, tag, current, config.tx_offset_sigma_db, learning)
-        fixes = estimate_batch(
-            gateways,
-            windows.gateway[rows],
-            windows.rssi_dbm[rows],
-            sample_count=windows.sample_count[rows],
-            tx_offset_db=prior,
-            tx_offset_sigma_db=sigma,
-            config=config,
-            **kwargs,
-        )
-        learn_offsets(learnt, tag, current, fixes.tx_offset_db)
-        for name in Fixes.__slots__:  # type: ignore[attr-defined]
-            column = getattr(fixes, name)
-            if name not in parts:
-                parts[name] = np.zeros(len(windows.fix_ts), dtype=column.dtype)
-            parts[name][rows] = column
-    if not parts:
-        return estimate_batch(gateways, windows.gateway, windows.rssi_dbm, config=config, **kwargs)
-    return Fixes(**parts)
+    return estimate_learning(
+        gateways,
+        windows.gateway,
+        windows.rssi_dbm,
+        windows.sample_count,
+        windows.fix_ts,
+        windows.fix_tag,
+        LearntOffsets.empty(len(windows.tag_ids)),
+        learning=learning,
+        config=config,
+        **kwargs,
+    )
