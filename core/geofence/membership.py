@@ -45,6 +45,27 @@ at the fix). The margin a fix must clear is tied to its accuracy (`margin_per_ac
   1.084/1.108 -> 1.095/1.114, parked spurious unchanged, harsh (correlated) radio parked spurious +3.6 % summed
   over seeds 1-6. A shorter settle dwell instead (1.5 s) gained as much but switched back and forth (events
   per change 1.16); shorter dwells asking a mean depth of everyone settling (settle_depth_m 0.3-0.7) lost.
+  Shallower is as clear over longer: after `settle_deep_dwell_s` the mean depth asked falls as 1/sqrt(time
+  inside), like the lingering switch's (0.71 m after 1 s, 0.5 m after 2 s), and the last fix must be as deep
+  (a mean over a few fixes can be carried by one deep one). A tag whose fixes settle 0.5 m past the wall after a
+  walk was otherwise shown in its old room for the whole settle dwell. Simulator, walking tags (with the walking
+  switch below): wrong share 5.25/4.71 -> 5.04/4.67 % (seeds 1/2; seeds 3-6 5.49/5.14/4.44/4.66 ->
+  5.45/5.03/4.36/4.55 %, -0.59 points summed), events per true room change 1.098/1.120 -> 1.120/1.129 (seeds
+  1/2), parked spurious unchanged, harsh (correlated) radio parked spurious 41.5 -> 41.9 per tag-hour summed
+  over seeds 1-6. Asking 1.25 times that depth gained -0.38 points with events per change 1.109/1.125.
+- **walking on past a wall**: a walk that crosses a wall at a shallow angle heads out of its room with only a
+  small share of its speed, so it is judged on (nearly) a parked tag's margin of its accuracy, ~2 m for a
+  walking tag's fixes, and its track, within a metre of the wall for many seconds, neither clears that margin
+  nor the lingering switch's mean depth: it was shown in its old room until the walk ended or turned. A tag at
+  a walk's speed (motion 1: `moving_speed_mps`, or walking off its pin), not pinned, whose fixes have been
+  inside the next room for `moving_switch_dwell_s` at a mean depth (and the last fix at a depth) of
+  `moving_switch_depth_m` switches. A walk along the wall on the old room's side keeps its fixes' mean out of
+  the next room. Simulator, walking tags: wrong share 5.35/4.87 -> 5.25/4.71 % (seeds 1/2; seeds 3-6
+  5.66/5.28/4.48/4.78 -> 5.49/5.14/4.44/4.66 %, -0.73 points summed), events per true room change 1.089/1.108 ->
+  1.098/1.120, parked spurious unchanged (1.9 per tag-hour summed over seeds 1-6), harsh (correlated) radio
+  parked spurious unchanged (41.5). After 1 s it gained -0.81 points with harsh spurious 41.9; judging the speed
+  before the noisy-tag rule below (after 1 s), harsh spurious rose to 45.5; above parked speed rather than a
+  walk's, parked spurious rose 1.9 -> 2.1-2.5.
 - **the tracker's stationary flag** (optional, per fix: the realtime loop passes the Kalman tracker's, see
   `core.tracking`): once the tracker pins a tag as parked, the tag is parked for walk detection whatever its
   fixes' apparent speed — the walk is over and settling starts then, not when the fixes' speed has decayed. A tag
@@ -217,6 +238,10 @@ class MembershipConfig:
     moving_margin_m: float = 0.2
     moving_enter_confirm_s: float = 0.0
     moving_exit_dwell_s: float = 1.0
+    # a walking tag lingering in the next room switches after this long if its fixes since were on average (and its
+    # last one is) this deep inside (see the module docstring; inf: off)
+    moving_switch_dwell_s: float = 1.5
+    moving_switch_depth_m: float = 0.3
     heading_time_constant_s: float = 1.0  # how fast a tag's rate out of its zones (m/s) is followed
     # a tag whose fixes are at least this much noisier than they claim (the tracker's learnt noise ratio, when the
     # caller passes it) moves only by walking off its pin, not by its apparent speed (module docstring; inf: off)
@@ -230,6 +255,7 @@ class MembershipConfig:
     settle_depth_m: float = 0.0  # ... at this mean depth (0: being inside is enough)
     settle_motion_s: float = 5.0  # a walk: faster than parked this long (a glitch is shorter)
     # ... or after this long inside the neighbour at this mean depth (see the module docstring; inf: off)
+    # ... its fixes since they crossed were on average (and the last one is) this deep at this time, less the longer
     settle_deep_dwell_s: float = 0.5
     settle_deep_m: float = 1.0
     # the tracker's stationary flag (when the caller passes it): where it pins a tag is a settled, averaged spot
@@ -276,6 +302,8 @@ class MembershipConfig:
             "moving_margin_m",
             "moving_enter_confirm_s",
             "moving_exit_dwell_s",
+            "moving_switch_dwell_s",
+            "moving_switch_depth_m",
             "noisy_fix_ratio",
             "settle_s",
             "settle_dwell_s",
@@ -526,6 +554,8 @@ def apply_fix(
         motion = 1.0  # released and farther from its pin than a parked tag's fixes wander: it walks
     elif noise_ratio is not None and noise_ratio >= config.noisy_fix_ratio:
         motion = 0.0  # its fixes hop metres in a second: that speed is not a walk (docstring)
+    # at a walk's speed (or walking off its pin), before the heading share below
+    walking = motion >= 1.0 and not pinned
     just_released = (
         released
         and departure != WALKING
@@ -601,9 +631,17 @@ def apply_fix(
                 elif settling:  # just walked here: the room it was in has no incumbent's advantage
                     lingered = ts - started >= min(config.settle_dwell_s, enter_dwell)
                     lingered = lingered and mean_depth >= config.settle_depth_m
-                    # ... and fixes deep inside it on average for a moment are as clear (docstring)
-                    deep = ts - started >= config.settle_deep_dwell_s and mean_depth >= config.settle_deep_m
-                    lingered = lingered or deep
+                    # ... and fixes deep inside it on average are as clear, the sooner the deeper (docstring)
+                    if ts - started >= config.settle_deep_dwell_s:
+                        deep = config.settle_deep_m * math.sqrt(config.settle_deep_dwell_s / (ts - started))
+                        lingered = lingered or min(mean_depth, d) >= deep
+                elif (
+                    walking
+                    and ts - started >= config.moving_switch_dwell_s
+                    and min(mean_depth, d) >= config.moving_switch_depth_m
+                ):
+                    # walking on past the wall, not heading straight out of its room (docstring)
+                    lingered = True
                 elif lingered:
                     # a mean over longer is surer: the depth asked falls as 1/sqrt(time spent), to a floor
                     needed = config.switch_depth_m * math.sqrt(enter_dwell / max(ts - started, 1e-9))

@@ -112,6 +112,8 @@ def test_bad_speed_settings_name_the_field() -> None:
         MembershipConfig(speed_time_constant_s=0.0)
     with pytest.raises(ValueError, match="min_heading_share"):
         MembershipConfig(min_heading_share=1.5)
+    with pytest.raises(ValueError, match="moving_switch_depth_m must be >= 0"):
+        MembershipConfig(moving_switch_depth_m=-0.3)
 
 
 def _walk_and_park(
@@ -163,6 +165,52 @@ def test_tag_whose_fixes_settle_deep_past_the_wall_after_its_walk_switches_at_on
     slow = _run(x, y, accuracy_m=2.0, config=MembershipConfig(settle_deep_m=float("inf")))
     assert [(t.kind, t.zone_id) for t in slow.transitions] == [(ENTER, "a"), (EXIT, "a"), (ENTER, "b")]
     assert slow.transitions[2].ts >= arrived_at + 3.0
+
+
+@pytest.mark.parametrize("seed", [2, 5, 7])
+def test_tag_whose_fixes_settle_just_past_the_wall_after_its_walk_switches_within_seconds(seed: int) -> None:
+    # As above, but the fixes settle only 0.6 m inside b: the shallower, the longer the mean over them must run
+    # (about 1.4 s here), still well before the settle dwell.
+    rng = np.random.default_rng(seed)
+    walk, wait, hop = 26, 12, 4
+    x = np.r_[
+        np.full(40, 2.0),
+        np.linspace(2.0, 9.5, walk),
+        np.full(wait, 9.5),
+        np.linspace(9.5, 10.6, hop),
+        np.full(60, 10.6),
+    ]
+    y = np.r_[np.full(40, 10.0), np.linspace(10.0, 20.0, walk), np.full(wait + hop + 60, 20.0)]
+    noise = _smooth_noise(rng, 2 * len(x), 0.15)
+    x, y = x + noise[: len(x)], y + noise[len(x) :]
+    arrived_at = (40 + walk + wait + hop) * FIX_S
+    result = _run(x, y, accuracy_m=2.0)
+    assert [(t.kind, t.zone_id) for t in result.transitions] == [(ENTER, "a"), (EXIT, "a"), (ENTER, "b")]
+    assert result.transitions[2].ts <= arrived_at + 2.5
+    slow = _run(x, y, accuracy_m=2.0, config=MembershipConfig(settle_deep_m=float("inf")))
+    assert [(t.kind, t.zone_id) for t in slow.transitions] == [(ENTER, "a"), (EXIT, "a"), (ENTER, "b")]
+    assert slow.transitions[2].ts >= arrived_at + 3.5
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4])
+def test_walk_drifting_across_a_wall_at_a_shallow_angle_switches_rooms_soon(seed: int) -> None:
+    # Walking 36 m north at 1.1 m/s while drifting 3 m east, across the wall at ~5 degrees: too little of its
+    # speed heads out of a for the moving margin, and its fixes never clear a parked tag's margin of their 2 m
+    # accuracy before the walk ends. Walking on 0.3 m past the wall is enough.
+    rng = np.random.default_rng(seed)
+    n = int(36.0 / 1.1 / FIX_S)
+    drift = np.linspace(8.5, 11.5, n)
+    x = np.r_[np.full(40, 8.5), drift, np.full(40, 11.5)]
+    y = np.r_[np.full(40, 2.0), np.linspace(2.0, 38.0, n), np.full(40, 38.0)]
+    noise = _smooth_noise(rng, 2 * len(x), 0.15)
+    x, y = x + noise[: len(x)], y + noise[len(x) :]
+    past_wall_at = (40 + int(np.argmax(drift >= 10.3))) * FIX_S  # the walk 0.3 m into b
+    result = _run(x, y, accuracy_m=2.0)
+    assert [(t.kind, t.zone_id) for t in result.transitions] == [(ENTER, "a"), (EXIT, "a"), (ENTER, "b")]
+    assert result.transitions[2].ts <= past_wall_at + 4.5
+    off = _run(x, y, accuracy_m=2.0, config=MembershipConfig(moving_switch_dwell_s=float("inf")))
+    assert [(t.kind, t.zone_id) for t in off.transitions] == [(ENTER, "a"), (EXIT, "a"), (ENTER, "b")]
+    assert off.transitions[2].ts >= past_wall_at + 8.0
 
 
 @pytest.mark.parametrize("seed", [3, 6])
