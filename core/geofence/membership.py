@@ -254,8 +254,8 @@ class MembershipConfig:
     settle_dwell_s: float = 5.0  # ... this long continuously inside the neighbour (capped at the enter dwell)
     settle_depth_m: float = 0.0  # ... at this mean depth (0: being inside is enough)
     settle_motion_s: float = 5.0  # a walk: faster than parked this long (a glitch is shorter)
-    # ... or after this long inside the neighbour at this mean depth (see the module docstring; inf: off)
-    # ... its fixes since they crossed were on average (and the last one is) this deep at this time, less the longer
+    # ... or once its fixes since they crossed were on average (and the last one is) this deep inside the neighbour
+    # after this long, less the longer (1/sqrt(time); see the module docstring; inf: off)
     settle_deep_dwell_s: float = 0.5
     settle_deep_m: float = 1.0
     # the tracker's stationary flag (when the caller passes it): where it pins a tag is a settled, averaged spot
@@ -633,7 +633,8 @@ def apply_fix(
                     lingered = lingered and mean_depth >= config.settle_depth_m
                     # ... and fixes deep inside it on average are as clear, the sooner the deeper (docstring)
                     if ts - started >= config.settle_deep_dwell_s:
-                        deep = config.settle_deep_m * math.sqrt(config.settle_deep_dwell_s / (ts - started))
+                        spent = max(ts - started, 1e-9)
+                        deep = config.settle_deep_m * math.sqrt(config.settle_deep_dwell_s / spent)
                         lingered = lingered or min(mean_depth, d) >= deep
                 elif (
                     walking
