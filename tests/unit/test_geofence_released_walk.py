@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core.geofence import ENTER, EXIT, GeofenceResult
+from core.geofence import ENTER, EXIT, GeofenceResult, MembershipConfig
 from tests.unit.geofence_two_rooms import FIX_S, WALL_X, run_fixes, seconds_to_show_b, walk_from_pin
 
 pytestmark = pytest.mark.unit
@@ -74,3 +74,32 @@ def test_a_tag_that_walked_off_and_stopped_by_a_wall_does_not_flap_before_it_is_
     stationary[40 : 40 + len(walk) + 12] = False
     result = _run(x, y, stationary)
     assert [(tr.kind, tr.zone_id) for tr in result.transitions][1:] == [(EXIT, "a"), (ENTER, "b")]
+
+
+def _short_walk_through_the_door(seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """Pinned at x = 5.5 for 20 s, walks 4.65 m east in 4 s and stops 0.15 m past the wall (too shallow for the
+    moving margin), released until the tracker pins it there 4 s later; (x, y, stationary, index of that pin)."""
+    rng = np.random.default_rng(seed)
+    walk = np.linspace(5.5, WALL_X + 0.15, 9)[1:]
+    x = np.r_[np.full(40, 5.5), walk, np.full(8, WALL_X + 0.15), np.full(120, WALL_X + 0.15)]
+    x = x + rng.normal(0.0, 0.02, len(x))
+    y = 20.0 + rng.normal(0.0, 0.02, len(x))
+    stationary = np.ones(len(x), bool)
+    stationary[40 : 40 + len(walk) + 8] = False
+    return x, y, stationary, 40 + len(walk) + 8
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_a_short_walk_off_the_pin_counts_as_a_walk_so_the_tag_settles_past_the_wall(seed: int) -> None:
+    # 4.65 m in 4 s: its fixes' speed (a mean over seconds) never registers a walk, and the new pin is too shallow
+    # for a parked tag's lingering switch; but it walked off its pin, so its old room keeps no advantage
+    x, y, stationary, pinned_at = _short_walk_through_the_door(seed)
+    result = run_fixes(x, y, 1.2, stationary)
+    assert [(tr.kind, tr.zone_id) for tr in result.transitions] == [(ENTER, "a"), (EXIT, "a"), (ENTER, "b")]
+    assert result.transitions[2].ts <= pinned_at * FIX_S + 1.0
+    # not counted as a walk, the tag is held in a for the whole minute
+    held = run_fixes(x, y, 1.2, stationary, config=MembershipConfig(walked_off_max_noise_ratio=0.0))
+    assert [(tr.kind, tr.zone_id) for tr in held.transitions] == [(ENTER, "a")]
+    # nor for a tag whose fixes are noisier than they claim: its released swings reach as far without a walk
+    noisy = run_fixes(x, y, 1.2, stationary, noise_ratio=np.full(len(x), 1.2))
+    assert [(tr.kind, tr.zone_id) for tr in noisy.transitions] == [(ENTER, "a")]
