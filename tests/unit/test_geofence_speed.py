@@ -141,55 +141,45 @@ def test_tag_that_walked_and_parked_just_past_the_wall_is_shown_there_soon(seed:
     assert [(t.kind, t.zone_id) for t in held.transitions] == [(ENTER, "a")]
 
 
-@pytest.mark.parametrize("seed", [1, 4, 7])
-def test_tag_whose_fixes_settle_deep_past_the_wall_after_its_walk_switches_at_once(seed: int) -> None:
-    # The walk ends at x = 9.5 in a; 6 s later the fixes (3 s windows lag a walk by ~1.5 m and catch up
-    # slowly) settle 1.5 m inside b, too shallow for a parked tag's margin of its 2 m accuracy.
+def _walk_then_fixes_settle(seed: int, settle_x: float) -> tuple[np.ndarray, np.ndarray, float]:
+    """The walk ends at x = 9.5 in a; 6 s later the fixes (3 s windows lag a walk by ~1.5 m and catch up slowly)
+    hop to x = `settle_x` in b within 2 s and stay there; x, y, the time they arrived."""
     rng = np.random.default_rng(seed)
     walk, wait, hop = 26, 12, 4
     x = np.r_[
         np.full(40, 2.0),
         np.linspace(2.0, 9.5, walk),
         np.full(wait, 9.5),
-        np.linspace(9.5, 11.5, hop),
-        np.full(60, 11.5),
+        np.linspace(9.5, settle_x, hop),
+        np.full(60, settle_x),
     ]
     y = np.r_[np.full(40, 10.0), np.linspace(10.0, 20.0, walk), np.full(wait + hop + 60, 20.0)]
     noise = _smooth_noise(rng, 2 * len(x), 0.15)
-    x, y = x + noise[: len(x)], y + noise[len(x) :]
-    arrived_at = (40 + walk + wait + hop) * FIX_S
+    return x + noise[: len(x)], y + noise[len(x) :], (40 + walk + wait + hop) * FIX_S
+
+
+@pytest.mark.parametrize(
+    ("settle_x", "within_s", "slow_after_s"),
+    [
+        # 1.5 m inside b: too shallow for a parked tag's margin of its 2 m accuracy, deep enough at once
+        (11.5, 1.5, 3.0),
+        # only 0.6 m inside: the shallower, the longer the mean over the fixes must run (about 1.4 s here), still
+        # well before the settle dwell
+        (10.6, 2.5, 3.5),
+    ],
+)
+@pytest.mark.parametrize("seed", [1, 4, 7])
+def test_tag_whose_fixes_settle_past_the_wall_after_its_walk_switches_within_seconds(
+    seed: int, settle_x: float, within_s: float, slow_after_s: float
+) -> None:
+    x, y, arrived_at = _walk_then_fixes_settle(seed, settle_x)
     result = _run(x, y, accuracy_m=2.0)
     assert [(t.kind, t.zone_id) for t in result.transitions] == [(ENTER, "a"), (EXIT, "a"), (ENTER, "b")]
-    assert result.transitions[2].ts <= arrived_at + 1.5
+    assert result.transitions[2].ts <= arrived_at + within_s
     # asking the settle dwell continuously inside b, it is shown in a for seconds longer
     slow = _run(x, y, accuracy_m=2.0, config=MembershipConfig(settle_deep_m=float("inf")))
     assert [(t.kind, t.zone_id) for t in slow.transitions] == [(ENTER, "a"), (EXIT, "a"), (ENTER, "b")]
-    assert slow.transitions[2].ts >= arrived_at + 3.0
-
-
-@pytest.mark.parametrize("seed", [2, 5, 7])
-def test_tag_whose_fixes_settle_just_past_the_wall_after_its_walk_switches_within_seconds(seed: int) -> None:
-    # As above, but the fixes settle only 0.6 m inside b: the shallower, the longer the mean over them must run
-    # (about 1.4 s here), still well before the settle dwell.
-    rng = np.random.default_rng(seed)
-    walk, wait, hop = 26, 12, 4
-    x = np.r_[
-        np.full(40, 2.0),
-        np.linspace(2.0, 9.5, walk),
-        np.full(wait, 9.5),
-        np.linspace(9.5, 10.6, hop),
-        np.full(60, 10.6),
-    ]
-    y = np.r_[np.full(40, 10.0), np.linspace(10.0, 20.0, walk), np.full(wait + hop + 60, 20.0)]
-    noise = _smooth_noise(rng, 2 * len(x), 0.15)
-    x, y = x + noise[: len(x)], y + noise[len(x) :]
-    arrived_at = (40 + walk + wait + hop) * FIX_S
-    result = _run(x, y, accuracy_m=2.0)
-    assert [(t.kind, t.zone_id) for t in result.transitions] == [(ENTER, "a"), (EXIT, "a"), (ENTER, "b")]
-    assert result.transitions[2].ts <= arrived_at + 2.5
-    slow = _run(x, y, accuracy_m=2.0, config=MembershipConfig(settle_deep_m=float("inf")))
-    assert [(t.kind, t.zone_id) for t in slow.transitions] == [(ENTER, "a"), (EXIT, "a"), (ENTER, "b")]
-    assert slow.transitions[2].ts >= arrived_at + 3.5
+    assert slow.transitions[2].ts >= arrived_at + slow_after_s
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3, 4])
