@@ -140,8 +140,9 @@ at the fix). The margin a fix must clear is tied to its accuracy (`margin_per_ac
   (seed 1). Lowering the tracker's drift release (1.2 sigma) or its release speed time (3 s) together with the
   rule lost walking figures (5.90 -> 6.11/5.97 %, seed 1).
   Such a walk is a walk for settling too: when the tag stops, its old room has no incumbent's advantage (as
-  after a walk its speed registered, which a walk of a few metres does not). A tag that walked 5 m through a
-  door and stopped 0.4 m past it was otherwise held in its old room by the pinned lingering switch's depth.
+  after a walk its speed registered, which a walk of a few metres does not). A tag that walked a few metres
+  through a door and stopped just past it was otherwise held in its old room by the pinned lingering switch's
+  depth.
   Only for tags whose fixes are no noisier than they claim (the tracker's learnt ratio below
   `walked_off_max_noise_ratio`, when the caller passes it): under correlated shadowing a noisy parked tag's
   released track swings that far without a walk. Simulator, walking tags: wrong share 5.04/4.67 -> 5.00/4.56 %
