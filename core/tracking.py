@@ -18,7 +18,13 @@ Why each piece exists:
   when that mean is back near the pin and the tag looks still for `pin_return_after_s`, it goes back to its
   old pin (averaged over many fixes) at once. That makes a false release cheap, so a release can start the
   tag moving at (part of) the speed its drift shows (`release_speed_s`) instead of from rest: a tag that
-  really walks off is followed sooner.
+  really walks off is followed sooner. A tag returned to a pin it had held for a minute or more
+  (`pin_return_held_s`) gets that pin's variance back too: its track had followed the burst and its covariance
+  grew as a moving tag's, so the returned pin was otherwise pulled metres by the burst's next fixes (bench/zones.py
+  seed 1: a tag parked 0.4 m from a wall slid 2 m into the next room within 2 s of its return and was shown
+  there for six minutes). A pin held for less is often one that the tag is still settling into after a walk,
+  and its release a correction rather than a burst: returning it with its variance held walkers at a stale pin
+  (below 60 s, the zones bench's walkers, who pause 20-60 s, were shown in the wrong room longer).
 - *Learnt fix noise*: under static, spatially correlated shadowing the position solve of a tag can have two
   minima metres apart and its fixes hop between them in runs of a few seconds while claiming their usual
   accuracy; a filter that trusts that accuracy releases the parked tag on each hop and walks it back and forth
@@ -93,6 +99,8 @@ class TrackState(msgspec.Struct, frozen=True, array_like=True):
     still_mean_x: float = float("nan")  # mean of the fixes since the tag began to look still (NaN: none)
     still_mean_y: float = float("nan")
     noise_ratio: float = 1.0  # see TrackBatch.noise_ratio (appended: older states decode as "as claimed")
+    pin_var: float = float("nan")  # see TrackBatch.pin_var (appended: older states decode as "not known")
+    pin_since: float = float("nan")
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +135,14 @@ class TrackingConfig:
     # is a running mean of innovations with a time constant of ~2.5 s at 2 fixes/s; 3 s follows walks sooner
     # but costs positioning accuracy (bench/accuracy.py sim median +5 %), 6 s keeps it within 1 %.
     release_speed_s: float = 6.0
+    # A tag that pin memory returns to a pin it had held at least this long gets the pin's variance back (see the
+    # module docstring; inf: off). Zones (bench/zones.py, simulator radio, seeds 1-6): parked spurious per tag-hour
+    # 1.9 -> 1.1 summed, parked tags' wrong time 13.49 -> 10.70 points summed, walking wrong share unchanged
+    # (28.75 points summed; with walkers pausing 60-180 s, 22.40 -> 22.15). Harsh (correlated) radio: parked
+    # spurious 42.7 -> 43.5 summed, walking +0.7 points with the long pauses. At 30 s walking +0.33 points summed
+    # (pauses 20-60 s), at 0 +0.68. Returning every tag with a fresh park's variance instead (any held time):
+    # the same spurious figure but walking +0.25 points, and at twice that variance the slide came back.
+    pin_return_held_s: float = 60.0
     # Park at the mean of the fixes since the tag began to look still (see the module docstring), not at the
     # filter's position then. Zones (bench/zones.py, simulator radio): walking wrong share 6.55/6.66 ->
     # 6.36/6.29 % (seeds 1/2), parked spurious 0.4 -> 0.2 per tag-hour.
@@ -172,6 +188,10 @@ class TrackBatch:
     # (N,) running mean of the squared innovation per claimed fix variance (see TrackingConfig.noise_adapt_s);
     # None: not kept, fixes are taken as claimed
     noise_ratio: np.ndarray | None = None
+    # (N,) per-axis variance of the pin while the tag was held there, and (N,) when it was first held there (NaN:
+    # not known); None: not kept, a tag returned to its pin keeps its moving covariance (TrackingConfig.pin_return_held_s)
+    pin_var: np.ndarray | None = None
+    pin_since: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.ts)
@@ -192,6 +212,8 @@ class TrackBatch:
             np.full(n, -np.inf),
             np.full((n, 2), np.nan),
             np.ones(n),
+            np.full(n, np.nan),
+            np.full(n, np.nan),
         )
 
     @classmethod
@@ -212,6 +234,8 @@ class TrackBatch:
             batch.still_mean[i] = (s.still_mean_x, s.still_mean_y)
             if batch.noise_ratio is not None:
                 batch.noise_ratio[i] = s.noise_ratio
+            if batch.pin_var is not None and batch.pin_since is not None:
+                batch.pin_var[i], batch.pin_since[i] = s.pin_var, s.pin_since
         return batch
 
     def to_states(self) -> list[TrackState | None]:
@@ -236,6 +260,8 @@ class TrackBatch:
                 float(self.still_mean[i, 0]),
                 float(self.still_mean[i, 1]),
                 1.0 if self.noise_ratio is None else float(self.noise_ratio[i]),
+                float("nan") if self.pin_var is None else float(self.pin_var[i]),
+                float("nan") if self.pin_since is None else float(self.pin_since[i]),
             )
             if self.active[i]
             else None
@@ -298,6 +324,8 @@ def track_predict(
         batch.pin_ts,
         batch.still_mean,
         batch.noise_ratio,
+        batch.pin_var,
+        batch.pin_since,
     )
 
 
@@ -417,6 +445,14 @@ def track_update(
     back &= np.hypot(pin_offset[:, 0], pin_offset[:, 1]) <= config.pin_return_sigma * np.nan_to_num(r_sigma)
     still_s = np.where(back, np.maximum(still_s, config.still_after_s), still_s)
     state[back, :2] = batch.pin[back]
+    if batch.pin_var is not None and batch.pin_since is not None:
+        # ... with the pin's own variance if it had held the tag long (see the module docstring)
+        restore = (
+            back & (batch.pin_ts - batch.pin_since >= config.pin_return_held_s) & np.isfinite(batch.pin_var)
+        )
+        cov[restore, :2, :] = 0.0
+        cov[restore, :, :2] = 0.0
+        cov[restore, 0, 0] = cov[restore, 1, 1] = batch.pin_var[restore]
 
     parked = still_s >= config.still_after_s
     still_mean = batch.still_mean
@@ -458,6 +494,12 @@ def track_update(
     bias = np.where(
         restart, systematic, np.where(update, 0.9 * batch.bias_m + 0.1 * systematic, batch.bias_m)
     )
+    pin_var, pin_since = batch.pin_var, batch.pin_since
+    if pin_var is not None and pin_since is not None:
+        held = parked & has_fix
+        pin_var = np.where(held, 0.5 * (cov[:, 0, 0] + cov[:, 1, 1]), np.where(restart, np.nan, pin_var))
+        new_pin = held & ~was_parked & ~back  # (a tag returned to its pin was held there since it first was)
+        pin_since = np.where(new_pin, ts_arr, np.where(restart, np.nan, pin_since))
     new_batch = TrackBatch(
         batch.active | has_fix,
         np.where(batch.active | has_fix, ts_arr, batch.ts),
@@ -472,6 +514,8 @@ def track_update(
         np.where(parked & has_fix, ts_arr, pin_ts),
         still_mean,
         ratio,
+        pin_var,
+        pin_since,
     )
     return new_batch, TrackOutput(
         state[:, 0].copy(),

@@ -47,10 +47,11 @@ _SIGNAL = 33  # where the signal reference starts in a state row (see TagStates.
 _SIGNAL_TAIL = _SIGNAL + 3 * _SLOTS  # the reference's fading variance, its degrees of freedom, its score
 # where the learnt transmit offset starts (core/positioning/tx_offset.py: LearntOffsets, five columns)
 _TX_OFFSET = _SIGNAL_TAIL + 3
-STATE_WIDTH = _TX_OFFSET + 5  # floats per serialised tag state
-STATE_MAGIC = b"RT8"
+_PIN_HELD = _TX_OFFSET + 5  # the pin's variance and since when it was held (core/tracking.py: TrackBatch)
+STATE_WIDTH = _PIN_HELD + 2  # floats per serialised tag state
+STATE_MAGIC = b"RT9"
 # Older layouts are a prefix of this one: read them, newer fields start at their "none" value (`_FRESH`).
-_LEGACY = {b"RT2": 25, b"RT3": 27, b"RT4": 30, b"RT5": 32, b"RT6": 33, b"RT7": _TX_OFFSET}
+_LEGACY = {b"RT2": 25, b"RT3": 27, b"RT4": 30, b"RT5": 32, b"RT6": 33, b"RT7": _TX_OFFSET, b"RT8": _PIN_HELD}
 # A tag never seen, and the fields an older layout lacks: zero except "no fix yet" (-inf) and "never pinned".
 _FRESH = np.zeros(STATE_WIDTH)
 _FRESH[0] = -np.inf  # last_fix_ts
@@ -62,6 +63,7 @@ _FRESH[_SIGNAL : _SIGNAL + _SLOTS] = EMPTY  # no signal reference
 _FRESH[_SIGNAL_TAIL] = np.nan  # fading variance: not learnt yet
 _FRESH[_SIGNAL_TAIL + 2] = np.nan  # signal score: none
 _FRESH[_TX_OFFSET + 4] = -np.inf  # transmit offset: no step pending
+_FRESH[_PIN_HELD : _PIN_HELD + 2] = np.nan  # the pin's variance and held-since: not known
 # How far behind its partition's newest event time an observation is still carried for a tag that has not been
 # heard since: it only matters if the tag's next observations arrive this late. The carry (memory, and the
 # per-batch work over it) grows with observation rate × this, so it is seconds, not a minute.
@@ -184,7 +186,8 @@ class TagStates:
     # 33.. the signal reference (core/stillness.py): _SLOTS gateway keys (EMPTY: free), _SLOTS RSSI totals,
     # _SLOTS weights, then fading variance (NaN: not learnt), its degrees of freedom, score (NaN: none);
     # _TX_OFFSET.. the learnt transmit offset (dB), the fixes behind it (0: none yet), and the current step's
-    # offsets not yet folded in: their sum, count and step (-inf: none)
+    # offsets not yet folded in: their sum, count and step (-inf: none);
+    # _PIN_HELD.. the pin's per-axis variance while held there, and when it was first held there (NaN: not known)
     def pack(self, vec: np.ndarray) -> list[bytes]:
         blob = np.ascontiguousarray(vec, dtype="<f8").tobytes()
         width = STATE_WIDTH * 8
@@ -551,6 +554,8 @@ def _track_batch(vec: np.ndarray) -> TrackBatch:
         pin_ts=vec[:, 29].copy(),
         still_mean=vec[:, 30:32].copy(),
         noise_ratio=vec[:, 32].copy(),
+        pin_var=vec[:, _PIN_HELD].copy(),
+        pin_since=vec[:, _PIN_HELD + 1].copy(),
     )
 
 
@@ -591,3 +596,6 @@ def _store_track(vec: np.ndarray, rows: np.ndarray, batch: TrackBatch) -> None:
     vec[rows, 30:32] = batch.still_mean
     if batch.noise_ratio is not None:
         vec[rows, 32] = batch.noise_ratio
+    if batch.pin_var is not None and batch.pin_since is not None:
+        vec[rows, _PIN_HELD] = batch.pin_var
+        vec[rows, _PIN_HELD + 1] = batch.pin_since
