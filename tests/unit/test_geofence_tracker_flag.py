@@ -85,8 +85,10 @@ def test_a_few_metres_through_a_door_is_a_walk_once_pinned_past_the_wall(seed: i
     result = _run(x, y, accuracy_m=3.0, stationary=pinned)
     assert [(t.kind, t.zone_id) for t in result.transitions] == [(ENTER, "a"), (EXIT, "a"), (ENTER, "b")]
     assert result.transitions[2].ts == pytest.approx(pinned_at)
-    # without the rule the lingering switch holds it in a for seconds after the pin
-    off = _run(x, y, 3.0, pinned, config=MembershipConfig(pinned_walk_out_m=float("inf")))
+    # without the rule the lingering switch holds it in a for seconds after the pin (the tag is new: its first
+    # room is provisional, and a pin that deep in b would move it too, so that is off here as well)
+    no_depth = MembershipConfig(pinned_walk_out_m=float("inf"), first_room_pin_depth_m=float("inf"))
+    off = _run(x, y, 3.0, pinned, config=no_depth)
     assert off.transitions[2].ts >= pinned_at + 3.0
     # a pin as far away but only 0.3 m past the wall is no walk: the tag keeps a
     x, y, pinned, _ = _through_a_door(seed, 6.0, 10.3)
@@ -172,6 +174,37 @@ def test_new_tag_pinned_deep_inside_a_room_gets_it_without_waiting(seed: int) ->
     assert off.transitions[0].ts == pytest.approx(PIN_AFTER_S + MembershipConfig().first_room_pin_s)
     shallow = _run(x - 1.0, y, accuracy_m=2.0, stationary=pinned)
     assert shallow.transitions[0].ts == pytest.approx(PIN_AFTER_S + MembershipConfig().first_room_pin_s)
+
+
+def _first_pin_on_the_wrong_side(seed: int, settle_x: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A new tag pinned from 4 s on 0.3 m inside a for its first 30 s; over 30-35 s its pin moves to `settle_x`
+    (the track settling where the tag is) and stays there for four minutes."""
+    rng = np.random.default_rng(seed)
+    x = np.r_[np.full(60, 9.7), np.linspace(9.7, settle_x, 10), np.full(480, settle_x)] + rng.normal(
+        0.0, 0.03, 550
+    )
+    y = 20.0 + rng.normal(0.0, 0.03, 550)
+    return x, y, np.arange(550) * FIX_S >= PIN_AFTER_S
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_new_tag_whose_first_pin_was_on_the_wrong_side_is_moved_when_its_pin_is_deep(seed: int) -> None:
+    # Its first room, a, came from a pin 0.3 m inside it. Once the pin is 0.9 m inside b, as deep as would have
+    # admitted it to b at once, it moves there after the enter dwell since it crossed (at ~31.5 s).
+    x, y, pinned = _first_pin_on_the_wrong_side(seed, 10.9)
+    result = _run(x, y, accuracy_m=1.0, stationary=pinned)
+    assert [(t.kind, t.zone_id) for t in result.transitions] == [(ENTER, "a"), (EXIT, "a"), (ENTER, "b")]
+    assert result.transitions[0].ts == pytest.approx(PIN_AFTER_S + MembershipConfig().first_room_pin_s)
+    moved = result.transitions[2].ts
+    assert moved <= 37.0
+    # without it, the lingering switch waits for the mean depth since the pin crossed (12 s later here)
+    off = _run(x, y, 1.0, pinned, config=MembershipConfig(first_room_pin_depth_m=float("inf")))
+    assert [(t.kind, t.zone_id) for t in off.transitions][-1] == (ENTER, "b") and off.transitions[
+        -1
+    ].ts >= moved + 8
+    # a pin only 0.6 m inside b (a bias that deep is common by a wall) leaves it in its first room
+    x, y, pinned = _first_pin_on_the_wrong_side(seed, 10.6)
+    assert [(t.kind, t.zone_id) for t in _run(x, y, 1.0, pinned).transitions] == [(ENTER, "a")]
 
 
 def test_new_tag_the_tracker_never_pins_is_still_admitted() -> None:
