@@ -22,9 +22,9 @@ Why each piece exists:
   (`pin_return_held_s`) gets that pin's variance back too: its track had followed the burst and its covariance
   grew as a moving tag's, so the returned pin was otherwise pulled metres by the burst's next fixes (bench/zones.py
   seed 1: a tag parked 0.4 m from a wall slid 2 m into the next room within 2 s of its return and was shown
-  there for six minutes). A pin held for less is often one that the tag is still settling into after a walk,
-  and its release a correction rather than a burst: returning it with its variance held walkers at a stale pin
-  (below 60 s, the zones bench's walkers, who pause 20-60 s, were shown in the wrong room longer).
+  there for six minutes). After shorter holds it cost walkers (the zones bench's walkers pause 20-60 s; see the
+  config): a pin taken just after a walk is probably still settling, and its release then a correction, not a
+  burst, which the pin's variance would hold back.
 - *Learnt fix noise*: under static, spatially correlated shadowing the position solve of a tag can have two
   minima metres apart and its fixes hop between them in runs of a few seconds while claiming their usual
   accuracy; a filter that trusts that accuracy releases the parked tag on each hop and walks it back and forth
@@ -137,7 +137,8 @@ class TrackingConfig:
     release_speed_s: float = 6.0
     # A tag that pin memory returns to a pin it had held at least this long gets the pin's variance back (see the
     # module docstring; inf: off). Zones (bench/zones.py, simulator radio, seeds 1-6): parked spurious per tag-hour
-    # 1.9 -> 1.1 summed, parked tags' wrong time 13.49 -> 10.70 points summed, walking wrong share unchanged
+    # 1.9 -> 1.1 summed, parked tags' wrong time 13.49 -> 10.70 points summed (a naive inside test on the tracked
+    # positions: 47.8 -> 23.8 events per tag-hour on seed 1, 44.0 -> 17.0 on seed 2), walking wrong share unchanged
     # (28.75 points summed; with walkers pausing 60-180 s, 22.40 -> 22.15). Harsh (correlated) radio: parked
     # spurious 42.7 -> 43.5 summed, walking +0.7 points with the long pauses. At 30 s walking +0.33 points summed
     # (pauses 20-60 s), at 0 +0.68. Returning every tag with a fresh park's variance instead (any held time):
