@@ -116,6 +116,13 @@ at the fix). The margin a fix must clear is tied to its accuracy (`margin_per_ac
   walker of seed 1 that took a short walk, not registered as one, was shown in its new room 8 s sooner: 5.005 ->
   4.99 %). Asking 0.3 / 0.5 m instead moved parked tags out of right first rooms too (simulator parked spurious
   1.1 -> 1.5 summed), 0.7 m gained as much as 0.8.
+  A first room admitted on a pin shallower than that (after the wait) is a weaker decision still, and a later
+  pin is not held to more than it: its lingering switch drops the pinned floor (`pinned_switch_depth_m`), so a
+  mean depth on the curve above moves it (a pin 0.5 m past the wall: after ~45 s). Simulator, parked tags'
+  wrong time 10.70 -> 9.31 points summed over seeds 1-6 (new tags near walls moved to their true room a few
+  minutes sooner), spurious and walking unchanged, harsh radio unchanged. Without the floor for every first
+  room instead, a tag admitted at once, deep inside, gave way to a shallow bias later; a fixed 2 minutes at 0.3 m
+  gained less (9.59), 0.1 m took tags back and forth (simulator parked spurious 1.1 -> 1.5).
 - **a released tag far from its pin walks**: the speed above is a mean over ~4 s, and the tracker holds a tag
   that starts walking at its pin for seconds before releasing it, so a walk's speed registered late — a tag
   walking through a doorway right after its release was judged as parked (a margin of its accuracy) and shown
@@ -406,6 +413,9 @@ class ZoneMembership(msgspec.Struct, array_like=True):
     d: float | None = None
     d_ts: float | None = None
     rate: float = 0.0
+    # (field added later) inside: admitted as the tag's first room on a pin shallower than first_room_pin_depth_m
+    # (after the wait), a weaker decision than others (see the module docstring)
+    shallow_first: bool = False
 
 
 class TagZoneState(msgspec.Struct, array_like=True):
@@ -617,6 +627,10 @@ def apply_fix(
         and first_ts is not None
         and any(m.inside and m.since - first_ts <= config.first_room_max_s for m in state.zones.values())
     )
+    # ... and one it was admitted to on a shallow pin, the more so (docstring)
+    shallow_first = (
+        pinned and moved_ts is None and any(m.inside and m.shallow_first for m in state.zones.values())
+    )
 
     def evidence(
         zone_id: str, kind: str, reason: str, depth: float, dwell_s: float | None = None
@@ -681,7 +695,8 @@ def apply_fix(
                     # a mean over longer is surer: the depth asked falls as 1/sqrt(time spent), to a floor
                     needed = config.switch_depth_m * math.sqrt(enter_dwell / max(ts - started, 1e-9))
                     # ... but not below a floor over fixes the tracker averaged into one spot (docstring)
-                    if pinned:
+                    # (a first room decided on a shallow pin does not ask more of the next pins: no floor)
+                    if pinned and not shallow_first:
                         needed = max(needed, config.pinned_switch_depth_m)
                     lingered = mean_depth >= max(needed, config.switch_min_depth_m)
                     # ... or its first room was provisional and its pin is now as deep in this one
@@ -693,6 +708,8 @@ def apply_fix(
                     reason = _lingering_reason(switch, settling, first_room)
                     if reason == LINGERED:
                         depth = depth_sum / fixes
+                    elif reason == FIRST_ROOM:
+                        zones[zone_id].shallow_first = d < config.first_room_pin_depth_m
                 transitions.append(evidence(zone_id, ENTER, reason, depth))
                 entered.append(zone_id)
             else:
@@ -754,7 +771,9 @@ def _track_inside(
             rate += (1.0 - math.exp(-dt / config.heading_time_constant_s)) * (step - rate)
         else:
             rate = 0.0
-        out[zone_id] = ZoneMembership(m.inside, m.since, m.pending, m.depth_sum, m.fixes, d, ts, rate)
+        out[zone_id] = ZoneMembership(
+            m.inside, m.since, m.pending, m.depth_sum, m.fixes, d, ts, rate, m.shallow_first
+        )
     return out
 
 
