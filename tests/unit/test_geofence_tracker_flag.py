@@ -115,26 +115,31 @@ def test_bad_pinned_walk_setting_names_the_field() -> None:
         MembershipConfig(pinned_switch_depth_m=-0.1)
 
 
-def _pinned_drift(seed: int, to_x: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Parked in a at x = 9 and pinned from 4 s on; over 20-30 s the tracker's pinned spot drifts to `to_x`
-    (its bias, not a walk) and stays there for four minutes."""
+def _pin_moves(
+    seed: int, from_x: float, to_x: float, moves_at_s: float = 20.0, over_s: float = 10.0
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pinned from 4 s on at `from_x`; from `moves_at_s`, over `over_s`, the tracker's pinned spot moves to `to_x`
+    (its bias, or the track settling where the tag is, not a walk) and stays there for four minutes."""
     rng = np.random.default_rng(seed)
-    x = np.r_[np.full(40, 9.0), np.linspace(9.0, to_x, 20), np.full(480, to_x)] + rng.normal(0.0, 0.03, 540)
-    y = 20.0 + rng.normal(0.0, 0.03, 540)
-    return x, y, np.arange(540) * FIX_S >= PIN_AFTER_S
+    before, during = int(moves_at_s / FIX_S), int(over_s / FIX_S)
+    x = np.r_[np.full(before, from_x), np.linspace(from_x, to_x, during), np.full(480, to_x)]
+    x = x + rng.normal(0.0, 0.03, len(x))
+    y = 20.0 + rng.normal(0.0, 0.03, len(x))
+    return x, y, np.arange(len(x)) * FIX_S >= PIN_AFTER_S
 
 
 @pytest.mark.parametrize("seed", [1, 2])
 def test_pinned_tag_is_not_switched_by_a_shallow_bias_however_long_it_lasts(seed: int) -> None:
-    # 0.5 m past the wall: a mean over minutes of scattered fixes would be sure enough to switch (and does, without
-    # the flag), but a pinned tag's fixes are one averaged spot: its bias does not average out.
-    x, y, pinned = _pinned_drift(seed, 10.5)
+    # Parked 1 m inside a; over 20-30 s its pinned spot drifts to 0.5 m past the wall (its bias, not a walk): a
+    # mean over minutes of scattered fixes would be sure enough to switch (and does, without the flag), but a
+    # pinned tag's fixes are one averaged spot: its bias does not average out.
+    x, y, pinned = _pin_moves(seed, 9.0, 10.5)
     result = _run(x, y, accuracy_m=1.0, stationary=pinned)
     assert [(t.kind, t.zone_id) for t in result.transitions] == [(ENTER, "a")]
     alone = _run(x, y, accuracy_m=1.0, stationary=None)
     assert [(t.kind, t.zone_id) for t in alone.transitions] == [(ENTER, "a"), (EXIT, "a"), (ENTER, "b")]
     # pinned clearly deeper in b, it is moved there like any lingering tag
-    x, y, pinned = _pinned_drift(seed, 11.0)
+    x, y, pinned = _pin_moves(seed, 9.0, 11.0)
     deep = _run(x, y, accuracy_m=1.0, stationary=pinned)
     assert [(t.kind, t.zone_id) for t in deep.transitions] == [(ENTER, "a"), (EXIT, "a"), (ENTER, "b")]
 
@@ -176,23 +181,11 @@ def test_new_tag_pinned_deep_inside_a_room_gets_it_without_waiting(seed: int) ->
     assert shallow.transitions[0].ts == pytest.approx(PIN_AFTER_S + MembershipConfig().first_room_pin_s)
 
 
-def _first_pin_on_the_wrong_side(
-    seed: int, settle_x: float, first_x: float = 9.7
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """A new tag pinned from 4 s on at `first_x` (0.3 m inside a) for its first 30 s; over 30-35 s its pin moves
-    to `settle_x` (the track settling where the tag is) and stays there for four minutes."""
-    rng = np.random.default_rng(seed)
-    x = np.r_[np.full(60, first_x), np.linspace(first_x, settle_x, 10), np.full(480, settle_x)]
-    x = x + rng.normal(0.0, 0.03, 550)
-    y = 20.0 + rng.normal(0.0, 0.03, 550)
-    return x, y, np.arange(550) * FIX_S >= PIN_AFTER_S
-
-
 @pytest.mark.parametrize("seed", [1, 2])
 def test_new_tag_whose_first_pin_was_on_the_wrong_side_is_moved_when_its_pin_is_deep(seed: int) -> None:
     # Its first room, a, came from a pin 0.3 m inside it. Once the pin is 0.9 m inside b, as deep as would have
     # admitted it to b at once, it moves there after the enter dwell since it crossed (at ~31.5 s).
-    x, y, pinned = _first_pin_on_the_wrong_side(seed, 10.9)
+    x, y, pinned = _pin_moves(seed, 9.7, 10.9, moves_at_s=30.0, over_s=5.0)
     result = _run(x, y, accuracy_m=1.0, stationary=pinned)
     assert [(t.kind, t.zone_id) for t in result.transitions] == [(ENTER, "a"), (EXIT, "a"), (ENTER, "b")]
     assert result.transitions[0].ts == pytest.approx(PIN_AFTER_S + MembershipConfig().first_room_pin_s)
@@ -208,13 +201,13 @@ def test_new_tag_whose_first_pin_was_on_the_wrong_side_is_moved_when_its_pin_is_
 def test_first_room_decided_on_a_shallow_pin_yields_to_a_later_shallow_pin(seed: int) -> None:
     # a was decided on a pin 0.3 m inside it; a later pin 0.6 m inside b moves it once the mean depth since the
     # pin crossed meets the lingering switch's curve (~35 s on), without the floor a pinned tag is held to
-    x, y, pinned = _first_pin_on_the_wrong_side(seed, 10.6)
+    x, y, pinned = _pin_moves(seed, 9.7, 10.6, moves_at_s=30.0, over_s=5.0)
     result = _run(x, y, 1.0, pinned)
     assert [(t.kind, t.zone_id) for t in result.transitions] == [(ENTER, "a"), (EXIT, "a"), (ENTER, "b")]
     assert result.transitions[2].ts <= 70.0
     # a first room decided at once, 1.1 m deep, is held against the same later pin: the floor (a mean of 0.7 m)
     # applies, and the four minutes stay in a
-    x, y, pinned = _first_pin_on_the_wrong_side(seed, 10.6, first_x=8.9)
+    x, y, pinned = _pin_moves(seed, 8.9, 10.6, moves_at_s=30.0, over_s=5.0)
     deep = _run(x, y, 1.0, pinned)
     assert [(t.kind, t.zone_id) for t in deep.transitions] == [(ENTER, "a")]
     assert deep.transitions[0].ts <= MembershipConfig().enter_dwell_s
