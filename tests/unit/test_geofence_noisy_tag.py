@@ -64,3 +64,25 @@ def test_a_noisy_tag_that_walks_off_its_pin_still_moves_rooms() -> None:
         shown[ratio] = (int(np.argmax([zones == ["b"] for zones in result.zone_ids])) - crossed) * FIX_S
         assert result.zone_ids[-1] == ["b"]
     assert shown[2.0] <= min(shown[1.0] + 1.0, 3.0)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_a_noisy_tags_swing_is_no_walk_to_settle_after(seed: int) -> None:
+    """Parked 9 m inside a; its track swings east at 1.2 m/s for 10 s to 2.5 m past the wall (within its margin
+    of b: it stays in a), jumps back to 0.3 m inside a, then hops 0.4 m past the wall for 10 s and back. Had the
+    swing counted as a walk, the tag would settle: into b at the hop (the settle dwell) and back into a after it,
+    four spurious events (as before the rule)."""
+    rng = np.random.default_rng(seed)
+    swing = np.arange(1.0, WALL_X + 2.5, 1.2 * FIX_S)
+    x = np.r_[
+        np.full(60, 1.0),
+        swing,
+        np.full(8, WALL_X - 0.3),
+        np.full(20, WALL_X + 0.4),
+        np.full(60, WALL_X - 0.3),
+    ]
+    x = x + rng.normal(0.0, 0.05, len(x))
+    y = 20.0 + rng.normal(0.0, 0.05, len(x))
+    result = run_fixes(x, y, ACCURACY_M, None, noise_ratio=np.full(len(x), 2.0))
+    assert [(t.kind, t.zone_id) for t in result.transitions] == [(ENTER, "a")]
+    assert result.states["T"].moved_ts is None
