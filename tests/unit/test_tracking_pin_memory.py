@@ -60,9 +60,8 @@ def pull_on_return(parked_s, seed, config=None):
     """How far the pin moves during the pull, and whether the tag was held parked through it."""
     fixes, n = burst_back_pull(parked_s, seed)
     _, outputs = run(*fixes, config=config)
-    assert (
-        not outputs[n].stationary[0] and outputs[n + 11].stationary[0]
-    )  # released by the burst, then returned
+    # released by the burst, then returned to its pin
+    assert not outputs[n].stationary[0] and outputs[n + 11].stationary[0]
     pulled = [outputs[i] for i in range(n + 12, n + 16)]
     return max(abs(o.x[0] - outputs[n - 1].x[0]) for o in pulled), all(o.stationary[0] for o in pulled)
 
