@@ -186,13 +186,13 @@ class TrackBatch:
     # (N, 2) mean of the fixes since the tag began to look still (NaN: none, or its start was not seen, e.g. a
     # state stored before it was kept: the tag then parks at the filter's position)
     still_mean: np.ndarray
+    # (N,) per-axis variance of the pin while the tag was held there, and (N,) when it was first held there (NaN:
+    # not known: a tag returned to its pin keeps its moving covariance, see TrackingConfig.pin_return_held_s)
+    pin_var: np.ndarray
+    pin_since: np.ndarray
     # (N,) running mean of the squared innovation per claimed fix variance (see TrackingConfig.noise_adapt_s);
     # None: not kept, fixes are taken as claimed
     noise_ratio: np.ndarray | None = None
-    # (N,) per-axis variance of the pin while the tag was held there, and (N,) when it was first held there (NaN:
-    # not known); None: not kept, a tag returned to its pin keeps its moving covariance (TrackingConfig.pin_return_held_s)
-    pin_var: np.ndarray | None = None
-    pin_since: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.ts)
@@ -212,9 +212,9 @@ class TrackBatch:
             np.full((n, 2), np.nan),
             np.full(n, -np.inf),
             np.full((n, 2), np.nan),
+            np.full(n, np.nan),
+            np.full(n, np.nan),
             np.ones(n),
-            np.full(n, np.nan),
-            np.full(n, np.nan),
         )
 
     @classmethod
@@ -235,8 +235,7 @@ class TrackBatch:
             batch.still_mean[i] = (s.still_mean_x, s.still_mean_y)
             if batch.noise_ratio is not None:
                 batch.noise_ratio[i] = s.noise_ratio
-            if batch.pin_var is not None and batch.pin_since is not None:
-                batch.pin_var[i], batch.pin_since[i] = s.pin_var, s.pin_since
+            batch.pin_var[i], batch.pin_since[i] = s.pin_var, s.pin_since
         return batch
 
     def to_states(self) -> list[TrackState | None]:
@@ -261,8 +260,8 @@ class TrackBatch:
                 float(self.still_mean[i, 0]),
                 float(self.still_mean[i, 1]),
                 1.0 if self.noise_ratio is None else float(self.noise_ratio[i]),
-                float("nan") if self.pin_var is None else float(self.pin_var[i]),
-                float("nan") if self.pin_since is None else float(self.pin_since[i]),
+                float(self.pin_var[i]),
+                float(self.pin_since[i]),
             )
             if self.active[i]
             else None
@@ -324,9 +323,9 @@ def track_predict(
         batch.pin,
         batch.pin_ts,
         batch.still_mean,
-        batch.noise_ratio,
         batch.pin_var,
         batch.pin_since,
+        batch.noise_ratio,
     )
 
 
@@ -446,14 +445,11 @@ def track_update(
     back &= np.hypot(pin_offset[:, 0], pin_offset[:, 1]) <= config.pin_return_sigma * np.nan_to_num(r_sigma)
     still_s = np.where(back, np.maximum(still_s, config.still_after_s), still_s)
     state[back, :2] = batch.pin[back]
-    if batch.pin_var is not None and batch.pin_since is not None:
-        # ... with the pin's own variance if it had held the tag long (see the module docstring)
-        restore = (
-            back & (batch.pin_ts - batch.pin_since >= config.pin_return_held_s) & np.isfinite(batch.pin_var)
-        )
-        cov[restore, :2, :] = 0.0
-        cov[restore, :, :2] = 0.0
-        cov[restore, 0, 0] = cov[restore, 1, 1] = batch.pin_var[restore]
+    # ... with the pin's own variance if it had held the tag long (see the module docstring)
+    restore = back & (batch.pin_ts - batch.pin_since >= config.pin_return_held_s) & np.isfinite(batch.pin_var)
+    cov[restore, :2, :] = 0.0
+    cov[restore, :, :2] = 0.0
+    cov[restore, 0, 0] = cov[restore, 1, 1] = batch.pin_var[restore]
 
     parked = still_s >= config.still_after_s
     still_mean = batch.still_mean
@@ -495,12 +491,14 @@ def track_update(
     bias = np.where(
         restart, systematic, np.where(update, 0.9 * batch.bias_m + 0.1 * systematic, batch.bias_m)
     )
-    pin_var, pin_since = batch.pin_var, batch.pin_since
-    if pin_var is not None and pin_since is not None:
-        held = parked & has_fix
-        pin_var = np.where(held, 0.5 * (cov[:, 0, 0] + cov[:, 1, 1]), np.where(restart, np.nan, pin_var))
-        new_pin = held & ~was_parked & ~back  # (a tag returned to its pin was held there since it first was)
-        pin_since = np.where(new_pin, ts_arr, np.where(restart, np.nan, pin_since))
+    pinned_now = parked & has_fix  # held at its pin at this fix
+    pin_var = np.where(
+        pinned_now, 0.5 * (cov[:, 0, 0] + cov[:, 1, 1]), np.where(restart, np.nan, batch.pin_var)
+    )
+    new_pin = (
+        pinned_now & ~was_parked & ~back
+    )  # (a tag returned to its pin was held there since it first was)
+    pin_since = np.where(new_pin, ts_arr, np.where(restart, np.nan, batch.pin_since))
     new_batch = TrackBatch(
         batch.active | has_fix,
         np.where(batch.active | has_fix, ts_arr, batch.ts),
@@ -511,12 +509,12 @@ def track_update(
         rejected,
         bias,
         drift,
-        np.where((parked & has_fix)[:, None], state[:, :2], np.where(restart[:, None], np.nan, batch.pin)),
-        np.where(parked & has_fix, ts_arr, pin_ts),
+        np.where(pinned_now[:, None], state[:, :2], np.where(restart[:, None], np.nan, batch.pin)),
+        np.where(pinned_now, ts_arr, pin_ts),
         still_mean,
-        ratio,
         pin_var,
         pin_since,
+        ratio,
     )
     return new_batch, TrackOutput(
         state[:, 0].copy(),

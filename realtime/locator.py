@@ -596,6 +596,5 @@ def _store_track(vec: np.ndarray, rows: np.ndarray, batch: TrackBatch) -> None:
     vec[rows, 30:32] = batch.still_mean
     if batch.noise_ratio is not None:
         vec[rows, 32] = batch.noise_ratio
-    if batch.pin_var is not None and batch.pin_since is not None:
-        vec[rows, _PIN_HELD] = batch.pin_var
-        vec[rows, _PIN_HELD + 1] = batch.pin_since
+    vec[rows, _PIN_HELD] = batch.pin_var
+    vec[rows, _PIN_HELD + 1] = batch.pin_since

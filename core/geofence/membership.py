@@ -628,17 +628,13 @@ def apply_fix(
     inside_before = [zone_id for zone_id, m in state.zones.items() if m.inside]
     # in no room and not walked since first seen (mostly a new tag): admitted where the tracker settles it
     first_room = not inside_before and stationary is not None and moved_ts is None
-    # ... and while it has not walked since, the room it was first admitted to is provisional (docstring)
-    provisional = (
-        pinned
-        and moved_ts is None
-        and first_ts is not None
-        and any(m.inside and m.since - first_ts <= config.first_room_max_s for m in state.zones.values())
+    # ... and while it has not walked since, the room it was first admitted to is provisional, one it was admitted
+    # to on a shallow pin the more so (docstring)
+    rooms_kept = [m for m in state.zones.values() if m.inside] if pinned and moved_ts is None else []
+    provisional = first_ts is not None and any(
+        m.since - first_ts <= config.first_room_max_s for m in rooms_kept
     )
-    # ... and one it was admitted to on a shallow pin, the more so (docstring)
-    shallow_first = (
-        pinned and moved_ts is None and any(m.inside and m.shallow_first for m in state.zones.values())
-    )
+    shallow_first = any(m.shallow_first for m in rooms_kept)
 
     def evidence(
         zone_id: str, kind: str, reason: str, depth: float, dwell_s: float | None = None
