@@ -39,7 +39,7 @@ Why each piece exists:
   solve, as a rejected jump is: it neither moves the pin nor adds to the drift that releases it. A run of such
   fixes that lasts as long as walking there would take is accepted, and a tag that really walks off drifts
   first, which widens its reach. bench/zones.py, correlated radio, parked spurious per tag-hour summed over
-  seeds 1-6: 36.6 -> 21.9 (the burst's track had crossed a wall for a few seconds, 5-12 m from the truth).
+  seeds 1-6: 36.6 -> 24.9 (the burst's track had crossed a wall for a few seconds, 5-12 m from the truth).
 - *Held by its radio picture*: given the windows behind the fixes (`hold` in `track_update`, `windows` in
   `track_series`), a parked tag whose signal strengths still match those since it stopped is not released by
   its fixes' offset or drift (core/stillness.py): under correlated shadowing its fixes hop, its RSSI does not.
@@ -176,12 +176,12 @@ class TrackingConfig:
     # Hops (see the module docstring; hop_speed_mps 0: off): a parked tag's fix farther from its pin than
     # hop_speed_mps x the time since it was last held there + hop_sigma fix σ (inflated by the learnt noise) +
     # hop_drift_share x its drift is set aside as a rejected jump. Zones (bench/zones.py), seeds 1-6 summed:
-    # correlated radio parked spurious per tag-hour 36.6 -> 21.9, walking wrong share 91.57 -> 91.84 points;
-    # simulator radio walking 28.74 -> 28.69, parked spurious 1.1 unchanged. 1.5 m/s, 3 σ, no drift share:
-    # 21.5 but walking +2.05 points on the simulator (a walker's fixes left the reach before its drift released
-    # it); drift share 2 / 3: simulator walking 28.74 / 28.70, correlated walking +0.69 / +0.54; 1.0 m/s, 2.5 σ:
-    # 17.9 but walking +0.28 / +2.6 (simulator / correlated); 4.5 σ: 35.9.
-    hop_speed_mps: float = 1.5
+    # correlated radio parked spurious per tag-hour 36.6 -> 24.9, walking wrong share 91.57 -> 91.63 points;
+    # simulator radio walking 28.74 -> 28.69, parked spurious 1.1 unchanged. Accuracy (bench/accuracy.py):
+    # tracked robot unchanged (median 1.43 m), simulator 3.08 / 7.55 -> 3.02 / 7.40 m (median / p90).
+    # 1.5 m/s: 21.9, but the robot's tracked median 1.53 m; 2.5 m/s: 31.5; 3 σ: 27.3. No drift share (1.5 m/s,
+    # 3 σ): 21.5 but simulator walking +2.05 points (a walker's fixes left the reach before its drift released it).
+    hop_speed_mps: float = 2.0
     hop_sigma: float = 2.5
     hop_drift_share: float = 4.0
 

@@ -31,11 +31,11 @@ def parked_then(offsets_x, seed, parked_s=60.0):
 
 
 def test_parked_tag_stays_on_its_pin_through_a_hop():
-    # 1.5 s of fixes 5 m off, then back: the solve's other minimum under correlated shadowing (bench/zones.py,
+    # 1.5 s of fixes 6 m off, then back: the solve's other minimum under correlated shadowing (bench/zones.py,
     # correlated radio: a burst's track crossed a wall for a few seconds, 5-12 m from the truth)
     followed = 0
     for seed in range(4):
-        x, y, t, n = parked_then(np.r_[[5.0] * 3, np.zeros(20)], seed)
+        x, y, t, n = parked_then(np.r_[[6.0] * 3, np.zeros(20)], seed)
         outputs = run(x, y, t)
         pin = outputs[n - 1].x[0]
         assert all(o.stationary[0] for o in outputs[n:])
