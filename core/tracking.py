@@ -8,7 +8,8 @@ Why each piece exists:
   position reports a larger `accuracy_m` instead of false confidence (`track_predict`).
 - *Jump rejection*: a fix whose innovation is implausible under the predicted covariance (Mahalanobis gate) is
   ignored — a multipath burst must not teleport an asset. Several rejected fixes in a row mean the tag really
-  moved (or was carried off), so the track re-starts at the new fixes.
+  moved (or was carried off), so the track re-starts at the new fixes; a parked tag's, once they have lasted as
+  long as walking there would take (*Hops* below).
 - *Stationary stickiness*: after a tag has looked still for `still_after_s`, its velocity is pinned to zero and
   process noise nearly off, so the noise of successive fixes averages out instead of making the dot wander
   (and flap across zone borders). One clearly-outside fix releases it.
