@@ -40,7 +40,7 @@ Why each piece exists:
   solve, as a rejected jump is: it neither moves the pin nor adds to the drift that releases it. A run of such
   fixes that lasts as long as walking there would take is accepted, and a tag that really walks off drifts
   first, which widens its reach. bench/zones.py, correlated radio, parked spurious per tag-hour summed over
-  seeds 1-6: 36.6 -> 24.9 (the burst's track had crossed a wall for a few seconds, 5-12 m from the truth).
+  seeds 1-6: 36.6 -> 24.9 (the burst's track had crossed a wall for a few seconds, mostly 3-12 m from the truth).
 - *Held by its radio picture*: given the windows behind the fixes (`hold` in `track_update`, `windows` in
   `track_series`), a parked tag whose signal strengths still match those since it stopped is not released by
   its fixes' offset or drift (core/stillness.py): under correlated shadowing its fixes hop, its RSSI does not.
@@ -397,7 +397,8 @@ def track_update(
     s = np.where(has_fix[:, None, None], s, np.eye(2))
     s_inv = np.linalg.inv(s)
     d2 = np.einsum("ni,nij,nj->n", innovation0, s_inv, innovation0)
-    jump_speed = np.hypot(*innovation0.T) / np.maximum(dt, 1e-3)
+    jump_m = np.hypot(innovation0[:, 0], innovation0[:, 1])  # how far the fix is from the prediction
+    jump_speed = jump_m / np.maximum(dt, 1e-3)
     implausible = (d2 > config.gate_chi2) & (jump_speed > config.max_speed_mps)
     implausible |= d2 > config.gate_chi2 * 4  # far outside any plausible motion, whatever the time gap
     was_parked = batch.still_s >= config.still_after_s
@@ -409,7 +410,7 @@ def track_update(
             + config.hop_sigma * np.nan_to_num(r_sigma)
             + config.hop_drift_share * np.hypot(batch.drift[:, 0], batch.drift[:, 1])
         )
-        rejected_now |= batch.active & has_fix & was_parked & (np.hypot(*innovation0.T) > reach)
+        rejected_now |= has_fix & was_parked & (jump_m > reach)
     restart = has_fix & (~batch.active | (floor != batch.floor) | (implausible & ~rejected_now))
     update = has_fix & ~rejected_now & ~restart
 
@@ -521,9 +522,8 @@ def track_update(
     pin_var = np.where(
         pinned_now, 0.5 * (cov[:, 0, 0] + cov[:, 1, 1]), np.where(restart, np.nan, batch.pin_var)
     )
-    new_pin = (
-        pinned_now & ~was_parked & ~back
-    )  # (a tag returned to its pin was held there since it first was)
+    # (a tag returned to its pin was held there since it first was)
+    new_pin = pinned_now & ~was_parked & ~back
     pin_since = np.where(new_pin, ts_arr, np.where(restart, np.nan, batch.pin_since))
     new_batch = TrackBatch(
         batch.active | has_fix,

@@ -775,9 +775,7 @@ def _track_inside(
             rate += (1.0 - math.exp(-dt / config.heading_time_constant_s)) * (step - rate)
         else:
             rate = 0.0
-        out[zone_id] = ZoneMembership(
-            m.inside, m.since, m.pending, m.depth_sum, m.fixes, d, ts, rate, m.shallow_first
-        )
+        out[zone_id] = msgspec.structs.replace(m, d=d, d_ts=ts, rate=rate)  # (keeps any field added later)
     return out
 
 

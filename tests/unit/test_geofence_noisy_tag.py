@@ -68,10 +68,10 @@ def test_a_noisy_tag_that_walks_off_its_pin_still_moves_rooms() -> None:
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_a_noisy_tags_swing_is_no_walk_to_settle_after(seed: int) -> None:
-    """Parked at x = 1 m in a, 9 m from the wall; its track swings east at 1.2 m/s for 10 s to 2.5 m past the wall (within its margin
-    of b: it stays in a), jumps back to 0.3 m inside a, then hops 0.4 m past the wall for 10 s and back. Had the
-    swing counted as a walk, the tag would settle: into b at the hop (the settle dwell) and back into a after it,
-    four spurious events (as before the rule)."""
+    """Parked at x = 1 m in a, 9 m from the wall; its track swings east at 1.2 m/s for 10 s to 2.5 m past the
+    wall (within its margin of b: it stays in a), jumps back to 0.3 m inside a, then hops 0.4 m past the wall for
+    10 s and back. Had the swing counted as a walk, the tag would settle: into b at the hop (the settle dwell) and
+    back into a after it, four spurious events (as before the rule)."""
     rng = np.random.default_rng(seed)
     swing = np.arange(1.0, WALL_X + 2.5, 1.2 * FIX_S)
     x = np.r_[
